@@ -1,0 +1,49 @@
+# credstream — `make demo` runs the embedded demo, `make test` runs every test on real Kafka + PostgreSQL.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+INTEROP := tests/interop
+OUT ?= out/demo
+
+.PHONY: demo test lint venv interop-deps infra-up infra-down clean asyncapi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: venv
+	$(VENV)/bin/credstream demo --out $(OUT)
+
+interop-deps: $(INTEROP)/node_modules/.installed
+
+$(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+infra-up:
+	deploy/local/infra.sh up
+
+infra-down:
+	deploy/local/infra.sh down
+
+# Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set; otherwise starts the local broker and database.
+test: venv interop-deps
+	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] || [ -z "$$DATABASE_URL" ]; then \
+	  deploy/local/infra.sh up && source .cache/local/infra.env; \
+	fi; \
+	$(VENV)/bin/python -m pytest -q -rs
+
+asyncapi: venv
+	$(VENV)/bin/credstream asyncapi > docs/asyncapi.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache out

@@ -1,0 +1,116 @@
+"""Assessment domain: Achievements, their criteria, and whether a learner's results meet them. No I/O."""
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from shared.contracts import AchievementSnapshot, AssessmentResult
+
+_AWARD_NAMESPACE = uuid.UUID("b0c1f3d2-8a7e-4c55-9d0e-3f5a6b7c8d90")
+
+
+class RequiredAssessment(BaseModel):
+    """An assessment the learner must pass, scoring at least `min_score` percent of its maximum."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    assessment_id: str = Field(min_length=1, max_length=256)
+    min_score: float = Field(default=0, ge=0, le=100, description="Minimum score, in percent of the maximum.")
+
+
+class Criteria(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    narrative: str = Field(min_length=1, max_length=10_000, description="What the learner did, for people.")
+    required_assessments: list[RequiredAssessment] = Field(min_length=1)
+
+    @field_validator("required_assessments")
+    @classmethod
+    def _unique(cls, value: list[RequiredAssessment]) -> list[RequiredAssessment]:
+        ids = [r.assessment_id for r in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("each assessment may be listed once")
+        return value
+
+
+class AchievementDefinition(BaseModel):
+    """An Achievement as an administrator defines it (admin API body, seed file entry)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._~-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=5_000)
+    criteria: Criteria
+    image: HttpUrl | None = None
+    achievement_type: str | None = Field(default=None, max_length=100)
+
+
+class Achievement(AchievementDefinition):
+    tenant_id: str
+    version: int = 1
+
+    def snapshot(self) -> AchievementSnapshot:
+        return AchievementSnapshot(
+            id=self.id,
+            version=self.version,
+            name=self.name,
+            description=self.description,
+            criteria_narrative=self.criteria.narrative,
+            image_url=str(self.image) if self.image else None,
+            achievement_type=self.achievement_type,
+        )
+
+    def uses(self, assessment_id: str) -> bool:
+        return any(r.assessment_id == assessment_id for r in self.criteria.required_assessments)
+
+
+@dataclass(frozen=True)
+class Score:
+    """A learner's best result on one assessment."""
+
+    score: float
+    max_score: float
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.score / self.max_score if self.max_score else 0.0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    met: bool
+    results: list[AssessmentResult]
+    unmet: list[str]
+
+
+def evaluate(achievement: Achievement, best_scores: Mapping[str, Score]) -> Evaluation:
+    """Are all required assessments passed at their minimum score?"""
+    results: list[AssessmentResult] = []
+    unmet: list[str] = []
+    for required in achievement.criteria.required_assessments:
+        score = best_scores.get(required.assessment_id)
+        if score is None or score.percent < required.min_score:
+            unmet.append(required.assessment_id)
+            continue
+        results.append(
+            AssessmentResult(
+                assessment_id=required.assessment_id,
+                score=score.score,
+                max_score=score.max_score,
+                required_score=required.min_score * score.max_score / 100.0,
+            )
+        )
+    return Evaluation(met=not unmet, results=results, unmet=unmet)
+
+
+def better(current: Score | None, new: Score) -> Score:
+    """Keep the best attempt: a later, lower score never takes away what was earned."""
+    return new if current is None or new.percent > current.percent else current
+
+
+def award_id(tenant_id: str, learner_id: str, achievement_id: str) -> uuid.UUID:
+    """One award per learner per Achievement, whatever path or replica computes it."""
+    return uuid.uuid5(_AWARD_NAMESPACE, f"{tenant_id}\x1f{learner_id}\x1f{achievement_id}")

@@ -1,0 +1,118 @@
+"""`credstream` command line: serve a service, run the embedded demo, verify credentials, print AsyncAPI."""
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from services.runtime import SERVICES
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="credstream", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run one service as its own process (Kafka + PostgreSQL)")
+    serve.add_argument("service", choices=SERVICES)
+
+    demo = commands.add_parser("demo", help="run all services in one process through a scripted scenario")
+    demo.add_argument("--out", type=Path, help="write each issued credential to OUT/<learner>-<achievement>.json")
+    demo.add_argument("--data-dir", type=Path, help="keep the SQLite databases here (default: a temp dir)")
+
+    verify = commands.add_parser("verify", help="verify credential files offline; exit 0 only if all verify")
+    verify.add_argument("files", nargs="+", type=Path)
+    verify.add_argument(
+        "--doc",
+        action="append",
+        default=[],
+        metavar="URL=FILE",
+        help="supply a document offline (issuer key document, DID document); repeatable",
+    )
+
+    commands.add_parser("asyncapi", help="print the AsyncAPI document of every topic")
+
+    migrate = commands.add_parser("migrate", help="apply a service's database migrations (DATABASE_URL)")
+    migrate.add_argument("service", choices=(*SERVICES, "all"))
+
+    revision = commands.add_parser("make-migration", help="autogenerate a migration from a service's tables")
+    revision.add_argument("service", choices=SERVICES)
+    revision.add_argument("-m", "--message", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from shared.logs import configure_logging
+    from shared.settings import Settings
+
+    settings = Settings()
+    if args.command == "serve":
+        configure_logging(settings.log_level, settings.log_format)
+        from services.runtime import serve
+
+        asyncio.run(serve(args.service, settings))
+        return 0
+    if args.command == "demo":
+        configure_logging("WARNING", "console")
+        from services.demo import run_demo
+
+        return asyncio.run(run_demo(settings, out=args.out, data_dir=args.data_dir))
+    if args.command == "verify":
+        return _verify(args.files, args.doc)
+    if args.command == "asyncapi":
+        from services.asyncapi import asyncapi_json
+
+        print(asyncapi_json())
+        return 0
+    if args.command in ("migrate", "make-migration"):
+        configure_logging(settings.log_level, "console")
+        return asyncio.run(_migrate(args, settings.database_url))
+    return 2
+
+
+def _verify(files: list[Path], docs: list[str]) -> int:
+    from shared.credentials.resolver import DidKeyResolver, StaticDocumentResolver
+    from shared.credentials.verification import verify_credential
+
+    documents = {}
+    for spec in docs:
+        url, sep, path = spec.partition("=")
+        if not sep:
+            print(f"--doc wants URL=FILE, got {spec!r}", file=sys.stderr)
+            return 2
+        documents[url] = json.loads(Path(path).read_text(encoding="utf-8"))
+    resolver = StaticDocumentResolver(documents) if documents else DidKeyResolver()
+    all_verified = True
+    for file in files:
+        try:
+            credential = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            print(json.dumps({"file": str(file), "verified": False, "error": str(error)}))
+            all_verified = False
+            continue
+        report = verify_credential(credential, resolver=resolver, now=datetime.now(UTC))
+        print(json.dumps({"file": str(file), **report.model_dump(mode="json")}))
+        all_verified = all_verified and report.verified
+    return 0 if all_verified else 1
+
+
+async def _migrate(args: argparse.Namespace, database_url: str) -> int:
+    from shared.db.engine import create_engine
+    from shared.db.migrations import make_revision, upgrade
+
+    engine = create_engine(database_url)
+    try:
+        if args.command == "make-migration":
+            await make_revision(engine, args.service, args.message)
+        else:
+            for service in SERVICES if args.service == "all" else (args.service,):
+                await upgrade(engine, service)
+    finally:
+        await engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

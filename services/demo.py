@@ -1,0 +1,161 @@
+"""`credstream demo`: the embedded stack through a scripted scenario, with a readable summary.
+
+Several learners and achievements; some pass, some fail, one LMS event arrives twice, one record is malformed.
+"""
+
+import json
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from services.embedded import EmbeddedStack
+from shared.contracts import BadgeIssued, CloudEvent, LmsActivity, Topic, dead_letter_topic
+from shared.messaging.records import OutboundRecord
+from shared.settings import Settings
+
+TENANT = "demo"
+ACHIEVEMENTS: list[dict[str, Any]] = [
+    {
+        "id": "python-foundations",
+        "name": "Python Foundations",
+        "description": "Writes, tests and debugs small Python programs.",
+        "criteria": {
+            "narrative": "Scored at least 70% on the Python quiz and 60% on the capstone project.",
+            "required_assessments": [
+                {"assessment_id": "python-quiz", "min_score": 70},
+                {"assessment_id": "python-project", "min_score": 60},
+            ],
+        },
+        "image": "https://badges.example.org/images/python-foundations.png",
+        "achievement_type": "Competency",
+    },
+    {
+        "id": "data-literacy",
+        "name": "Data Literacy",
+        "description": "Reads, questions and presents data with appropriate charts.",
+        "criteria": {
+            "narrative": "Scored at least 80% on the data literacy exam.",
+            "required_assessments": [{"assessment_id": "data-exam", "min_score": 80}],
+        },
+        "achievement_type": "Competency",
+    },
+    {
+        "id": "sql-essentials",
+        "name": "SQL Essentials",
+        "description": "Queries relational data with joins, grouping and window functions.",
+        "criteria": {
+            "narrative": "Scored at least 75% on the SQL practical.",
+            "required_assessments": [{"assessment_id": "sql-practical", "min_score": 75}],
+        },
+        "achievement_type": "Competency",
+    },
+]
+
+# (learner, display name, achievement enrolments, [(assessment, score, max)])
+LEARNERS = [
+    ("alice", "Alice Moreau", ["python-foundations", "data-literacy"], [("python-quiz", 88, 100), ("python-project", 42, 50), ("data-exam", 91, 100)]),
+    ("bilal", "Bilal Haddad", ["python-foundations"], [("python-quiz", 64, 100), ("python-project", 45, 50)]),
+    ("chen", "Chen Wei", ["data-literacy", "sql-essentials"], [("data-exam", 72, 100), ("data-exam", 85, 100), ("sql-practical", 30, 40)]),
+    ("dana", "Dana Okafor", ["sql-essentials"], []),
+]
+
+
+def _activities(start: datetime) -> list[LmsActivity]:
+    events: list[LmsActivity] = []
+    clock = start
+    for learner, name, enrolments, scores in LEARNERS:
+        for achievement in enrolments:
+            clock += timedelta(minutes=1)
+            events.append(
+                LmsActivity(
+                    tenant_id=TENANT, learner_id=learner, learner_name=name, event_id=f"enrol-{learner}-{achievement}",
+                    kind="enrolled", achievement_id=achievement, occurred_at=clock,
+                )
+            )
+        for attempt, (assessment, score, maximum) in enumerate(scores, start=1):
+            clock += timedelta(minutes=7)
+            events.append(
+                LmsActivity(
+                    tenant_id=TENANT, learner_id=learner, event_id=f"score-{learner}-{assessment}-{attempt}",
+                    kind="scored", assessment_id=assessment, score=score, max_score=maximum, occurred_at=clock,
+                )
+            )
+    return events
+
+
+async def run_demo(settings: Settings, *, out: Path | None = None, data_dir: Path | None = None) -> int:
+    with tempfile.TemporaryDirectory(prefix="credstream-demo-") as scratch:
+        stack = EmbeddedStack(settings, data_dir or Path(scratch))
+        await stack.start()
+        try:
+            return await _scenario(stack, settings, out)
+        finally:
+            await stack.stop()
+
+
+async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) -> int:
+    admin = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
+    lms_key = next(key for key, tenant in settings.lms_keys().items() if tenant == TENANT)
+    lms = {"Authorization": f"Bearer {lms_key}"}
+    say = print
+
+    say("credstream demo — embedded mode (4 services, in-process transport, SQLite)\n")
+    for definition in ACHIEVEMENTS:
+        response = await stack.http("assessment").put(
+            f"/v1/tenants/{TENANT}/achievements/{definition['id']}", json=definition, headers=admin
+        )
+        response.raise_for_status()
+    say(f"Defined {len(ACHIEVEMENTS)} achievements via the admin API: " + ", ".join(a["name"] for a in ACHIEVEMENTS))
+
+    activities = _activities(datetime.now(UTC) - timedelta(hours=2))
+    body = [json.loads(a.model_dump_json()) for a in activities]
+    response = await stack.http("enrollment").post("/v1/activities", json=body, headers=lms)
+    response.raise_for_status()
+    receipt = response.json()
+    say(f"LMS posted {len(activities)} activities over HTTP: {receipt['accepted']} accepted")
+
+    # The LMS retries a delivery it thinks failed: the same event id again.
+    duplicate = body[2]
+    response = await stack.http("enrollment").post("/v1/activities", json=duplicate, headers=lms)
+    response.raise_for_status()
+    say(f"LMS re-sent event {duplicate['event_id']!r}: {response.json()['results'][0]['status']}")
+
+    # Someone publishes garbage on the inbound topic: it must be dead-lettered, not block anything.
+    ce = CloudEvent(source="lms://broken-plugin", type=LmsActivity.CE_TYPE)
+    garbage = OutboundRecord(str(Topic.LMS_INBOUND), f"{TENANT}:x", b'{"tenant_id": "demo", "kind": "graded"}', ce.to_header_dict())
+    await stack.bus.publish([garbage])
+    await stack.settle()
+
+    issued = [BadgeIssued.model_validate_json(r.value) for r in stack.bus.records(str(Topic.BADGE_ISSUED))]
+    verifier = stack.http("verifier")
+    say("\nlearner  achievement          outcome")
+    awarded = {(b.learner_id, b.achievement_id): b for b in issued}
+    for learner, name, enrolments, _ in LEARNERS:
+        for achievement in enrolments:
+            badge = awarded.get((learner, achievement))
+            if badge is None:
+                say(f"{learner:<8} {achievement:<20} not earned")
+                continue
+            report = (await verifier.get(f"/credentials/{badge.credential_id}/verification")).json()
+            status = "VERIFIED" if report["verified"] else "NOT VERIFIED"
+            say(f"{learner:<8} {achievement:<20} badge issued, {status}  ({badge.credential_id})")
+
+    dead = stack.bus.records(dead_letter_topic(str(Topic.LMS_INBOUND)))
+    say(f"\nCredentials issued: {len(issued)} (the duplicate LMS event produced no second badge)")
+    for record in dead:
+        say(f"Dead-lettered on {dead_letter_topic(str(Topic.LMS_INBOUND))}: {record.headers['dlq_reason'][:110]}")
+
+    tampered = json.loads(json.dumps(issued[0].credential))
+    tampered["credentialSubject"]["achievement"]["name"] = "Rocket Science"
+    report = (await verifier.post("/verify", json=tampered)).json()
+    failed = [c["code"] for c in report["checks"] if c["outcome"] == "failed"]
+    say(f"A tampered copy (achievement renamed) verifies: {report['verified']} — failed checks: {', '.join(failed)}")
+
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for badge in issued:
+            path = out / f"{badge.learner_id}-{badge.achievement_id}.json"
+            path.write_text(json.dumps(badge.credential, indent=2) + "\n", encoding="utf-8")
+        say(f"\nWrote {len(issued)} credentials to {out}/ — check them with: credstream verify {out}/*.json")
+    return 0 if issued and not report["verified"] else 1

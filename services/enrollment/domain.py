@@ -1,0 +1,33 @@
+"""Enrollment domain: turn what an LMS sent into credstream's normalised activity event."""
+
+import uuid
+
+from shared.contracts import CloudEvent, EnrollmentRecorded, LmsActivity
+
+SOURCE = "credstream/enrollment"
+_NAMESPACE = uuid.UUID("4d1f4f0e-6c1b-4f7e-9a55-0d6b2f1d6a01")
+
+
+def normalise(activity: LmsActivity, source: str) -> EnrollmentRecorded:
+    """The native LMS event as the enrollment contract (other formats are mapped onto LmsActivity first)."""
+    return EnrollmentRecorded(
+        tenant_id=activity.tenant_id,
+        learner_id=activity.learner_id,
+        kind=activity.kind,
+        learner_name=activity.learner_name,
+        achievement_id=activity.achievement_id,
+        assessment_id=activity.assessment_id,
+        score=activity.score,
+        max_score=activity.max_score,
+        occurred_at=activity.occurred_at,
+        source=source,
+        source_event_id=activity.event_id,
+    )
+
+
+def enrollment_cloud_event(event: EnrollmentRecorded) -> CloudEvent:
+    """Deterministic id: re-emitting the same LMS event can never look like a new one downstream."""
+    event_id = uuid.uuid5(_NAMESPACE, f"{event.tenant_id}\x1f{event.source_event_id}")
+    return CloudEvent(
+        id=str(event_id), source=SOURCE, type=EnrollmentRecorded.CE_TYPE, subject=event.key(), time=event.occurred_at
+    )

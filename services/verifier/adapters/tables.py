@@ -1,0 +1,25 @@
+"""The verifier's read model: every credential announced on `credstream.badge-issued.v1`."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, Text
+from sqlmodel import Field, SQLModel
+
+from shared.db.tables import ProcessedEvent, utcnow
+
+
+class PublishedCredential(SQLModel, table=True):
+    __tablename__ = "verifier_credentials"
+    credential_uuid: uuid.UUID = Field(primary_key=True)
+    credential_id: str = Field(max_length=512, unique=True)
+    tenant_id: str = Field(max_length=63, index=True)
+    achievement_id: str = Field(max_length=256)
+    issuer_id: str = Field(max_length=512)
+    credential: str = Field(sa_type=Text)
+    issued_at: datetime = Field(sa_type=DateTime(timezone=True))
+    received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class VerifierProcessedEvent(ProcessedEvent, table=True):
+    __tablename__ = "verifier_processed_events"

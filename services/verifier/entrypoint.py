@@ -1,0 +1,67 @@
+"""Verifier service: public credential retrieval and verification; consumes badge-issued."""
+
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from services.runtime import ServiceParts, Wiring
+from services.verifier.adapters.tables import PublishedCredential, VerifierProcessedEvent
+from services.verifier.handlers import on_badge_issued, verify
+from shared.ids import parse_credential_uuid
+from shared.contracts import BadgeIssued, Topic
+from shared.http import ProblemError, create_app
+from shared.messaging.consumer import EventConsumer
+
+NAME = "verifier"
+VC_MEDIA_TYPE = "application/vc+ld+json"
+
+
+def build(wiring: Wiring) -> ServiceParts:
+    settings, sessions = wiring.settings, wiring.sessions
+    app = create_app("credstream verifier", max_body_bytes=settings.max_body_bytes, readiness=wiring.readiness)
+
+    async def stored(credential_id: str) -> dict[str, Any]:
+        found = parse_credential_uuid(credential_id)
+        row = None
+        if found is not None:
+            async with sessions() as session:
+                row = await session.get(PublishedCredential, found)
+        if row is None:
+            raise ProblemError(404, "Not Found", f"No credential {credential_id!r} is published here.")
+        return json.loads(row.credential)
+
+    @app.get("/credentials/{credential_id}", tags=["public"])
+    async def get_credential(credential_id: str) -> JSONResponse:
+        """The signed credential, as issued."""
+        return JSONResponse(await stored(credential_id), media_type=VC_MEDIA_TYPE)
+
+    @app.get("/credentials/{credential_id}/verification", tags=["public"])
+    async def verify_stored(credential_id: str) -> dict[str, Any]:
+        """Verify a credential published here, now."""
+        return verify(await stored(credential_id)).model_dump(mode="json")
+
+    @app.post("/verify", tags=["public"])
+    async def post_verify(request: Request) -> dict[str, Any]:
+        """Verify any Open Badges 3.0 / VC credential: the body is the credential, or
+        `{"verifiableCredential": credential}`. Per-check results with machine-readable codes."""
+        try:
+            body = json.loads(await request.body())
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ProblemError(400, "Malformed JSON", f"The body is not valid JSON: {error}") from error
+        if isinstance(body, dict) and isinstance(body.get("verifiableCredential"), dict):
+            body = body["verifiableCredential"]
+        if not isinstance(body, dict):
+            raise ProblemError(422, "Not a credential", "Send a credential as a JSON object.")
+        return verify(body).model_dump(mode="json")
+
+    consumer = EventConsumer(
+        name=NAME,
+        topic=Topic.BADGE_ISSUED,
+        contract=BadgeIssued,
+        handler=on_badge_issued,
+        sessions=sessions,
+        processed_table=VerifierProcessedEvent,
+    )
+    return ServiceParts(name=NAME, http=app, consumers=[consumer])

@@ -1,0 +1,35 @@
+"""credstream's event contracts: topics, versioned pydantic payloads, CloudEvents attributes.
+
+Importable on its own (it needs only pydantic) so that an integrator can subscribe to credstream's topics with
+typed events without installing the services.
+"""
+
+from shared.contracts.cloudevents import CloudEvent, MissingCloudEventAttribute
+from shared.contracts.events import (
+    CONTRACTS,
+    AchievementSnapshot,
+    ActivityKind,
+    AssessmentPassed,
+    AssessmentResult,
+    BadgeIssued,
+    Event,
+    EnrollmentRecorded,
+    LmsActivity,
+)
+from shared.contracts.topics import Topic, dead_letter_topic
+
+__all__ = [
+    "CONTRACTS",
+    "AchievementSnapshot",
+    "ActivityKind",
+    "AssessmentPassed",
+    "AssessmentResult",
+    "BadgeIssued",
+    "CloudEvent",
+    "EnrollmentRecorded",
+    "Event",
+    "LmsActivity",
+    "MissingCloudEventAttribute",
+    "Topic",
+    "dead_letter_topic",
+]

@@ -1,0 +1,144 @@
+"""Versioned event payloads. One class per topic; the record value is the model as JSON.
+
+Every record is keyed by `tenant:learner` so that one learner's events stay in order through the whole pipeline.
+A breaking change gets a new class (schema_version 2) and a new topic; additive optional fields do not.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from shared.contracts.topics import Topic
+
+TenantId = str
+_TENANT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_ID_FIELD = Field(min_length=1, max_length=256)
+
+
+class Event(BaseModel):
+    """Fields common to every credstream event."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    TOPIC: ClassVar[Topic]
+    CE_TYPE: ClassVar[str]
+
+    schema_version: int
+    tenant_id: str = Field(pattern=_TENANT_PATTERN, description="The issuing organisation (tenant).")
+    learner_id: str = Field(min_length=1, max_length=256, description="The learner's id within the tenant.")
+
+    def key(self) -> str:
+        """The Kafka record key: tenant + learner keeps one learner's events ordered."""
+        return f"{self.tenant_id}:{self.learner_id}"
+
+
+class ActivityKind(StrEnum):
+    ENROLLED = "enrolled"
+    SCORED = "scored"
+
+
+class _Activity(Event):
+    kind: ActivityKind
+    learner_name: str | None = Field(default=None, max_length=200, description="Display name for the badge.")
+    achievement_id: str | None = Field(default=None, min_length=1, max_length=256)
+    assessment_id: str | None = Field(default=None, min_length=1, max_length=256)
+    score: float | None = Field(default=None, ge=0)
+    max_score: float | None = Field(default=None, gt=0)
+    occurred_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> _Activity:
+        if self.kind is ActivityKind.ENROLLED and not self.achievement_id:
+            raise ValueError("an 'enrolled' activity needs achievement_id")
+        if self.kind is ActivityKind.SCORED:
+            if not self.assessment_id or self.score is None:
+                raise ValueError("a 'scored' activity needs assessment_id and score")
+            if self.max_score is not None and self.score > self.max_score:
+                raise ValueError("score is greater than max_score")
+        return self
+
+
+class LmsActivity(_Activity):
+    """What an LMS publishes (HTTP body or `credstream.lms-inbound.v1` record): native credstream format."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    TOPIC = Topic.LMS_INBOUND
+    CE_TYPE = "io.credstream.lms.activity.v1"
+
+    schema_version: Literal[1] = 1
+    event_id: str = Field(min_length=1, max_length=256, description="The LMS's own id for this event (dedupe).")
+
+
+class EnrollmentRecorded(_Activity):
+    """A normalised, de-duplicated learner activity: an enrolment or an assessment score."""
+
+    TOPIC = Topic.ENROLLMENT
+    CE_TYPE = "io.credstream.enrollment.recorded.v1"
+
+    schema_version: Literal[1] = 1
+    source: str = Field(description="Which LMS connection sent it.")
+    source_event_id: str = Field(description="The LMS's own event id.")
+
+
+class AssessmentResult(BaseModel):
+    """One assessment's outcome that counted towards an award."""
+
+    model_config = ConfigDict(frozen=True)
+
+    assessment_id: str
+    score: float
+    max_score: float
+    required_score: float
+
+
+class AchievementSnapshot(BaseModel):
+    """The Achievement as defined when it was awarded, so the issuer needs no other service's tables."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    version: int = 1
+    name: str
+    description: str
+    criteria_narrative: str
+    image_url: str | None = None
+    achievement_type: str | None = None
+
+
+class AssessmentPassed(Event):
+    """A learner met every criterion of an Achievement; exactly one per award."""
+
+    TOPIC = Topic.ASSESSMENT_PASSED
+    CE_TYPE = "io.credstream.assessment.passed.v1"
+
+    schema_version: Literal[1] = 1
+    award_id: uuid.UUID = Field(description="Deterministic id of (tenant, learner, achievement).")
+    achievement: AchievementSnapshot
+    results: list[AssessmentResult]
+    learner_name: str | None = None
+    passed_at: AwareDatetime
+
+
+class BadgeIssued(Event):
+    """A signed Open Badges 3.0 credential was issued; `credential` is the full verifiable credential."""
+
+    TOPIC = Topic.BADGE_ISSUED
+    CE_TYPE = "io.credstream.badge.issued.v1"
+
+    schema_version: Literal[1] = 1
+    award_id: uuid.UUID
+    achievement_id: str
+    credential_id: str
+    issuer_id: str
+    issued_at: datetime
+    credential: dict[str, Any]
+
+
+CONTRACTS: dict[Topic, type[Event]] = {
+    contract.TOPIC: contract for contract in (LmsActivity, EnrollmentRecorded, AssessmentPassed, BadgeIssued)
+}

@@ -1,0 +1,115 @@
+"""Open Badges 3.0 credentials: offline JSON-LD, Ed25519 keys, eddsa-rdfc-2022 proofs and verification.
+
+Pure logic, no network I/O: JSON-LD contexts are bundled (``contexts/``) and issuer keys come from an injected
+:class:`KeyResolver`. See docs SIGNING.md for the exact signing recipe.
+"""
+
+from .errors import (
+    CredentialError,
+    DocumentNotBundledError,
+    JsonLdProcessingError,
+    KeyFormatError,
+    KeyResolutionError,
+    UndefinedTermError,
+)
+from .jsonld import (
+    bundled_context_urls,
+    canonicalize,
+    check_all_terms_defined,
+    find_safe_mode_violations,
+    make_document_loader,
+)
+from .keys import (
+    did_key,
+    did_key_document,
+    did_key_verification_method,
+    generate_key,
+    key_from_seed,
+    key_to_seed,
+    public_key_from_multibase,
+    public_key_multibase,
+)
+from .ob3 import (
+    Achievement,
+    AchievementSubject,
+    Alignment,
+    BitstringStatusListEntry,
+    Criteria,
+    Evidence,
+    IdentityObject,
+    Image,
+    OpenBadgeCredential,
+    Profile,
+    Result,
+    ResultDescription,
+    build_open_badge_credential,
+    hash_identity,
+    make_identity_object,
+    new_credential_id,
+)
+from .proof import ProofCheckResult, ProofHashes, proof_hashes, sign_credential, verify_proof
+from .resolver import (
+    ChainResolver,
+    DidKeyResolver,
+    KeyResolver,
+    StaticDocumentResolver,
+    VerificationMethod,
+    did_web_document_url,
+)
+from .structure import CREDENTIAL_CONTEXT, CredentialStructureError, structure_problems
+from .verification import CheckResult, VerificationReport, verify_credential
+
+__all__ = [
+    "CREDENTIAL_CONTEXT",
+    "Achievement",
+    "AchievementSubject",
+    "Alignment",
+    "BitstringStatusListEntry",
+    "ChainResolver",
+    "CheckResult",
+    "CredentialError",
+    "CredentialStructureError",
+    "Criteria",
+    "DidKeyResolver",
+    "DocumentNotBundledError",
+    "Evidence",
+    "IdentityObject",
+    "Image",
+    "JsonLdProcessingError",
+    "KeyFormatError",
+    "KeyResolutionError",
+    "KeyResolver",
+    "OpenBadgeCredential",
+    "Profile",
+    "ProofCheckResult",
+    "ProofHashes",
+    "Result",
+    "ResultDescription",
+    "StaticDocumentResolver",
+    "UndefinedTermError",
+    "VerificationMethod",
+    "VerificationReport",
+    "build_open_badge_credential",
+    "bundled_context_urls",
+    "canonicalize",
+    "check_all_terms_defined",
+    "did_key",
+    "did_key_document",
+    "did_key_verification_method",
+    "did_web_document_url",
+    "find_safe_mode_violations",
+    "generate_key",
+    "hash_identity",
+    "key_from_seed",
+    "key_to_seed",
+    "make_document_loader",
+    "make_identity_object",
+    "new_credential_id",
+    "proof_hashes",
+    "public_key_from_multibase",
+    "public_key_multibase",
+    "sign_credential",
+    "structure_problems",
+    "verify_credential",
+    "verify_proof",
+]

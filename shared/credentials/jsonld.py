@@ -1,0 +1,305 @@
+"""Offline JSON-LD processing: bundled contexts, a network-free document loader, safe-mode checks, RDFC-1.0.
+
+Nothing here touches the network. The document loader serves only the contexts bundled in ``contexts/``
+(listed in ``contexts/index.json``) plus documents the caller passes in explicitly; any other URL raises
+:class:`DocumentNotBundledError`.
+
+pyld has no JSON-LD *safe mode*: it silently drops undefined terms and relative IRIs, so a credential that
+canonicalises fine here is rejected by verifiers that use safe mode (jsonld.js / Digital Bazaar vc).
+:func:`check_all_terms_defined` reproduces the relevant safe-mode failures and :func:`canonicalize` runs it
+before producing N-Quads. Requires pyld >= 3.0 (``on_property_dropped`` hook).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import json
+import re
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from importlib import resources
+from typing import Any
+
+from pyld import jsonld as pyld_jsonld
+
+from .errors import DocumentNotBundledError, JsonLdProcessingError, UndefinedTermError
+
+DocumentLoader = Callable[[str, dict[str, Any]], dict[str, Any]]
+JsonPath = str
+
+_CONTEXTS_PACKAGE_DIR = "contexts"
+_JSONLD_KEYWORDS = frozenset(
+    [
+        "@base",
+        "@container",
+        "@context",
+        "@direction",
+        "@graph",
+        "@id",
+        "@import",
+        "@included",
+        "@index",
+        "@json",
+        "@language",
+        "@list",
+        "@nest",
+        "@none",
+        "@prefix",
+        "@propagate",
+        "@protected",
+        "@reverse",
+        "@set",
+        "@type",
+        "@value",
+        "@version",
+        "@vocab",
+    ]
+)
+_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+# base=None: keep relative IRIs relative (pyld 3 otherwise resolves them against its made-up
+# "http://example.org/base/", silently signing an IRI nobody wrote); jsonld.js also leaves them relative.
+_EXPAND_OPTIONS: dict[str, Any] = {"base": None}
+_RDFC_OPTIONS: dict[str, Any] = {"algorithm": "URDNA2015", "format": "application/n-quads", "base": None}
+_PYLD_DEFAULT_BASE = getattr(pyld_jsonld, "DEFAULT_BASE_IRI", "http://example.org/base/")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Bundled contexts
+# ----------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _context_index() -> dict[str, str]:
+    index_file = resources.files(__package__).joinpath(_CONTEXTS_PACKAGE_DIR, "index.json")
+    return json.loads(index_file.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _bundled_json(url: str) -> Any:
+    # Parsed once per process; callers always get deep copies because pyld mutates loaded contexts.
+    filename = _context_index()[url]
+    return json.loads(
+        resources.files(__package__).joinpath(_CONTEXTS_PACKAGE_DIR, filename).read_text("utf-8")
+    )
+
+
+def bundled_context_urls() -> frozenset[str]:
+    """Return the URLs of all JSON-LD contexts bundled with this package."""
+    return frozenset(_context_index())
+
+
+def load_bundled_context(url: str) -> dict[str, Any]:
+    """Return a (deep) copy of the bundled JSON-LD context document at ``url``."""
+    if url not in _context_index():
+        raise DocumentNotBundledError(url)
+    return copy.deepcopy(_bundled_json(url))
+
+
+def make_document_loader(extra_documents: Mapping[str, Any] | None = None) -> DocumentLoader:
+    """Build a pyld document loader serving the bundled contexts plus ``extra_documents`` (URL -> JSON).
+
+    Extra documents may not replace a bundled context (a caller-supplied "VC v2 context" would change the
+    meaning of every credential). Unknown URLs raise :class:`DocumentNotBundledError`; nothing is fetched.
+    """
+    extras = dict(extra_documents or {})
+    shadowed = sorted(set(extras) & bundled_context_urls())
+    if shadowed:
+        raise ValueError(f"extra documents may not replace bundled contexts: {shadowed}")
+
+    def load(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        if url in _context_index():
+            # tag "static" lets pyld keep the processed context in its shared cache across calls.
+            return {
+                "contentType": "application/ld+json",
+                "contextUrl": None,
+                "documentUrl": url,
+                "document": load_bundled_context(url),
+                "tag": "static",
+            }
+        if url in extras:
+            # No "static" tag: caller documents must not leak into pyld's process-wide cache.
+            return {
+                "contentType": "application/ld+json",
+                "contextUrl": None,
+                "documentUrl": url,
+                "document": copy.deepcopy(extras[url]),
+            }
+        raise DocumentNotBundledError(url)
+
+    return load
+
+
+DEFAULT_DOCUMENT_LOADER: DocumentLoader = make_document_loader()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Safe-mode checks
+# ----------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _pyld_errors() -> Iterator[None]:
+    """Translate pyld exceptions into ``CredentialError`` subclasses, surfacing a missing context."""
+    try:
+        yield
+    except pyld_jsonld.JsonLdError as exc:
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, DocumentNotBundledError):
+                raise cause from exc
+            cause = cause.__cause__ or cause.__context__
+        raise JsonLdProcessingError(f"JSON-LD processing failed: {exc}") from exc
+
+
+def _is_absolute_iri(value: str) -> bool:
+    return bool(_ABSOLUTE_IRI.match(value)) and not value.startswith(_PYLD_DEFAULT_BASE)
+
+
+def _expand_collecting(doc: Any, loader: DocumentLoader) -> tuple[list[Any], list[str | None], list[str]]:
+    """Expand ``doc``; return the expansion, the dropped properties and any pyld warnings."""
+    dropped: list[str | None] = []
+    with _pyld_errors(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        processor = pyld_jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
+        expanded = processor.expand(doc, {**_EXPAND_OPTIONS, "documentLoader": loader})
+    return expanded, dropped, [str(w.message) for w in caught]
+
+
+def _walk_keys(node: Any, path: JsonPath = "$") -> Iterator[tuple[JsonPath, str, Any]]:
+    """Yield (path of the containing object, key, value) for every object member outside ``@context``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "@context":
+                continue
+            yield path, key, value
+            yield from _walk_keys(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _walk_keys(item, f"{path}[{i}]")
+
+
+def _without_member(doc: Any, target_path: JsonPath, target_key: str) -> Any:
+    """Return a copy of ``doc`` with one member removed (used to pin down which occurrence was dropped)."""
+
+    def rebuild(node: Any, path: JsonPath) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: (v if k == "@context" else rebuild(v, f"{path}.{k}"))
+                for k, v in node.items()
+                if not (path == target_path and k == target_key)
+            }
+        if isinstance(node, list):
+            return [rebuild(item, f"{path}[{i}]") for i, item in enumerate(node)]
+        return node
+
+    return rebuild(doc, "$")
+
+
+def _locate_dropped(doc: Any, dropped: list[str | None], loader: DocumentLoader) -> list[str]:
+    """Map dropped property names to the JSON paths where they occur.
+
+    A name can be defined in one scope and undefined in another, so each candidate occurrence is removed in
+    turn and kept only if that removes a drop. This runs only when something was dropped.
+    """
+    problems: list[str] = []
+    counts = {name: dropped.count(name) for name in set(dropped) if name is not None}
+    for name, total in sorted(counts.items()):
+        found: list[str] = []
+        for path, key, _ in _walk_keys(doc):
+            if key != name:
+                continue
+            _, again, _ = _expand_collecting(_without_member(doc, path, key), loader)
+            if again.count(name) < total:
+                found.append(f"{path}.{key}")
+        where = ", ".join(found) if found else "(location not found)"
+        problems.append(f"undefined term {name!r} at {where}")
+    if None in dropped:
+        # pyld reports keyword-like keys ("@foo") and terms mapped to null without a name.
+        found = [f"{p}.{k}" for p, k, _ in _walk_keys(doc) if k.startswith("@") and k not in _JSONLD_KEYWORDS]
+        where = ", ".join(found) if found else "(location not found)"
+        problems.append(f"{dropped.count(None)} reserved or null-mapped key(s) dropped at {where}")
+    return problems
+
+
+def _relative_iris(expanded: Any) -> Iterator[tuple[str, str]]:
+    """Yield (keyword, value) for every ``@id``/``@type`` in expanded JSON-LD that is not an absolute IRI."""
+    if isinstance(expanded, list):
+        for item in expanded:
+            yield from _relative_iris(item)
+    elif isinstance(expanded, dict):
+        for key, value in expanded.items():
+            if key == "@id":
+                if isinstance(value, str) and not value.startswith("_:") and not _is_absolute_iri(value):
+                    yield "@id", value
+            elif key == "@type":
+                for t in value if isinstance(value, list) else [value]:
+                    if isinstance(t, str) and not t.startswith("@") and not _is_absolute_iri(t):
+                        yield "@type", t
+            elif key != "@value":
+                yield from _relative_iris(value)
+
+
+def _string_paths(doc: Any, needle: str) -> list[str]:
+    paths = []
+    for path, key, value in _walk_keys(doc):
+        values = value if isinstance(value, list) else [value]
+        for i, v in enumerate(values):
+            if v == needle:
+                paths.append(f"{path}.{key}" + (f"[{i}]" if isinstance(value, list) else ""))
+    return paths
+
+
+def _violations(doc: Any, loader: DocumentLoader) -> tuple[list[Any], list[str]]:
+    """Expand ``doc`` once; return the expansion and the safe-mode violations found."""
+    expanded, dropped, warned = _expand_collecting(doc, loader)
+    problems = _locate_dropped(doc, dropped, loader) if dropped else []
+    for keyword, value in dict.fromkeys(_relative_iris(expanded)):
+        where = ", ".join(_string_paths(doc, value)) or "(location not found)"
+        if keyword == "@type":
+            problems.append(f"undefined type {value!r} (expands to a relative IRI) at {where}")
+        else:
+            problems.append(f"id {value!r} is a relative IRI, not a URL at {where}")
+    problems.extend(f"JSON-LD warning: {message}" for message in warned)
+    return expanded, problems
+
+
+def find_safe_mode_violations(doc: Any, loader: DocumentLoader | None = None) -> list[str]:
+    """Return human-readable safe-mode violations of ``doc`` (empty list if none).
+
+    Detected: properties pyld drops because no context defines them, ``id``/``type`` values (and value
+    datatypes) that are not absolute IRIs after expansion, and pyld warnings (reserved ``@`` terms, bad
+    language tags). These are the cases where jsonld.js in safe mode throws.
+    """
+    return _violations(doc, loader or DEFAULT_DOCUMENT_LOADER)[1]
+
+
+def check_all_terms_defined(doc: Any, loader: DocumentLoader | None = None) -> None:
+    """Raise :class:`UndefinedTermError` (listing JSON paths) if JSON-LD safe mode would reject ``doc``."""
+    problems = find_safe_mode_violations(doc, loader)
+    if problems:
+        raise UndefinedTermError(problems)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Canonicalisation
+# ----------------------------------------------------------------------------------------------------
+
+
+def canonicalize(doc: Any, *, loader: DocumentLoader | None = None, check_terms: bool = True) -> str:
+    """Canonicalise a JSON-LD document with RDFC-1.0 (URDNA2015) to N-Quads.
+
+    With ``check_terms`` (the default, and required when signing) the document is first checked with
+    :func:`check_all_terms_defined`. ``check_terms=False`` gives pyld's lenient result, for verifying
+    third-party documents whose safe-mode problems are reported separately.
+    """
+    loader = loader or DEFAULT_DOCUMENT_LOADER
+    if check_terms:
+        # Reuse the checked expansion: expansion is idempotent and context processing is most of the cost.
+        doc, problems = _violations(doc, loader)
+        if problems:
+            raise UndefinedTermError(problems)
+    # Explicit algorithm: pyld's default is the older URGNA2012.
+    with _pyld_errors():
+        return pyld_jsonld.normalize(doc, {**_RDFC_OPTIONS, "documentLoader": loader})

@@ -1,0 +1,102 @@
+"""Transactional outbox: stage events inside the state-changing transaction; a relay publishes them afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import zlib
+
+import structlog
+from sqlalchemy import delete, select, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.contracts import CloudEvent, Event
+from shared.db.engine import SessionFactory, transaction
+from shared.db.tables import OutboxRecord
+from shared.messaging.records import OutboundRecord, RecordPublisher, event_record
+
+log = structlog.get_logger(__name__)
+
+
+def stage_event(session: AsyncSession, table: type[OutboxRecord], event: Event, ce: CloudEvent) -> None:
+    """Write `event` to the outbox in the caller's transaction: published if and only if the state commits."""
+    record = event_record(event, ce)
+    session.add(
+        table(topic=record.topic, key=record.key, value=record.value.decode(), headers=json.dumps(record.headers))
+    )
+
+
+class OutboxRelay:
+    """Publishes staged events in commit order, then deletes them.
+
+    A crash between publish and delete re-publishes a batch; consumers are idempotent, so that is harmless. On
+    PostgreSQL an advisory lock lets one replica relay at a time, which keeps each key's records in order.
+    """
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        table: type[OutboxRecord],
+        publisher: RecordPublisher,
+        *,
+        batch_size: int = 200,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self._sessions = sessions
+        self._table = table
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wakeup = asyncio.Event()
+        self._lock_id = zlib.crc32(table.__tablename__.encode())  # type: ignore[attr-defined]
+
+    def wake(self) -> None:
+        """Called after a commit that staged events, so they go out without waiting for the next poll."""
+        self._wakeup.set()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many records went out."""
+        table = self._table
+        async with transaction(self._sessions) as session:
+            bind = session.bind
+            postgres = bind is not None and bind.dialect.name == "postgresql"
+            if postgres:
+                locked = (
+                    await session.execute(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": self._lock_id})
+                ).scalar_one()
+                if not locked:
+                    return 0
+            rows = (
+                await session.execute(select(table).order_by(table.id).limit(self._batch_size))  # type: ignore[arg-type]
+            ).scalars().all()
+            if not rows:
+                return 0
+            await self._publisher.publish(
+                [OutboundRecord(r.topic, r.key, r.value.encode(), json.loads(r.headers)) for r in rows]
+            )
+            await session.execute(delete(table).where(table.id.in_([r.id for r in rows])))  # type: ignore[union-attr]
+            return len(rows)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set; transport or database errors are logged and retried with back-off."""
+        backoff = self._poll_interval
+        while not stop.is_set():
+            try:
+                sent = await self.relay_once()
+                backoff = self._poll_interval
+            except Exception as error:  # noqa: BLE001 - the relay must outlive broker and database outages
+                log.warning("outbox.relay_failed", table=self._table.__tablename__, error=repr(error))  # type: ignore[attr-defined]
+                sent = 0
+                backoff = min(backoff * 2, 10.0)
+            if sent:
+                continue
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
+
+    async def drain(self) -> None:
+        """Publish everything staged so far (used on shutdown and by the embedded demo)."""
+        while await self.relay_once():
+            pass

@@ -1,0 +1,112 @@
+"""The consumer pipeline every service uses, whatever the transport.
+
+decode → (in one transaction: skip if already processed, record it as processed, run the handler) → commit.
+Bad records and handlers that keep failing raise PoisonRecord (the transport dead-letters the record);
+infrastructure errors propagate so the transport redelivers the record later instead of losing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.contracts import CloudEvent, Event, Topic
+from shared.db.engine import SessionFactory, transaction
+from shared.db.tables import ProcessedEvent
+from shared.messaging.records import InboundRecord, PoisonRecord, decode_cloud_event, decode_event
+
+log = structlog.get_logger(__name__)
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[AsyncSession, E, CloudEvent], Awaitable[None]]
+
+
+class Outcome(StrEnum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+
+
+def is_transient(error: BaseException) -> bool:
+    """Errors that say 'try again later' (broker/database unreachable), not 'this record is bad'."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError | InterfaceError | ConnectionError | TimeoutError | OSError)
+
+
+@dataclass
+class EventConsumer(Generic[E]):
+    """Runs one handler for one topic exactly once per event (by CloudEvents source + id)."""
+
+    name: str
+    topic: Topic
+    contract: type[E]
+    handler: Handler[E]
+    sessions: SessionFactory
+    processed_table: type[ProcessedEvent]
+    after_commit: Callable[[], None] = field(default=lambda: None)
+    attempts: int = 3
+    retry_delay: float = 0.2
+
+    def decode(self, record: InboundRecord) -> tuple[E, CloudEvent]:
+        ce = decode_cloud_event(record.headers, self.contract.CE_TYPE)
+        return decode_event(self.contract, record.value), ce
+
+    async def process(self, event: E, ce: CloudEvent) -> Outcome:
+        """Handle `event` once; a redelivered event is a no-op."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                outcome = await self._process_once(event, ce)
+            except PoisonRecord:
+                raise
+            except IntegrityError:
+                # A concurrent delivery of the same event won the race for the processed-event row.
+                if await self._already_processed(ce):
+                    return Outcome.DUPLICATE
+                if attempt == self.attempts:
+                    raise
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                log.warning("consumer.handler_failed", consumer=self.name, attempt=attempt, error=repr(error))
+                if attempt == self.attempts:
+                    raise PoisonRecord(f"handler failed {attempt} times: {type(error).__name__}: {error}") from error
+            else:
+                if outcome is Outcome.PROCESSED:
+                    self.after_commit()
+                return outcome
+            await asyncio.sleep(self.retry_delay * attempt)
+        raise AssertionError("unreachable")
+
+    async def handle_record(self, record: InboundRecord) -> Outcome:
+        event, ce = self.decode(record)
+        return await self.process(event, ce)
+
+    async def _process_once(self, event: E, ce: CloudEvent) -> Outcome:
+        async with transaction(self.sessions) as session:
+            if await self._seen(session, ce):
+                return Outcome.DUPLICATE
+            session.add(self.processed_table(consumer=self.name, source=ce.source, event_id=ce.id))
+            await session.flush()
+            await self.handler(session, event, ce)
+        return Outcome.PROCESSED
+
+    async def _seen(self, session: AsyncSession, ce: CloudEvent) -> bool:
+        table = self.processed_table
+        found = await session.execute(
+            select(table.event_id).where(
+                table.consumer == self.name, table.source == ce.source, table.event_id == ce.id
+            )
+        )
+        return found.first() is not None
+
+    async def _already_processed(self, ce: CloudEvent) -> bool:
+        async with self.sessions() as session:
+            return await self._seen(session, ce)

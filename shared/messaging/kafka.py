@@ -1,0 +1,130 @@
+"""Kafka transport on FastStream: typed subscribers, commit-after-durable, dead letters, idempotent producer."""
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from faststream import Context
+from faststream._internal.middlewares import BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
+from faststream.middlewares import AckPolicy
+from pydantic import ValidationError
+
+from shared.contracts import dead_letter_topic
+from shared.messaging.consumer import EventConsumer, is_transient
+from shared.messaging.records import (
+    InboundRecord,
+    OutboundRecord,
+    PoisonRecord,
+    dead_letter_headers,
+    decode_cloud_event,
+    describe_validation_error,
+)
+
+log = structlog.get_logger(__name__)
+
+# A record whose handler hit an infrastructure error is redelivered after this pause (seek back, no commit).
+REDELIVERY_PAUSE_SECONDS = 1.0
+
+
+def create_broker(bootstrap_servers: str, *, client_id: str, middlewares: Sequence[Any] = ()) -> KafkaBroker:
+    """A broker whose producer is idempotent with acks=all: a record is durable once `publish` returns."""
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        middlewares=middlewares,
+        logger=structlog.get_logger("faststream"),
+    )
+
+
+class KafkaRecordPublisher:
+    """RecordPublisher on a FastStream broker: sends a batch, then waits for every acknowledgement."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def publish(self, records: Sequence[OutboundRecord]) -> None:
+        pending = [
+            await self._broker.publish(
+                record.value, topic=record.topic, key=record.key.encode(), headers=record.headers, no_confirm=True
+            )
+            for record in records
+        ]
+        await asyncio.gather(*pending)
+
+
+def _inbound(message: Any) -> InboundRecord:
+    raw = message.raw_message
+    key = raw.key.decode(errors="replace") if isinstance(raw.key, bytes) else raw.key
+    return InboundRecord(
+        topic=raw.topic,
+        key=key,
+        value=message.body,
+        headers=dict(message.headers),
+        partition=raw.partition,
+        offset=raw.offset,
+    )
+
+
+def dead_letter_middleware(consumer_names: Mapping[str, str], publisher: KafkaRecordPublisher) -> type[BaseMiddleware]:
+    """Broker middleware: undecodable or poison records go to `<topic>.dlq` and are committed, never blocking
+    the partition; infrastructure errors pause, then propagate so the record is redelivered, not lost."""
+
+    class DeadLetterMiddleware(BaseMiddleware):
+        async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+            try:
+                return await call_next(msg)
+            except (PoisonRecord, ValidationError) as error:
+                reason = error.reason if isinstance(error, PoisonRecord) else describe_validation_error(error)
+            except Exception as error:
+                if is_transient(error):
+                    log.warning("consumer.transient_error", error=repr(error))
+                    await asyncio.sleep(REDELIVERY_PAUSE_SECONDS)
+                    raise
+                reason = f"{type(error).__name__}: {error}"
+            record = _inbound(msg)
+            consumer = consumer_names.get(record.topic, "unknown")
+            await publisher.publish(
+                [
+                    OutboundRecord(
+                        topic=dead_letter_topic(record.topic),
+                        key=record.key or "",
+                        value=record.value,
+                        headers=dead_letter_headers(record, reason, consumer),
+                    )
+                ]
+            )
+            log.warning(
+                "consumer.dead_lettered",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                consumer=consumer,
+                reason=reason,
+            )
+            return None
+
+    return DeadLetterMiddleware
+
+
+def subscribe(broker: KafkaBroker, consumer: EventConsumer[Any], *, group_id: str) -> None:
+    """Register `consumer` on its topic: offsets are committed only after its transaction committed."""
+
+    async def on_record(body: Any, message: KafkaMessage = Context("message")) -> None:
+        ce = decode_cloud_event(message.headers, consumer.contract.CE_TYPE)
+        await consumer.process(body, ce)
+
+    # The body's type is the contract: FastStream validates it and documents it in the AsyncAPI schema.
+    on_record.__annotations__["body"] = consumer.contract
+    on_record.__doc__ = consumer.contract.__doc__
+    broker.subscriber(
+        str(consumer.topic),
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        title=f"{consumer.name}:{consumer.topic}",
+    )(on_record)

@@ -1,0 +1,95 @@
+"""Transport-neutral records and the publisher port both transports implement."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from shared.contracts import CloudEvent, Event, MissingCloudEventAttribute
+
+E = TypeVar("E", bound=BaseModel)
+
+
+class PoisonRecord(Exception):
+    """A record that can never be processed as it is; it goes to the dead-letter topic with this reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class OutboundRecord:
+    topic: str
+    key: str
+    value: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InboundRecord:
+    topic: str
+    key: str | None
+    value: bytes
+    headers: dict[str, str]
+    partition: int = 0
+    offset: int = 0
+
+
+class RecordPublisher(Protocol):
+    """Publishes records durably: when `publish` returns, every record is acknowledged by the transport."""
+
+    async def publish(self, records: Sequence[OutboundRecord]) -> None: ...
+
+
+def event_record(event: Event, ce: CloudEvent) -> OutboundRecord:
+    return OutboundRecord(
+        topic=str(event.TOPIC), key=event.key(), value=event.model_dump_json().encode(), headers=ce.to_header_dict()
+    )
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """A short, precise reason: which field, what is wrong (no input values, they may hold personal data)."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False)[:10]:
+        location = ".".join(str(part) for part in item["loc"]) or "(body)"
+        parts.append(f"{location}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def decode_event(contract: type[E], value: bytes) -> E:
+    """Parse a record value into its contract, or raise PoisonRecord saying exactly why not."""
+    try:
+        return contract.model_validate_json(value)
+    except ValidationError as error:
+        raise PoisonRecord(f"invalid {contract.__name__}: {describe_validation_error(error)}") from error
+
+
+def decode_cloud_event(headers: Mapping[str, str], expected_type: str | None = None) -> CloudEvent:
+    try:
+        ce = CloudEvent.from_headers(headers)
+    except (MissingCloudEventAttribute, ValidationError) as error:
+        raise PoisonRecord(str(error)) from error
+    if expected_type and ce.type != expected_type:
+        raise PoisonRecord(f"unexpected ce_type {ce.type!r}, expected {expected_type!r}")
+    return ce
+
+
+def dead_letter_headers(record: InboundRecord, reason: str, consumer: str) -> dict[str, str]:
+    """The original headers plus why and where the record failed."""
+    return {
+        **record.headers,
+        "dlq_reason": reason[:2000],
+        "dlq_consumer": consumer,
+        "dlq_original_topic": record.topic,
+        "dlq_original_partition": str(record.partition),
+        "dlq_original_offset": str(record.offset),
+    }
+
+
+def headers_json(headers: Mapping[str, str]) -> str:
+    return json.dumps(dict(headers), sort_keys=True)

@@ -1,0 +1,84 @@
+"""Configuration from the environment (pydantic-settings). Secrets left at their defaults stop production."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ADMIN_TOKEN = "dev-admin-token"
+DEV_KEY_ENCRYPTION_KEY = "dev-only-key-encryption-key"
+DEV_LMS_API_KEYS = "demo:dev-lms-key"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class InsecureDefaultError(ValueError):
+    """A secret was left at its development default while CREDSTREAM_ENV=production."""
+
+
+class IssuerProfileConfig(BaseModel):
+    """How a tenant appears as the issuer of its badges."""
+
+    name: str
+    url: str | None = None
+    email: str | None = None
+    description: str | None = None
+    image: str | None = None
+
+
+class Settings(BaseSettings):
+    """Every knob of every service; a service reads the ones it needs. Env names are given per field."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    env: Environment = Field(default=Environment.DEVELOPMENT, alias="CREDSTREAM_ENV")
+    database_url: str = Field(default="sqlite+aiosqlite:///./.credstream/credstream.db", alias="DATABASE_URL")
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS")
+    http_host: str = Field(default="0.0.0.0", alias="HTTP_HOST")  # noqa: S104 - containers listen on all
+    http_port: int | None = Field(default=None, alias="HTTP_PORT")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    log_format: str = Field(default="json", alias="LOG_FORMAT", pattern="^(json|console)$")
+    admin_token: SecretStr = Field(default=SecretStr(DEV_ADMIN_TOKEN), alias="CREDSTREAM_ADMIN_TOKEN")
+    lms_api_keys: SecretStr = Field(
+        default=SecretStr(DEV_LMS_API_KEYS),
+        alias="CREDSTREAM_LMS_API_KEYS",
+        description="Comma-separated `tenant:api-key` pairs, one per LMS connection.",
+    )
+    key_encryption_key: SecretStr = Field(
+        default=SecretStr(DEV_KEY_ENCRYPTION_KEY),
+        alias="CREDSTREAM_KEY_ENCRYPTION_KEY",
+        description="Secret that encrypts issuer signing keys at rest.",
+    )
+    public_base_url: str = Field(default="http://127.0.0.1:8004", alias="CREDSTREAM_PUBLIC_BASE_URL")
+    issuers: dict[str, IssuerProfileConfig] = Field(
+        default_factory=dict,
+        alias="CREDSTREAM_ISSUERS",
+        description='JSON: tenant -> issuer profile, e.g. {"acme": {"name": "Acme Academy", "url": "https://acme.example"}}',
+    )
+    achievements_file: str | None = Field(default=None, alias="CREDSTREAM_ACHIEVEMENTS_FILE")
+    max_body_bytes: int = Field(default=1_048_576, alias="CREDSTREAM_MAX_BODY_BYTES")
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_production(self) -> "Settings":
+        if self.env is Environment.PRODUCTION:
+            defaults = {
+                "CREDSTREAM_ADMIN_TOKEN": (self.admin_token, DEV_ADMIN_TOKEN),
+                "CREDSTREAM_LMS_API_KEYS": (self.lms_api_keys, DEV_LMS_API_KEYS),
+                "CREDSTREAM_KEY_ENCRYPTION_KEY": (self.key_encryption_key, DEV_KEY_ENCRYPTION_KEY),
+            }
+            weak = [name for name, (value, default) in defaults.items() if value.get_secret_value() in ("", default)]
+            if weak:
+                raise InsecureDefaultError(f"set these secrets for production: {', '.join(weak)}")
+        return self
+
+    def lms_keys(self) -> dict[str, str]:
+        """API key -> tenant id."""
+        keys: dict[str, str] = {}
+        for pair in self.lms_api_keys.get_secret_value().split(","):
+            tenant, _, key = pair.strip().partition(":")
+            if tenant and key:
+                keys[key] = tenant
+        return keys
