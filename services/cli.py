@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("asyncapi", help="print the AsyncAPI document of every topic")
 
+    topics = commands.add_parser("create-topics", help="create credstream's Kafka topics (KAFKA_BOOTSTRAP_SERVERS)")
+    topics.add_argument("--partitions", type=int, default=3)
+    topics.add_argument("--replication-factor", type=int, default=1)
+
     migrate = commands.add_parser("migrate", help="apply a service's database migrations (DATABASE_URL)")
     migrate.add_argument("service", choices=(*SERVICES, "all"))
 
@@ -66,6 +70,18 @@ def main(argv: list[str] | None = None) -> int:
 
         print(asyncapi_json())
         return 0
+    if args.command == "create-topics":
+        from shared.messaging.topics import ensure_topics
+
+        created = asyncio.run(
+            ensure_topics(
+                settings.kafka_bootstrap_servers,
+                partitions=args.partitions,
+                replication_factor=args.replication_factor,
+            )
+        )
+        print("created: " + (", ".join(created) or "nothing (all exist)"))
+        return 0
     if args.command in ("migrate", "make-migration"):
         configure_logging(settings.log_level, "console")
         return asyncio.run(_migrate(args, settings.database_url))
@@ -73,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _verify(files: list[Path], docs: list[str]) -> int:
-    from shared.credentials.resolver import DidKeyResolver, StaticDocumentResolver
+    from shared.credentials.resolver import ChainResolver, DidKeyResolver, StaticDocumentResolver
     from shared.credentials.verification import verify_credential
 
     documents = {}
@@ -83,7 +99,7 @@ def _verify(files: list[Path], docs: list[str]) -> int:
             print(f"--doc wants URL=FILE, got {spec!r}", file=sys.stderr)
             return 2
         documents[url] = json.loads(Path(path).read_text(encoding="utf-8"))
-    resolver = StaticDocumentResolver(documents) if documents else DidKeyResolver()
+    resolver = ChainResolver(DidKeyResolver(), StaticDocumentResolver(documents))
     all_verified = True
     for file in files:
         try:

@@ -64,66 +64,87 @@ def database_check(engine: AsyncEngine) -> ReadinessCheck:
     return database
 
 
-async def serve(name: str, settings: Settings) -> None:
-    """Run one service as its own process: migrate, consume from Kafka, relay its outbox, serve HTTP."""
-    from shared.messaging.kafka import KafkaRecordPublisher, create_broker, dead_letter_middleware, subscribe
+class KafkaService:
+    """One service on real adapters: PostgreSQL (migrated on start), Kafka consumers, its outbox relay.
 
-    engine = create_engine(settings.database_url)
-    await upgrade(engine, name)
-    sessions = session_factory(engine)
+    `credstream serve` wraps it with an HTTP server and signal handling; tests run several in one process.
+    """
 
-    # The dead-letter middleware needs the publisher, which needs the broker: build the broker in two steps.
-    consumer_names: dict[str, str] = {}
-    holder: dict[str, KafkaRecordPublisher] = {}
+    def __init__(self, name: str, settings: Settings) -> None:
+        from shared.messaging.kafka import KafkaRecordPublisher, create_broker, dead_letter_middleware, subscribe
 
-    class _LazyPublisher:
-        async def publish(self, records: Any) -> None:
-            await holder["publisher"].publish(records)
+        self.name = name
+        self.settings = settings
+        self.engine = create_engine(settings.database_url)
+        consumer_names: dict[str, str] = {}
+        publisher_ref: list[RecordPublisher] = []
 
-    broker = create_broker(
-        settings.kafka_bootstrap_servers,
-        client_id=f"credstream-{name}",
-        middlewares=[dead_letter_middleware(consumer_names, _LazyPublisher())],  # type: ignore[arg-type]
-    )
-    publisher = KafkaRecordPublisher(broker)
-    holder["publisher"] = publisher
+        class _DeadLetters:  # the middleware needs the publisher, which needs the broker it is part of
+            async def publish(self, records: Any) -> None:
+                await publisher_ref[0].publish(records)
 
-    async def kafka() -> None:
-        if not await broker.ping(timeout=5):
+        self.broker = create_broker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"credstream-{name}",
+            middlewares=[dead_letter_middleware(consumer_names, _DeadLetters())],  # type: ignore[arg-type]
+        )
+        publisher_ref.append(KafkaRecordPublisher(self.broker))
+        wiring = Wiring(settings, session_factory(self.engine), publisher_ref[0], [database_check(self.engine), self._kafka])
+        self.parts = build_service(name, wiring)
+        for consumer in self.parts.consumers:
+            consumer_names[str(consumer.topic)] = consumer.name
+            subscribe(self.broker, consumer, group_id=f"{settings.consumer_group_prefix}-{consumer.name}")
+        self._stop = asyncio.Event()
+        self._relay_task: asyncio.Task[None] | None = None
+
+    async def _kafka(self) -> None:
+        if not await self.broker.ping(timeout=5):
             raise ConnectionError("Kafka does not answer")
 
-    wiring = Wiring(settings, sessions, publisher, readiness=[database_check(engine), kafka])
-    parts = build_service(name, wiring)
-    for consumer in parts.consumers:
-        consumer_names[str(consumer.topic)] = consumer.name
-        subscribe(broker, consumer, group_id=f"credstream-{consumer.name}")
+    async def start(self) -> None:
+        await upgrade(self.engine, self.name)
+        await self.broker.start()
+        for hook in self.parts.on_start:
+            await hook()
+        if self.parts.relay is not None:
+            self._relay_task = asyncio.create_task(self.parts.relay.run(self._stop))
 
+    async def stop(self) -> None:
+        """Finish in-flight records (their offsets are committed), then flush the outbox, then disconnect."""
+        for subscriber in self.broker.subscribers:
+            await subscriber.stop()
+        self._stop.set()
+        if self._relay_task is not None:
+            await self._relay_task
+            try:
+                await self.parts.relay.drain()  # type: ignore[union-attr]
+            except Exception as error:  # noqa: BLE001 - stays in the outbox, sent on the next start
+                log.warning("outbox.drain_failed", service=self.name, error=repr(error))
+        await self.broker.stop()
+        await self.engine.dispose()
+
+
+async def serve(name: str, settings: Settings) -> None:
+    """Run one service as its own process until SIGTERM/SIGINT, then shut down gracefully."""
+    service = KafkaService(name, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-
-    await broker.start()
-    for hook in parts.on_start:
-        await hook()
-    relay_task = asyncio.create_task(parts.relay.run(stop)) if parts.relay else None
+    await service.start()
     port = settings.http_port or DEFAULT_PORTS[name]
     server = uvicorn.Server(
-        uvicorn.Config(parts.http, host=settings.http_host, port=port, log_config=None, lifespan="off")
+        uvicorn.Config(service.parts.http, host=settings.http_host, port=port, log_config=None, lifespan="off")
     )
     server_task = asyncio.create_task(server.serve())
     log.info("service.started", service=name, http_port=port)
-    await stop.wait()
+    stop_task = asyncio.create_task(stop.wait())
+    await asyncio.wait({stop_task, server_task}, return_when=asyncio.FIRST_COMPLETED)
     log.info("service.stopping", service=name)
-    # Stop taking HTTP requests, finish in-flight records (the broker commits what is done), flush the outbox.
     server.should_exit = True
+    stop_task.cancel()
     await server_task
-    await broker.stop()
-    if relay_task:
-        await relay_task
-        try:
-            await parts.relay.drain()  # type: ignore[union-attr]
-        except Exception as error:  # noqa: BLE001 - left in the outbox, sent on the next start
-            log.warning("outbox.drain_failed", error=repr(error))
-    await engine.dispose()
+    await service.stop()
     log.info("service.stopped", service=name)
+    if not stop.is_set():
+        raise SystemExit(f"{name}: the HTTP server stopped unexpectedly (port {port} in use?)")

@@ -3,7 +3,7 @@
 from enum import StrEnum
 
 from sqlalchemy import select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrollment.adapters.tables import (
     AssessmentAttempt,

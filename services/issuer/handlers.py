@@ -5,7 +5,7 @@ import json
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.issuer.adapters.keystore import KeyStore
 from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox

@@ -4,8 +4,9 @@ Nothing here touches the network. The document loader serves only the contexts b
 (listed in ``contexts/index.json``) plus documents the caller passes in explicitly; any other URL raises
 :class:`DocumentNotBundledError`.
 
-pyld has no JSON-LD *safe mode*: it silently drops undefined terms and relative IRIs, so a credential that
-canonicalises fine here is rejected by verifiers that use safe mode (jsonld.js / Digital Bazaar vc).
+pyld has no JSON-LD *safe mode*: it silently drops undefined terms and (pyld 3, empty base) resolves relative
+IRIs against a made-up ``http://example.org/base/``, so a credential that canonicalises fine here is rejected
+by verifiers that use safe mode (jsonld.js / Digital Bazaar vc).
 :func:`check_all_terms_defined` reproduces the relevant safe-mode failures and :func:`canonicalize` runs it
 before producing N-Quads. Requires pyld >= 3.0 (``on_property_dropped`` hook).
 """
@@ -15,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import inspect
 import json
 import re
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from typing import Any
@@ -25,6 +28,10 @@ from typing import Any
 from pyld import jsonld as pyld_jsonld
 
 from .errors import DocumentNotBundledError, JsonLdProcessingError, UndefinedTermError
+
+if "on_property_dropped" not in inspect.signature(pyld_jsonld.JsonLdProcessor.__init__).parameters:
+    # pyld < 3 cannot report dropped terms, so undefined terms would be signed silently.
+    raise ImportError("shared.credentials needs pyld >= 3.0 (JsonLdProcessor on_property_dropped)")
 
 DocumentLoader = Callable[[str, dict[str, Any]], dict[str, Any]]
 JsonPath = str
@@ -57,6 +64,9 @@ _JSONLD_KEYWORDS = frozenset(
         "@vocab",
     ]
 )
+# Re-expansions allowed to pin down where a partly-defined term is undefined (error path only).
+_MAX_LOCATE_EXPANSIONS = 16
+_MAX_PATHS_SHOWN = 10
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 # base=None: keep relative IRIs relative (pyld 3 otherwise resolves them against its made-up
 # "http://example.org/base/", silently signing an IRI nobody wrote); jsonld.js also leaves them relative.
@@ -180,7 +190,7 @@ def _walk_keys(node: Any, path: JsonPath = "$") -> Iterator[tuple[JsonPath, str,
             yield from _walk_keys(item, f"{path}[{i}]")
 
 
-def _without_member(doc: Any, target_path: JsonPath, target_key: str) -> Any:
+def _without_member(doc: Any, target_path: JsonPath, target_key: str, root: JsonPath) -> Any:
     """Return a copy of ``doc`` with one member removed (used to pin down which occurrence was dropped)."""
 
     def rebuild(node: Any, path: JsonPath) -> Any:
@@ -194,30 +204,46 @@ def _without_member(doc: Any, target_path: JsonPath, target_key: str) -> Any:
             return [rebuild(item, f"{path}[{i}]") for i, item in enumerate(node)]
         return node
 
-    return rebuild(doc, "$")
+    return rebuild(doc, root)
 
 
-def _locate_dropped(doc: Any, dropped: list[str | None], loader: DocumentLoader) -> list[str]:
+def _locate_dropped(doc: Any, dropped: list[str | None], loader: DocumentLoader, root: JsonPath) -> list[str]:
     """Map dropped property names to the JSON paths where they occur.
 
-    A name can be defined in one scope and undefined in another, so each candidate occurrence is removed in
-    turn and kept only if that removes a drop. This runs only when something was dropped.
+    If a name is dropped as often as it occurs, every occurrence is undefined. Otherwise (a name defined in
+    one scope but not another) occurrences are removed one at a time and kept if that removes a drop; this
+    costs one expansion each, so it is capped: untrusted input must not make verification slow.
     """
     problems: list[str] = []
-    counts = {name: dropped.count(name) for name in set(dropped) if name is not None}
+    budget = _MAX_LOCATE_EXPANSIONS
+    counts = {name: n for name, n in Counter(dropped).items() if name is not None}
+    by_name: dict[str, list[tuple[JsonPath, str]]] = {}
+    for path, key, _ in _walk_keys(doc, root):
+        if key in counts:
+            by_name.setdefault(key, []).append((path, key))
     for name, total in sorted(counts.items()):
-        found: list[str] = []
-        for path, key, _ in _walk_keys(doc):
-            if key != name:
-                continue
-            _, again, _ = _expand_collecting(_without_member(doc, path, key), loader)
-            if again.count(name) < total:
-                found.append(f"{path}.{key}")
-        where = ", ".join(found) if found else "(location not found)"
+        occurrences = by_name.get(name, [])
+        if len(occurrences) <= total or len(occurrences) > budget:
+            found = [f"{path}.{key}" for path, key in occurrences]
+            prefix = "" if len(occurrences) <= total else "one of "
+        else:
+            budget -= len(occurrences)
+            found = [
+                f"{path}.{key}"
+                for path, key in occurrences
+                if _expand_collecting(_without_member(doc, path, key, root), loader)[1].count(name) < total
+            ]
+            prefix = ""
+        shown = ", ".join(found[:_MAX_PATHS_SHOWN]) + (
+            f" (+{len(found) - _MAX_PATHS_SHOWN} more)" if len(found) > _MAX_PATHS_SHOWN else ""
+        )
+        where = prefix + shown if found else "(location not found)"
         problems.append(f"undefined term {name!r} at {where}")
     if None in dropped:
         # pyld reports keyword-like keys ("@foo") and terms mapped to null without a name.
-        found = [f"{p}.{k}" for p, k, _ in _walk_keys(doc) if k.startswith("@") and k not in _JSONLD_KEYWORDS]
+        found = [
+            f"{p}.{k}" for p, k, _ in _walk_keys(doc, root) if k.startswith("@") and k not in _JSONLD_KEYWORDS
+        ]
         where = ", ".join(found) if found else "(location not found)"
         problems.append(f"{dropped.count(None)} reserved or null-mapped key(s) dropped at {where}")
     return problems
@@ -241,9 +267,9 @@ def _relative_iris(expanded: Any) -> Iterator[tuple[str, str]]:
                 yield from _relative_iris(value)
 
 
-def _string_paths(doc: Any, needle: str) -> list[str]:
+def _string_paths(doc: Any, needle: str, root: JsonPath) -> list[str]:
     paths = []
-    for path, key, value in _walk_keys(doc):
+    for path, key, value in _walk_keys(doc, root):
         values = value if isinstance(value, list) else [value]
         for i, v in enumerate(values):
             if v == needle:
@@ -251,12 +277,12 @@ def _string_paths(doc: Any, needle: str) -> list[str]:
     return paths
 
 
-def _violations(doc: Any, loader: DocumentLoader) -> tuple[list[Any], list[str]]:
+def _violations(doc: Any, loader: DocumentLoader, root: JsonPath = "$") -> tuple[list[Any], list[str]]:
     """Expand ``doc`` once; return the expansion and the safe-mode violations found."""
     expanded, dropped, warned = _expand_collecting(doc, loader)
-    problems = _locate_dropped(doc, dropped, loader) if dropped else []
+    problems = _locate_dropped(doc, dropped, loader, root) if dropped else []
     for keyword, value in dict.fromkeys(_relative_iris(expanded)):
-        where = ", ".join(_string_paths(doc, value)) or "(location not found)"
+        where = ", ".join(_string_paths(doc, value, root)) or "(location not found)"
         if keyword == "@type":
             problems.append(f"undefined type {value!r} (expands to a relative IRI) at {where}")
         else:
@@ -265,14 +291,17 @@ def _violations(doc: Any, loader: DocumentLoader) -> tuple[list[Any], list[str]]
     return expanded, problems
 
 
-def find_safe_mode_violations(doc: Any, loader: DocumentLoader | None = None) -> list[str]:
+def find_safe_mode_violations(
+    doc: Any, loader: DocumentLoader | None = None, *, root: JsonPath = "$"
+) -> list[str]:
     """Return human-readable safe-mode violations of ``doc`` (empty list if none).
 
     Detected: properties pyld drops because no context defines them, ``id``/``type`` values (and value
     datatypes) that are not absolute IRIs after expansion, and pyld warnings (reserved ``@`` terms, bad
-    language tags). These are the cases where jsonld.js in safe mode throws.
+    language tags). These are the cases where jsonld.js in safe mode throws. ``root`` prefixes the reported
+    JSON paths (e.g. ``"$.proof"`` when checking a proof configuration).
     """
-    return _violations(doc, loader or DEFAULT_DOCUMENT_LOADER)[1]
+    return _violations(doc, loader or DEFAULT_DOCUMENT_LOADER, root)[1]
 
 
 def check_all_terms_defined(doc: Any, loader: DocumentLoader | None = None) -> None:

@@ -27,6 +27,7 @@ from .resolver import KeyResolver, VerificationMethod
 from .structure import issuer_id, structure_problems
 
 Outcome = Literal["passed", "failed", "undetermined", "skipped"]
+_MAX_PROBLEMS_SHOWN = 20
 
 
 class CheckResult(BaseModel):
@@ -76,13 +77,24 @@ def _check_structure(credential: dict[str, Any]) -> list[CheckResult]:
 
 
 def _check_terms(credential: dict[str, Any], loader: DocumentLoader | None) -> CheckResult:
+    # Verifiers canonicalise both the document and the proof configuration in safe mode.
     document = {k: v for k, v in credential.items() if k != "proof"}
+    proofs = credential.get("proof")
+    proofs = proofs if isinstance(proofs, list) else [proofs]
     try:
         problems = find_safe_mode_violations(document, loader)
+        for i, proof in enumerate(proofs):
+            if isinstance(proof, dict):
+                config = {k: v for k, v in proof.items() if k != "proofValue"}
+                config["@context"] = credential.get("@context")
+                root = "$.proof" if len(proofs) == 1 else f"$.proof[{i}]"
+                problems += find_safe_mode_violations(config, loader, root=root)
     except CredentialError as exc:
         return _failed("data.terms", exc.code, str(exc))
     if problems:
-        return _failed("data.terms", "data.undefined_term", "; ".join(problems))
+        shown = problems[:_MAX_PROBLEMS_SHOWN]
+        more = f"; (+{len(problems) - len(shown)} more)" if len(problems) > len(shown) else ""
+        return _failed("data.terms", "data.undefined_term", "; ".join(shown) + more)
     return _passed("data.terms", "all terms are defined by the credential's contexts")
 
 

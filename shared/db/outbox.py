@@ -8,7 +8,7 @@ import zlib
 
 import structlog
 from sqlalchemy import delete, select, text
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import CloudEvent, Event
 from shared.db.engine import SessionFactory, transaction

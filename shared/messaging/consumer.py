@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import CloudEvent, Event, Topic
 from shared.db.engine import SessionFactory, transaction

@@ -10,19 +10,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared.credentials import (
-    Achievement,
-    Criteria,
-    Image,
-    Profile,
-    Result,
-    build_open_badge_credential,
-    did_key,
-    did_key_verification_method,
-    key_from_seed,
-    make_identity_object,
-    sign_credential,
-)
+from shared.credentials import did_key, did_key_verification_method, key_from_seed, sign_credential
+
+from .samples import minimal_credential
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SIGNED_AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -65,27 +55,12 @@ def issuer_key() -> Ed25519PrivateKey:
 @pytest.fixture
 def unsigned_credential(issuer_key: Ed25519PrivateKey) -> dict[str, Any]:
     """A minimal realistic OB 3.0 credential issued by the did:key of ``issuer_key``."""
-    return build_open_badge_credential(
-        credential_id="urn:uuid:0b5a4e1e-0d44-4a3c-9c1c-2a6f0e3d9b11",
-        issuer=Profile(id=did_key(issuer_key), name="Example University", url="https://uni.example"),
-        achievement=Achievement(
-            id="https://uni.example/achievements/teamwork",
-            name="Teamwork",
-            description="Collaborates effectively in a group.",
-            criteria=Criteria(narrative="Complete the group project with a passing grade."),
-            image=Image(id="https://uni.example/badges/teamwork.png"),
-            achievement_type="Badge",
-        ),
-        name="Teamwork badge",
-        valid_from=datetime(2026, 1, 1, tzinfo=UTC),
-        valid_until=datetime(2027, 1, 1, tzinfo=UTC),
-        subject_id="urn:uuid:5f0c2b7e-8d0e-4c55-9a0b-7c9d2e1f3a44",
-        identifier=[make_identity_object("learner@uni.example", salt="c0ffee")],
-        results=[Result(value="92")],
-    )
+    return minimal_credential(did_key(issuer_key), "urn:uuid:0b5a4e1e-0d44-4a3c-9c1c-2a6f0e3d9b11")
 
 
 @pytest.fixture
 def signed_credential(unsigned_credential: dict[str, Any], issuer_key: Ed25519PrivateKey) -> dict[str, Any]:
     """``unsigned_credential`` signed with eddsa-rdfc-2022 by its did:key issuer."""
-    return sign_credential(unsigned_credential, issuer_key, did_key_verification_method(issuer_key), SIGNED_AT)
+    return sign_credential(
+        unsigned_credential, issuer_key, did_key_verification_method(issuer_key), SIGNED_AT
+    )

@@ -1,0 +1,151 @@
+"""One contract, two adapters: the in-memory transport + SQLite (embedded mode) and Kafka + PostgreSQL
+(distributed mode) must behave the same for the consumer pipeline: exactly-once effects, dead letters."""
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+from sqlalchemy import func, select
+
+from services.enrollment.adapters.tables import EnrollmentOutbox, ReceivedLmsEvent
+from services.runtime import KafkaService, Wiring, build_service
+from shared.contracts import CloudEvent, LmsActivity, Topic, dead_letter_topic
+from shared.db.engine import SessionFactory, create_engine, session_factory
+from shared.db.migrations import upgrade
+from shared.messaging.memory import InMemoryBus
+from shared.messaging.records import OutboundRecord
+from shared.settings import Settings
+from tests.helpers import eventually, header, produce, read_topic
+from tests.infra import Infrastructure
+
+
+class Harness(Protocol):
+    sessions: SessionFactory
+
+    async def publish(self, record: OutboundRecord) -> None: ...
+    async def dead_letters(self, key: str, count: int) -> list[dict[str, str]]: ...
+
+
+@dataclass
+class MemoryHarness:
+    bus: InMemoryBus
+    sessions: SessionFactory
+
+    async def publish(self, record: OutboundRecord) -> None:
+        await self.bus.publish([record])
+
+    async def dead_letters(self, key: str, count: int) -> list[dict[str, str]]:
+        return [r.headers for r in self.bus.records(dead_letter_topic(str(Topic.LMS_INBOUND))) if r.key == key]
+
+
+@dataclass
+class KafkaHarness:
+    bootstrap: str
+    sessions: SessionFactory
+
+    async def publish(self, record: OutboundRecord) -> None:
+        await produce(self.bootstrap, record.topic, record.value, key=record.key, headers=record.headers)
+
+    async def dead_letters(self, key: str, count: int) -> list[dict[str, str]]:
+        records = await read_topic(
+            self.bootstrap,
+            dead_letter_topic(str(Topic.LMS_INBOUND)),
+            match=lambda r: r.key == key.encode(),
+            until=lambda found: len(found) >= count,
+        )
+        return [{k: v.decode() for k, v in r.headers} for r in records]
+
+
+@pytest.fixture(params=["memory", pytest.param("kafka", marks=pytest.mark.integration)])
+def harness(request: pytest.FixtureRequest) -> Harness:
+    return request.getfixturevalue(f"{request.param}_harness")
+
+
+@pytest.fixture
+async def memory_harness(settings: Settings, tmp_path: Path) -> AsyncIterator[Harness]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'enrollment.db'}")
+    await upgrade(engine, "enrollment")
+    bus = InMemoryBus()
+    sessions = session_factory(engine)
+    for consumer in build_service("enrollment", Wiring(settings, sessions, bus)).consumers:
+        bus.subscribe(consumer)
+    yield MemoryHarness(bus, sessions)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def kafka_harness(settings: Settings, infra: Infrastructure, postgres_url: str) -> AsyncIterator[Harness]:
+    kafka_settings = settings.model_copy(
+        update={
+            "database_url": postgres_url,
+            "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
+            "consumer_group_prefix": f"test-{uuid.uuid4().hex[:8]}",
+        }
+    )
+    service = KafkaService("enrollment", kafka_settings)
+    await service.start()
+    try:
+        yield KafkaHarness(infra.kafka_bootstrap_servers, session_factory(service.engine))
+    finally:
+        await service.stop()
+
+
+def activity_record(tenant: str, event_id: str, *, ce_id: str | None = None, learner: str = "l1") -> OutboundRecord:
+    activity = LmsActivity(
+        tenant_id=tenant, learner_id=learner, event_id=event_id, kind="enrolled",
+        achievement_id="python", occurred_at=datetime.now(UTC),
+    )
+    ce = CloudEvent(id=ce_id or str(uuid.uuid4()), source="lms://contract-test", type=LmsActivity.CE_TYPE)
+    return OutboundRecord(str(Topic.LMS_INBOUND), activity.key(), activity.model_dump_json().encode(), ce.to_header_dict())
+
+
+async def received(sessions: SessionFactory, tenant: str) -> int:
+    async with sessions() as session:
+        rows = await session.execute(select(func.count()).select_from(ReceivedLmsEvent).where(ReceivedLmsEvent.tenant_id == tenant))
+        return rows.scalar_one()
+
+
+async def staged(sessions: SessionFactory) -> int:
+    async with sessions() as session:
+        return (await session.execute(select(func.count()).select_from(EnrollmentOutbox))).scalar_one()
+
+
+async def test_a_record_delivered_twice_takes_effect_once(harness: Harness) -> None:
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    record = activity_record(tenant, "e1", ce_id="ce-1")
+    await harness.publish(record)
+    await harness.publish(record)  # redelivery: same CloudEvents id
+    await harness.publish(activity_record(tenant, "e1"))  # the LMS re-sent its event under a new envelope
+    await harness.publish(activity_record(tenant, "e2"))
+    assert await eventually(lambda: _equals(received(harness.sessions, tenant), 2))
+
+
+async def test_malformed_records_are_dead_lettered_and_do_not_block(harness: Harness) -> None:
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    key = f"{tenant}:l1"
+    ce = CloudEvent(source="lms://contract-test", type=LmsActivity.CE_TYPE).to_header_dict()
+    await harness.publish(OutboundRecord(str(Topic.LMS_INBOUND), key, b"{not json", ce))
+    await harness.publish(OutboundRecord(str(Topic.LMS_INBOUND), key, b'{"tenant_id": "x"}', ce))
+    no_headers = activity_record(tenant, "e0")
+    await harness.publish(OutboundRecord(no_headers.topic, key, no_headers.value, {}))
+    await harness.publish(activity_record(tenant, "e1"))
+
+    assert await eventually(lambda: _equals(received(harness.sessions, tenant), 1))
+    dead = await harness.dead_letters(key, 3)
+    assert len(dead) == 3
+    reasons = [d["dlq_reason"] for d in dead]
+    assert any("Invalid JSON" in r or "json" in r.lower() for r in reasons), reasons
+    assert any("learner_id" in r for r in reasons), reasons
+    assert any("ce_id" in r for r in reasons), reasons
+    assert all(d["dlq_original_topic"] == str(Topic.LMS_INBOUND) for d in dead)
+
+
+async def _equals(value_coroutine, expected: int) -> bool:  # type: ignore[no-untyped-def]
+    return (await value_coroutine) == expected
+
+
+__all__ = ["header", "staged"]

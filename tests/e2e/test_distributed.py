@@ -1,0 +1,164 @@
+"""End to end: the four services as separate OS processes on real Kafka and PostgreSQL.
+
+An LMS posts over HTTP; the badge-issued record is read from Kafka as an integrator would; its credential is
+fetched from and verified by the verifier's public API.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.contracts import BadgeIssued, Topic
+from tests.helpers import eventually, header, read_topic
+from tests.infra import REPO, Infrastructure
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+SERVICES = ("enrollment", "assessment", "issuer", "verifier")
+ADMIN = {"Authorization": "Bearer e2e-admin-token"}
+LMS = {"Authorization": "Bearer e2e-lms-key"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def stack(infra: Infrastructure, postgres_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Start `credstream serve <service>` four times; yield each service's base URL."""
+    ports = {name: free_port() for name in SERVICES}
+    group = f"e2e-{uuid.uuid4().hex[:8]}"
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    logs: dict[str, Path] = {}
+    for name in SERVICES:
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+            "DATABASE_URL": postgres_url,
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(ports[name]),
+            "CREDSTREAM_CONSUMER_GROUP_PREFIX": group,
+            "CREDSTREAM_ADMIN_TOKEN": "e2e-admin-token",
+            "CREDSTREAM_LMS_API_KEYS": "e2e-school:e2e-lms-key",
+            "CREDSTREAM_ISSUERS": json.dumps({"e2e-school": {"name": "E2E School", "url": "https://school.example"}}),
+            "CREDSTREAM_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['verifier']}",
+            "LOG_FORMAT": "json",
+        }
+        logs[name] = tmp_path / f"{name}.log"
+        with logs[name].open("wb") as log:
+            processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "serve", name], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    try:
+        yield urls
+    finally:
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+        for name, process in processes.items():
+            try:
+                code = process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = process.wait()
+            assert code == 0, f"{name} exited {code}:\n{logs[name].read_text()[-3000:]}"
+
+
+async def wait_ready(client: httpx.AsyncClient, url: str) -> None:
+    async def ready() -> bool:
+        try:
+            return (await client.get(f"{url}/readyz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await eventually(ready, timeout=90, interval=0.5)
+
+
+async def test_lms_events_become_a_verified_badge(stack: dict[str, str], infra: Infrastructure) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        for url in stack.values():
+            await wait_ready(client, url)
+
+        achievement = {
+            "id": "kafka-basics",
+            "name": "Kafka Basics",
+            "description": "Produces and consumes records with delivery guarantees.",
+            "criteria": {
+                "narrative": "At least 80% on the Kafka quiz.",
+                "required_assessments": [{"assessment_id": "kafka-quiz", "min_score": 80}],
+            },
+        }
+        response = await client.put(
+            f"{stack['assessment']}/v1/tenants/e2e-school/achievements/kafka-basics", json=achievement, headers=ADMIN
+        )
+        assert response.status_code == 200, response.text
+
+        learner = f"learner-{uuid.uuid4().hex[:6]}"
+        start = datetime.now(UTC) - timedelta(minutes=10)
+        enrolled = {
+            "tenant_id": "e2e-school", "learner_id": learner, "learner_name": "Grace", "event_id": f"{learner}-enrol",
+            "kind": "enrolled", "achievement_id": "kafka-basics", "occurred_at": start.isoformat(),
+        }
+        failed = {
+            "tenant_id": "e2e-school", "learner_id": learner, "event_id": f"{learner}-try1", "kind": "scored",
+            "assessment_id": "kafka-quiz", "score": 55, "max_score": 100, "occurred_at": (start + timedelta(minutes=1)).isoformat(),
+        }
+        passed = {**failed, "event_id": f"{learner}-try2", "score": 93, "occurred_at": (start + timedelta(minutes=2)).isoformat()}
+
+        # Unauthenticated and malformed requests are refused with problem details.
+        response = await client.post(f"{stack['enrollment']}/v1/activities", json=enrolled)
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/problem+json")
+        response = await client.post(f"{stack['enrollment']}/v1/activities", json={**enrolled, "kind": "graded"}, headers=LMS)
+        assert response.status_code == 422
+
+        for body in (enrolled, failed, passed, passed):  # the last one is the LMS retrying a delivery
+            response = await client.post(f"{stack['enrollment']}/v1/activities", json=body, headers=LMS)
+            assert response.status_code == 202, response.text
+        assert response.json()["results"][0]["status"] == "duplicate"
+
+        records = await read_topic(
+            infra.kafka_bootstrap_servers,
+            str(Topic.BADGE_ISSUED),
+            match=lambda r: r.key == f"e2e-school:{learner}".encode(),
+            until=lambda found: len(found) >= 1,
+            timeout=90,
+        )
+        badge = BadgeIssued.model_validate_json(records[0].value)
+        assert header(records[0], "ce_type") == BadgeIssued.CE_TYPE
+        assert header(records[0], "ce_specversion") == "1.0"
+        assert badge.credential["issuer"]["name"] == "E2E School"
+        assert badge.credential["credentialSubject"]["result"][0]["value"] == "93"
+
+        async def published() -> httpx.Response | None:
+            response = await client.get(f"{stack['verifier']}/credentials/{badge.credential_id}")
+            return response if response.status_code == 200 else None
+
+        response = await eventually(published, timeout=60)
+        assert response.headers["content-type"].startswith("application/vc+ld+json")
+        assert response.json() == badge.credential
+
+        report = (await client.post(f"{stack['verifier']}/verify", json=response.json())).json()
+        assert report["verified"], report
+        assert {c["check"] for c in report["checks"]} >= {"structure", "issuer.key", "proof.signature", "validity"}
+
+        # Still exactly one badge for this learner once everything has settled.
+        records = await read_topic(
+            infra.kafka_bootstrap_servers,
+            str(Topic.BADGE_ISSUED),
+            match=lambda r: r.key == f"e2e-school:{learner}".encode(),
+            until=lambda found: True,
+            timeout=10,
+        )
+        assert len(records) == 1

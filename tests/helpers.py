@@ -1,0 +1,63 @@
+"""Test helpers: talk to real Kafka as an LMS or an integrator would, and wait for conditions."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+T = TypeVar("T")
+
+
+async def produce(bootstrap: str, topic: str, value: bytes, *, key: str, headers: dict[str, str]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key.encode(), headers=[(k, v.encode()) for k, v in headers.items()])
+    finally:
+        await producer.stop()
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[ConsumerRecord]], bool],
+    match: Callable[[ConsumerRecord], bool] = lambda _r: True,
+    timeout: float = 60.0,
+) -> list[ConsumerRecord]:
+    """Read `topic` from the beginning (no consumer group) until `until(matching records)` holds."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: list[ConsumerRecord] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                found.extend(r for r in records if match(r))
+            if until(found):
+                return found
+        raise TimeoutError(f"{topic}: condition not met in {timeout}s; matching records: {len(found)}")
+    finally:
+        await consumer.stop()
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 60.0, interval: float = 0.2) -> T:
+    """Poll `probe` until it returns a truthy value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met in {timeout}s")
+        await asyncio.sleep(interval)
+
+
+def header(record: ConsumerRecord, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return value.decode()
+    return None

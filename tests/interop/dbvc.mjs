@@ -1,0 +1,198 @@
+#!/usr/bin/env node
+// Cross-check tool: Digital Bazaar's vc library (what the DCC Learner Credential Wallet and VerifierPlus run),
+// fully offline. JSON-LD contexts come from shared/credentials/contexts (the same files the Python code
+// uses); did:key is resolved locally; https/did:web key documents only from files passed with --docs.
+//
+//   node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE...   one JSON line per file: {file, verified, error}
+//   node dbvc.mjs sign IN.json OUT.json                             sign with a fresh did:key (issuer id := DID)
+//   node dbvc.mjs canon FILE...                                     one JSON line: {file, nquads, error}
+//
+// --docs points at a JSON index {URL: file name relative to the index}, like vectors/docs.json.
+import {readFileSync, writeFileSync} from 'node:fs';
+import {dirname, join, resolve} from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+import * as vc from '@digitalbazaar/vc';
+import {CachedResolver} from '@digitalbazaar/did-io';
+import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
+import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
+import {driver as didKeyDriver} from '@digitalbazaar/did-method-key';
+import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
+import jsonld from 'jsonld';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const CONTEXT_DIR = resolve(HERE, '..', '..', 'shared', 'credentials', 'contexts');
+
+function readJson(path) {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+function loadContexts() {
+  const index = readJson(join(CONTEXT_DIR, 'index.json'));
+  return new Map(Object.entries(index).map(([url, file]) => [url, readJson(join(CONTEXT_DIR, file))]));
+}
+
+function loadDocs(indexPath) {
+  if(!indexPath) {
+    return new Map();
+  }
+  const index = readJson(indexPath);
+  const base = dirname(indexPath);
+  return new Map(Object.entries(index).map(([url, file]) => [url, readJson(join(base, file))]));
+}
+
+// A verification method inside a controller document, returned with the document's @context.
+function methodFromDocument(doc, url) {
+  const ctx = doc['@context'];
+  const candidates = [].concat(doc.verificationMethod || [], doc.assertionMethod || [])
+    .filter(m => typeof m === 'object');
+  for(const method of candidates) {
+    const id = method.id.startsWith('#') ? doc.id + method.id : method.id;
+    if(id === url) {
+      return {'@context': ctx, ...method, id};
+    }
+  }
+  return null;
+}
+
+function makeDocumentLoader({docs}) {
+  const contexts = loadContexts();
+  const didKey = didKeyDriver();
+  didKey.use({multibaseMultikeyHeader: 'z6Mk', fromMultibase: Ed25519Multikey.from});
+  const didResolver = new CachedResolver();
+  didResolver.use(didKey);
+
+  return async url => {
+    const wrap = document => ({contextUrl: null, documentUrl: url, document: structuredClone(document)});
+    if(contexts.has(url)) {
+      return wrap(contexts.get(url));
+    }
+    if(url.startsWith('did:key:')) {
+      return wrap(await didResolver.get({url}));
+    }
+    if(docs.has(url)) {
+      return wrap(docs.get(url));
+    }
+    const [base, fragment] = url.split('#');
+    if(fragment !== undefined && docs.has(base)) {
+      const method = methodFromDocument(docs.get(base), url);
+      if(method) {
+        return wrap(method);
+      }
+    }
+    // Never fetch: an unknown URL is a test failure, not something to download.
+    throw new Error(`document not available offline: ${url}`);
+  };
+}
+
+function makeSuite() {
+  return new DataIntegrityProof({cryptosuite: eddsaRdfc2022});
+}
+
+// Credential status is outside this cross-check (the Python side reports it as not checked).
+async function checkStatus() {
+  return {verified: true};
+}
+
+function errorText(result) {
+  const errors = [];
+  const collect = e => {
+    if(!e) {
+      return;
+    }
+    if(Array.isArray(e)) {
+      e.forEach(collect);
+      return;
+    }
+    errors.push(e.message || String(e));
+  };
+  collect(result.error);
+  for(const r of result.results || []) {
+    collect(r.error);
+  }
+  return errors.length ? [...new Set(errors)].join('; ') : null;
+}
+
+async function verify(files, {now, docs}) {
+  const documentLoader = makeDocumentLoader({docs: loadDocs(docs)});
+  for(const file of files) {
+    let line;
+    try {
+      const credential = readJson(file);
+      const result = await vc.verifyCredential({
+        credential, suite: makeSuite(), documentLoader, checkStatus, now: now ? new Date(now) : undefined
+      });
+      line = {file, verified: result.verified === true, error: result.verified ? null : errorText(result)};
+    } catch(e) {
+      line = {file, verified: false, error: e.message || String(e)};
+    }
+    process.stdout.write(JSON.stringify(line) + '\n');
+  }
+}
+
+async function sign(input, output) {
+  const keyPair = await Ed25519Multikey.generate();
+  const did = `did:key:${keyPair.publicKeyMultibase}`;
+  keyPair.controller = did;
+  keyPair.id = `${did}#${keyPair.publicKeyMultibase}`;
+  const credential = readJson(input);
+  if(credential.issuer && typeof credential.issuer === 'object') {
+    credential.issuer.id = did;
+  } else {
+    credential.issuer = did;
+  }
+  const suite = new DataIntegrityProof({signer: keyPair.signer(), cryptosuite: eddsaRdfc2022});
+  const documentLoader = makeDocumentLoader({docs: new Map()});
+  const signed = await vc.issue({credential, suite, documentLoader});
+  writeFileSync(output, JSON.stringify(signed, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({file: output, did, verificationMethod: keyPair.id}) + '\n');
+}
+
+async function canon(files) {
+  const documentLoader = makeDocumentLoader({docs: new Map()});
+  for(const file of files) {
+    let line;
+    try {
+      const nquads = await jsonld.canonize(readJson(file), {
+        algorithm: 'RDFC-1.0', format: 'application/n-quads', documentLoader, safe: true, base: null
+      });
+      line = {file, nquads, error: null};
+    } catch(e) {
+      line = {file, nquads: null, error: e.message || String(e)};
+    }
+    process.stdout.write(JSON.stringify(line) + '\n');
+  }
+}
+
+function parseOptions(args) {
+  const options = {files: []};
+  for(let i = 0; i < args.length; i++) {
+    if(args[i] === '--now') {
+      options.now = args[++i];
+    } else if(args[i] === '--docs') {
+      options.docs = args[++i];
+    } else {
+      options.files.push(args[i]);
+    }
+  }
+  return options;
+}
+
+async function main(argv) {
+  const [command, ...rest] = argv;
+  const options = parseOptions(rest);
+  if(command === 'verify' && options.files.length) {
+    await verify(options.files, options);
+  } else if(command === 'sign' && options.files.length === 2) {
+    await sign(...options.files);
+  } else if(command === 'canon' && options.files.length) {
+    await canon(options.files);
+  } else {
+    process.stderr.write(
+      'usage: node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE... | sign IN OUT | canon FILE...\n');
+    return 2;
+  }
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,31 @@
+"""The embedded demo runs without Kafka or PostgreSQL and writes credentials that verify offline."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.cli import main
+
+
+def test_demo_issues_verifiable_credentials(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "credentials"
+    assert main(["demo", "--out", str(out)]) == 0
+    summary = capsys.readouterr().out
+    assert "Credentials issued: 4" in summary
+    assert "duplicate" in summary
+    assert "Dead-lettered" in summary
+    files = sorted(out.glob("*.json"))
+    assert [f.name for f in files] == [
+        "alice-data-literacy.json", "alice-python-foundations.json", "chen-data-literacy.json", "chen-sql-essentials.json",
+    ]
+
+    assert main(["verify", *map(str, files)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert all(line["verified"] for line in lines)
+
+    tampered = tmp_path / "tampered.json"
+    credential = json.loads(files[0].read_text())
+    credential["credentialSubject"]["achievement"]["name"] = "Something else"
+    tampered.write_text(json.dumps(credential))
+    assert main(["verify", str(files[0]), str(tampered)]) == 1
