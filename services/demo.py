@@ -54,9 +54,19 @@ ACHIEVEMENTS: list[dict[str, Any]] = [
 
 # (learner, display name, achievement enrolments, [(assessment, score, max)])
 LEARNERS = [
-    ("alice", "Alice Moreau", ["python-foundations", "data-literacy"], [("python-quiz", 88, 100), ("python-project", 42, 50), ("data-exam", 91, 100)]),
+    (
+        "alice",
+        "Alice Moreau",
+        ["python-foundations", "data-literacy"],
+        [("python-quiz", 88, 100), ("python-project", 42, 50), ("data-exam", 91, 100)],
+    ),
     ("bilal", "Bilal Haddad", ["python-foundations"], [("python-quiz", 64, 100), ("python-project", 45, 50)]),
-    ("chen", "Chen Wei", ["data-literacy", "sql-essentials"], [("data-exam", 72, 100), ("data-exam", 85, 100), ("sql-practical", 30, 40)]),
+    (
+        "chen",
+        "Chen Wei",
+        ["data-literacy", "sql-essentials"],
+        [("data-exam", 72, 100), ("data-exam", 85, 100), ("sql-practical", 30, 40)],
+    ),
     ("dana", "Dana Okafor", ["sql-essentials"], []),
 ]
 
@@ -69,16 +79,27 @@ def _activities(start: datetime) -> list[LmsActivity]:
             clock += timedelta(minutes=1)
             events.append(
                 LmsActivity(
-                    tenant_id=TENANT, learner_id=learner, learner_name=name, event_id=f"enrol-{learner}-{achievement}",
-                    kind="enrolled", achievement_id=achievement, occurred_at=clock,
+                    tenant_id=TENANT,
+                    learner_id=learner,
+                    learner_name=name,
+                    event_id=f"enrol-{learner}-{achievement}",
+                    kind="enrolled",
+                    achievement_id=achievement,
+                    occurred_at=clock,
                 )
             )
         for attempt, (assessment, score, maximum) in enumerate(scores, start=1):
             clock += timedelta(minutes=7)
             events.append(
                 LmsActivity(
-                    tenant_id=TENANT, learner_id=learner, event_id=f"score-{learner}-{assessment}-{attempt}",
-                    kind="scored", assessment_id=assessment, score=score, max_score=maximum, occurred_at=clock,
+                    tenant_id=TENANT,
+                    learner_id=learner,
+                    event_id=f"score-{learner}-{assessment}-{attempt}",
+                    kind="scored",
+                    assessment_id=assessment,
+                    score=score,
+                    max_score=maximum,
+                    occurred_at=clock,
                 )
             )
     return events
@@ -123,23 +144,25 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) 
 
     # Someone publishes garbage on the inbound topic: it must be dead-lettered, not block anything.
     ce = CloudEvent(source="lms://broken-plugin", type=LmsActivity.CE_TYPE)
-    garbage = OutboundRecord(str(Topic.LMS_INBOUND), f"{TENANT}:x", b'{"tenant_id": "demo", "kind": "graded"}', ce.to_header_dict())
+    garbage = OutboundRecord(
+        str(Topic.LMS_INBOUND), f"{TENANT}:x", b'{"tenant_id": "demo", "kind": "graded"}', ce.to_header_dict()
+    )
     await stack.bus.publish([garbage])
     await stack.settle()
 
     issued = [BadgeIssued.model_validate_json(r.value) for r in stack.bus.records(str(Topic.BADGE_ISSUED))]
     verifier = stack.http("verifier")
-    say("\nlearner  achievement          outcome")
+    say("\nlearner         achievement          outcome")
     awarded = {(b.learner_id, b.achievement_id): b for b in issued}
     for learner, name, enrolments, _ in LEARNERS:
         for achievement in enrolments:
             badge = awarded.get((learner, achievement))
             if badge is None:
-                say(f"{learner:<8} {achievement:<20} not earned")
+                say(f"{name:<15} {achievement:<20} not earned")
                 continue
             report = (await verifier.get(f"/credentials/{badge.credential_id}/verification")).json()
             status = "VERIFIED" if report["verified"] else "NOT VERIFIED"
-            say(f"{learner:<8} {achievement:<20} badge issued, {status}  ({badge.credential_id})")
+            say(f"{name:<15} {achievement:<20} badge issued, {status}  ({badge.credential_id})")
 
     dead = stack.bus.records(dead_letter_topic(str(Topic.LMS_INBOUND)))
     say(f"\nCredentials issued: {len(issued)} (the duplicate LMS event produced no second badge)")
@@ -153,9 +176,13 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) 
     say(f"A tampered copy (achievement renamed) verifies: {report['verified']} — failed checks: {', '.join(failed)}")
 
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for badge in issued:
-            path = out / f"{badge.learner_id}-{badge.achievement_id}.json"
-            path.write_text(json.dumps(badge.credential, indent=2) + "\n", encoding="utf-8")
+        _write_credentials(out, issued)
         say(f"\nWrote {len(issued)} credentials to {out}/ — check them with: credstream verify {out}/*.json")
     return 0 if issued and not report["verified"] else 1
+
+
+def _write_credentials(out: Path, issued: list[BadgeIssued]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for badge in issued:
+        path = out / f"{badge.learner_id}-{badge.achievement_id}.json"
+        path.write_text(json.dumps(badge.credential, indent=2) + "\n", encoding="utf-8")

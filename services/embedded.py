@@ -33,7 +33,9 @@ class EmbeddedStack:
             engine = create_engine(f"sqlite+aiosqlite:///{self.data_dir / name}.db")
             self._engines.append(engine)
             await upgrade(engine, name)
-            parts = build_service(name, Wiring(self.settings, session_factory(engine), self.bus, [database_check(engine)]))
+            parts = build_service(
+                name, Wiring(self.settings, session_factory(engine), self.bus, [database_check(engine)])
+            )
             for consumer in parts.consumers:
                 self.bus.subscribe(consumer)
             for hook in parts.on_start:

@@ -71,7 +71,12 @@ class KafkaService:
     """
 
     def __init__(self, name: str, settings: Settings) -> None:
-        from shared.messaging.kafka import KafkaRecordPublisher, create_broker, dead_letter_middleware, subscribe
+        from shared.messaging.kafka import (
+            KafkaRecordPublisher,
+            create_broker,
+            dead_letter_middleware,
+            subscribe,
+        )
 
         self.name = name
         self.settings = settings
@@ -89,7 +94,12 @@ class KafkaService:
             middlewares=[dead_letter_middleware(consumer_names, _DeadLetters())],  # type: ignore[arg-type]
         )
         publisher_ref.append(KafkaRecordPublisher(self.broker))
-        wiring = Wiring(settings, session_factory(self.engine), publisher_ref[0], [database_check(self.engine), self._kafka])
+        wiring = Wiring(
+            settings,
+            session_factory(self.engine),
+            publisher_ref[0],
+            [database_check(self.engine), self._kafka],
+        )
         self.parts = build_service(name, wiring)
         for consumer in self.parts.consumers:
             consumer_names[str(consumer.topic)] = consumer.name
@@ -118,7 +128,7 @@ class KafkaService:
             await self._relay_task
             try:
                 await self.parts.relay.drain()  # type: ignore[union-attr]
-            except Exception as error:  # noqa: BLE001 - stays in the outbox, sent on the next start
+            except Exception as error:
                 log.warning("outbox.drain_failed", service=self.name, error=repr(error))
         await self.broker.stop()
         await self.engine.dispose()

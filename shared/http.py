@@ -1,8 +1,8 @@
 """HTTP edges shared by the services: RFC 9457 problem details, bearer auth, body limits, health probes."""
 
 import hmac
-from http import HTTPStatus
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -51,7 +51,12 @@ def install_problem_details(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
-        return problem(422, "Invalid request body", "The body does not match the schema.", errors=_validation_errors(error))
+        return problem(
+            422,
+            "Invalid request body",
+            "The body does not match the schema.",
+            errors=_validation_errors(error),
+        )
 
 
 def _title(status: int) -> str:
@@ -103,7 +108,7 @@ def install_health(app: FastAPI, readiness: list[ReadinessCheck]) -> None:
         for check in readiness:
             try:
                 await check()
-            except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+            except Exception as error:
                 return problem(503, "Not ready", f"{check.__name__}: {type(error).__name__}")
         return JSONResponse({"status": "ready"})
 

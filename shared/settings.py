@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     database_url: str = Field(default="sqlite+aiosqlite:///./.credstream/credstream.db", alias="DATABASE_URL")
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS")
     consumer_group_prefix: str = Field(default="credstream", alias="CREDSTREAM_CONSUMER_GROUP_PREFIX")
-    http_host: str = Field(default="0.0.0.0", alias="HTTP_HOST")  # noqa: S104 - containers listen on all
+    http_host: str = Field(default="0.0.0.0", alias="HTTP_HOST")
     http_port: int | None = Field(default=None, alias="HTTP_PORT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     log_format: str = Field(default="json", alias="LOG_FORMAT", pattern="^(json|console)$")

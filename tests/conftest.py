@@ -43,7 +43,7 @@ async def _reset_topics(bootstrap: str) -> None:
         try:
             await ensure_topics(bootstrap)
             return
-        except Exception:  # noqa: BLE001 - deletion still settling on the broker
+        except Exception:
             await asyncio.sleep(0.2)
     await ensure_topics(bootstrap)
 
@@ -77,7 +77,11 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def settings() -> Settings:
     """Development settings, isolated from the caller's environment."""
-    return Settings(_env_file=None, DATABASE_URL="sqlite+aiosqlite://", CREDSTREAM_LMS_API_KEYS="demo:dev-lms-key,acme:acme-key")
+    return Settings(
+        _env_file=None,
+        DATABASE_URL="sqlite+aiosqlite://",
+        CREDSTREAM_LMS_API_KEYS="demo:dev-lms-key,acme:acme-key",
+    )
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ async def produce(bootstrap: str, topic: str, value: bytes, *, key: str, headers
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(topic, value, key=key.encode(), headers=[(k, v.encode()) for k, v in headers.items()])
+        await producer.send_and_wait(
+            topic, value, key=key.encode(), headers=[(k, v.encode()) for k, v in headers.items()]
+        )
     finally:
         await producer.stop()
 
@@ -28,7 +30,9 @@ async def read_topic(
     timeout: float = 60.0,
 ) -> list[ConsumerRecord]:
     """Read `topic` from the beginning (no consumer group) until `until(matching records)` holds."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     found: list[ConsumerRecord] = []
     deadline = time.monotonic() + timeout

@@ -28,7 +28,11 @@ def _docker_answers() -> bool:
 
 def _from_local_scripts() -> Infrastructure:
     result = subprocess.run(
-        [str(REPO / "deploy/local/infra.sh"), "up"], capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL
+        [str(REPO / "deploy/local/infra.sh"), "up"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
     )
     if result.returncode != 0:
         raise RuntimeError(f"deploy/local/infra.sh up failed:\n{result.stderr[-4000:]}")

@@ -2,7 +2,6 @@
 
 import json
 from pathlib import Path
-from typing import Annotated
 
 import yaml
 from fastapi import Depends
@@ -10,7 +9,12 @@ from pydantic import BaseModel
 
 from services.assessment.adapters.tables import AssessmentOutbox, AssessmentProcessedEvent
 from services.assessment.domain import Achievement, AchievementDefinition
-from services.assessment.handlers import define_achievement, get_achievement, list_achievements, on_enrollment_event
+from services.assessment.handlers import (
+    define_achievement,
+    get_achievement,
+    list_achievements,
+    on_enrollment_event,
+)
 from services.runtime import ServiceParts, Wiring
 from shared.contracts import EnrollmentRecorded, Topic
 from shared.db.engine import transaction
@@ -79,5 +83,3 @@ def build(wiring: Wiring) -> ServiceParts:
         after_commit=relay.wake,
     )
     return ServiceParts(name=NAME, http=app, consumers=[consumer], relay=relay, on_start=[seed])
-
-

@@ -62,7 +62,8 @@ async def on_enrollment_event(session: AsyncSession, event: EnrollmentRecorded, 
         await _record_score(session, event)
         enrolled = await session.execute(
             select(LearnerEnrollment.achievement_id).where(
-                LearnerEnrollment.tenant_id == event.tenant_id, LearnerEnrollment.learner_id == event.learner_id
+                LearnerEnrollment.tenant_id == event.tenant_id,
+                LearnerEnrollment.learner_id == event.learner_id,
             )
         )
         candidates = list(enrolled.scalars())

@@ -29,5 +29,9 @@ def enrollment_cloud_event(event: EnrollmentRecorded) -> CloudEvent:
     """Deterministic id: re-emitting the same LMS event can never look like a new one downstream."""
     event_id = uuid.uuid5(_NAMESPACE, f"{event.tenant_id}\x1f{event.source_event_id}")
     return CloudEvent(
-        id=str(event_id), source=SOURCE, type=EnrollmentRecorded.CE_TYPE, subject=event.key(), time=event.occurred_at
+        id=str(event_id),
+        source=SOURCE,
+        type=EnrollmentRecorded.CE_TYPE,
+        subject=event.key(),
+        time=event.occurred_at,
     )

@@ -12,8 +12,8 @@ from services.issuer.handlers import IssueCredential
 from services.runtime import ServiceParts, Wiring
 from shared.contracts import AssessmentPassed, Topic
 from shared.db.outbox import OutboxRelay
-from shared.ids import parse_credential_uuid
 from shared.http import ProblemError, create_app, require_admin
+from shared.ids import parse_credential_uuid
 from shared.messaging.consumer import EventConsumer
 
 NAME = "issuer"

@@ -40,9 +40,7 @@ class IssueCredential:
             passed, issuer=profile, public_base_url=self._settings.public_base_url, issued_at=issued_at
         )
         # Canonicalisation is CPU-heavy pure Python: keep the event loop free for HTTP and heartbeats.
-        signed = await asyncio.to_thread(
-            sign_credential, unsigned, key, did_key_verification_method(key), issued_at
-        )
+        signed = await asyncio.to_thread(sign_credential, unsigned, key, did_key_verification_method(key), issued_at)
         credential_id = credential_uuid(passed.award_id)
         session.add(
             IssuedCredential(

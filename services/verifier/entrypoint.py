@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from services.runtime import ServiceParts, Wiring
 from services.verifier.adapters.tables import PublishedCredential, VerifierProcessedEvent
 from services.verifier.handlers import on_badge_issued, verify
-from shared.ids import parse_credential_uuid
 from shared.contracts import BadgeIssued, Topic
 from shared.http import ProblemError, create_app
+from shared.ids import parse_credential_uuid
 from shared.messaging.consumer import EventConsumer
 
 NAME = "verifier"

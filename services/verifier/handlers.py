@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.verifier.adapters.tables import PublishedCredential
 from shared.contracts import BadgeIssued, CloudEvent
-from shared.ids import parse_credential_uuid
 from shared.credentials.resolver import DidKeyResolver
 from shared.credentials.verification import VerificationReport, verify_credential
+from shared.ids import parse_credential_uuid
 
 
 async def on_badge_issued(session: AsyncSession, event: BadgeIssued, _ce: CloudEvent) -> None:

@@ -12,8 +12,8 @@ from shared.contracts.events import (
     AssessmentPassed,
     AssessmentResult,
     BadgeIssued,
-    Event,
     EnrollmentRecorded,
+    Event,
     LmsActivity,
 )
 from shared.contracts.topics import Topic, dead_letter_topic

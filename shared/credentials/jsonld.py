@@ -90,9 +90,7 @@ def _context_index() -> dict[str, str]:
 def _bundled_json(url: str) -> Any:
     # Parsed once per process; callers always get deep copies because pyld mutates loaded contexts.
     filename = _context_index()[url]
-    return json.loads(
-        resources.files(__package__).joinpath(_CONTEXTS_PACKAGE_DIR, filename).read_text("utf-8")
-    )
+    return json.loads(resources.files(__package__).joinpath(_CONTEXTS_PACKAGE_DIR, filename).read_text("utf-8"))
 
 
 def bundled_context_urls() -> frozenset[str]:
@@ -241,9 +239,7 @@ def _locate_dropped(doc: Any, dropped: list[str | None], loader: DocumentLoader,
         problems.append(f"undefined term {name!r} at {where}")
     if None in dropped:
         # pyld reports keyword-like keys ("@foo") and terms mapped to null without a name.
-        found = [
-            f"{p}.{k}" for p, k, _ in _walk_keys(doc, root) if k.startswith("@") and k not in _JSONLD_KEYWORDS
-        ]
+        found = [f"{p}.{k}" for p, k, _ in _walk_keys(doc, root) if k.startswith("@") and k not in _JSONLD_KEYWORDS]
         where = ", ".join(found) if found else "(location not found)"
         problems.append(f"{dropped.count(None)} reserved or null-mapped key(s) dropped at {where}")
     return problems
@@ -291,9 +287,7 @@ def _violations(doc: Any, loader: DocumentLoader, root: JsonPath = "$") -> tuple
     return expanded, problems
 
 
-def find_safe_mode_violations(
-    doc: Any, loader: DocumentLoader | None = None, *, root: JsonPath = "$"
-) -> list[str]:
+def find_safe_mode_violations(doc: Any, loader: DocumentLoader | None = None, *, root: JsonPath = "$") -> list[str]:
     """Return human-readable safe-mode violations of ``doc`` (empty list if none).
 
     Detected: properties pyld drops because no context defines them, ``id``/``type`` values (and value

@@ -34,9 +34,7 @@ def key_from_seed(seed: bytes) -> Ed25519PrivateKey:
 
 def key_to_seed(key: Ed25519PrivateKey) -> bytes:
     """Return the 32-byte seed of an Ed25519 private key."""
-    return key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
+    return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
 
 
 def public_key_bytes(public_key: Ed25519PublicKey) -> bytes:

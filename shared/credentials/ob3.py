@@ -304,9 +304,7 @@ def hash_identity(value: str, salt: str) -> str:
     return "sha256$" + hashlib.sha256((value + salt).encode("utf-8")).hexdigest()
 
 
-def make_identity_object(
-    value: str, identity_type: str = "emailAddress", salt: str | None = None
-) -> IdentityObject:
+def make_identity_object(value: str, identity_type: str = "emailAddress", salt: str | None = None) -> IdentityObject:
     """Return a hashed IdentityObject for ``value`` with ``salt`` (a random 16-byte hex salt by default)."""
     salt = salt if salt is not None else secrets.token_hex(16)
     return IdentityObject(identity_hash=hash_identity(value, salt), identity_type=identity_type, salt=salt)

@@ -120,9 +120,7 @@ def sign_credential(
     with ``check_structure`` (default), :class:`CredentialStructureError` for non-OB 3.0 structure.
     """
     if "proof" in unsigned:
-        raise CredentialError(
-            "credential already has a proof; sign the unsecured document", code="proof.exists"
-        )
+        raise CredentialError("credential already has a proof; sign the unsecured document", code="proof.exists")
     if check_structure:
         problems = structure_problems(unsigned)
         if problems:
@@ -160,9 +158,7 @@ def verify_proof(
     except (ValueError, KeyFormatError) as exc:
         return ProofCheckResult(False, "proof.malformed", f"malformed proof: {exc}")
     if len(signature) != ED25519_SIGNATURE_SIZE:
-        return ProofCheckResult(
-            False, "proof.malformed", f"signature has {len(signature)} bytes, expected 64"
-        )
+        return ProofCheckResult(False, "proof.malformed", f"signature has {len(signature)} bytes, expected 64")
     try:
         hashes = proof_hashes(credential, proof_config=proof, loader=loader, check_terms=False)
     except CredentialError as exc:

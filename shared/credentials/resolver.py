@@ -136,9 +136,7 @@ class StaticDocumentResolver:
         """Find ``vm_id`` in the supplied documents and decode its ``publicKeyMultibase``."""
         method, doc = self._find_method(vm_id)
         if method.get("type") not in SUPPORTED_KEY_TYPES:
-            raise KeyResolutionError(
-                f"verification method {vm_id!r} has unsupported type {method.get('type')!r}"
-            )
+            raise KeyResolutionError(f"verification method {vm_id!r} has unsupported type {method.get('type')!r}")
         doc_id = str(doc.get("id")) if doc is not None else vm_id.partition("#")[0]
         controller = method.get("controller")
         if not isinstance(controller, str):

@@ -95,9 +95,7 @@ def _date_problems(credential: dict[str, Any]) -> list[Problem]:
             try:
                 parse_xsd_datetime(credential[name])
             except ValueError:
-                problems.append(
-                    Problem("structure.dates", "data.invalid_date", f"{name} is not an XSD dateTime")
-                )
+                problems.append(Problem("structure.dates", "data.invalid_date", f"{name} is not an XSD dateTime"))
     return problems
 
 

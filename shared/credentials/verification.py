@@ -108,9 +108,7 @@ def _check_proof_form(proof: Any) -> CheckResult:
     suite = proof.get("cryptosuite") if proof.get("type") == DATA_INTEGRITY_PROOF else proof.get("type")
     if suite != EDDSA_RDFC_2022:
         hint = " (its context is not bundled)" if suite == ED25519_SIGNATURE_2020 else ""
-        return _failed(
-            "proof.suite", "proof.unsupported_cryptosuite", f"unsupported proof suite {suite!r}{hint}"
-        )
+        return _failed("proof.suite", "proof.unsupported_cryptosuite", f"unsupported proof suite {suite!r}{hint}")
     if proof.get("proofPurpose") != ASSERTION_METHOD:
         return _failed("proof.suite", "proof.invalid_purpose", "proofPurpose must be assertionMethod")
     if not isinstance(proof.get("verificationMethod"), str):
@@ -118,9 +116,7 @@ def _check_proof_form(proof: Any) -> CheckResult:
     return _passed("proof.suite", f"{DATA_INTEGRITY_PROOF} / {EDDSA_RDFC_2022}")
 
 
-def _check_key(
-    vm_id: str, issuer: str | None, resolver: KeyResolver
-) -> tuple[CheckResult, VerificationMethod | None]:
+def _check_key(vm_id: str, issuer: str | None, resolver: KeyResolver) -> tuple[CheckResult, VerificationMethod | None]:
     if vm_id.startswith(DID_KEY_PREFIX):
         did, _, fragment = vm_id.partition("#")
         if fragment != did[len(DID_KEY_PREFIX) :]:
@@ -188,9 +184,7 @@ def verify_credential(
             result = verify_proof(credential, method.public_key, loader=loader)
             outcome = "passed" if result.valid else "failed"
             checks.append(
-                CheckResult(
-                    check="proof.signature", outcome=outcome, code=result.code, message=result.message
-                )
+                CheckResult(check="proof.signature", outcome=outcome, code=result.code, message=result.message)
             )
         else:
             checks.append(_undetermined("proof.signature", "proof.not_checked", "no usable issuer key"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import zlib
 
@@ -22,7 +23,12 @@ def stage_event(session: AsyncSession, table: type[OutboxRecord], event: Event, 
     """Write `event` to the outbox in the caller's transaction: published if and only if the state commits."""
     record = event_record(event, ce)
     session.add(
-        table(topic=record.topic, key=record.key, value=record.value.decode(), headers=json.dumps(record.headers))
+        table(
+            topic=record.topic,
+            key=record.key,
+            value=record.value.decode(),
+            headers=json.dumps(record.headers),
+        )
     )
 
 
@@ -67,8 +73,12 @@ class OutboxRelay:
                 if not locked:
                     return 0
             rows = (
-                await session.execute(select(table).order_by(table.id).limit(self._batch_size))  # type: ignore[arg-type]
-            ).scalars().all()
+                (
+                    await session.execute(select(table).order_by(table.id).limit(self._batch_size))  # type: ignore[arg-type]
+                )
+                .scalars()
+                .all()
+            )
             if not rows:
                 return 0
             await self._publisher.publish(
@@ -84,17 +94,15 @@ class OutboxRelay:
             try:
                 sent = await self.relay_once()
                 backoff = self._poll_interval
-            except Exception as error:  # noqa: BLE001 - the relay must outlive broker and database outages
+            except Exception as error:
                 log.warning("outbox.relay_failed", table=self._table.__tablename__, error=repr(error))  # type: ignore[attr-defined]
                 sent = 0
                 backoff = min(backoff * 2, 10.0)
             if sent:
                 continue
             self._wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
 
     async def drain(self) -> None:
         """Publish everything staged so far (used on shutdown and by the embedded demo)."""

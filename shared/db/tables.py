@@ -1,6 +1,5 @@
 """Table shapes every service owns a copy of (each service names its own, e.g. `issuer_outbox`)."""
 
-
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, DateTime, Integer, Text
@@ -11,15 +10,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-
-
 class OutboxRecord(SQLModel):
     """An event written in the same transaction as the state change it announces; the relay publishes it."""
 
     # SQLite only auto-increments INTEGER PRIMARY KEY, PostgreSQL wants room to grow.
-    id: int | None = Field(
-        default=None, sa_type=BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
-    )
+    id: int | None = Field(default=None, sa_type=BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
     topic: str = Field(max_length=255)
     key: str = Field(max_length=600)
     value: str = Field(sa_type=Text)

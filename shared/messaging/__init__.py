@@ -1,1 +1,1 @@
-"""Moving events: records, the consumer pipeline (idempotency, retries, dead letters), Kafka and in-memory transports."""
+"""Moving events: records, the consumer pipeline (idempotency, retries, dead letters), the transports."""

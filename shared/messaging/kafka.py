@@ -50,7 +50,11 @@ class KafkaRecordPublisher:
     async def publish(self, records: Sequence[OutboundRecord]) -> None:
         pending = [
             await self._broker.publish(
-                record.value, topic=record.topic, key=record.key.encode(), headers=record.headers, no_confirm=True
+                record.value,
+                topic=record.topic,
+                key=record.key.encode(),
+                headers=record.headers,
+                no_confirm=True,
             )
             for record in records
         ]

@@ -48,7 +48,10 @@ class RecordPublisher(Protocol):
 
 def event_record(event: Event, ce: CloudEvent) -> OutboundRecord:
     return OutboundRecord(
-        topic=str(event.TOPIC), key=event.key(), value=event.model_dump_json().encode(), headers=ce.to_header_dict()
+        topic=str(event.TOPIC),
+        key=event.key(),
+        value=event.model_dump_json().encode(),
+        headers=ce.to_header_dict(),
     )
 
 

@@ -1,6 +1,8 @@
 """Create credstream's topics (and their dead-letter topics) with explicit partitioning: for operators' init
 jobs and for tests, so nothing depends on the broker's auto-create defaults."""
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -19,12 +21,14 @@ async def ensure_topics(bootstrap_servers: str, *, partitions: int = 3, replicat
         existing = set(await admin.list_topics())
         missing = [name for name in all_topics() if name not in existing]
         if missing:
-            try:
+            # Another replica's init job may win the race: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor) for name in missing]
+                    [
+                        NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)
+                        for name in missing
+                    ]
                 )
-            except TopicAlreadyExistsError:
-                pass  # another replica's init job won the race
         return missing
     finally:
         await admin.close()

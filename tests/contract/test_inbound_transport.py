@@ -96,16 +96,24 @@ async def kafka_harness(settings: Settings, infra: Infrastructure, postgres_url:
 
 def activity_record(tenant: str, event_id: str, *, ce_id: str | None = None, learner: str = "l1") -> OutboundRecord:
     activity = LmsActivity(
-        tenant_id=tenant, learner_id=learner, event_id=event_id, kind="enrolled",
-        achievement_id="python", occurred_at=datetime.now(UTC),
+        tenant_id=tenant,
+        learner_id=learner,
+        event_id=event_id,
+        kind="enrolled",
+        achievement_id="python",
+        occurred_at=datetime.now(UTC),
     )
     ce = CloudEvent(id=ce_id or str(uuid.uuid4()), source="lms://contract-test", type=LmsActivity.CE_TYPE)
-    return OutboundRecord(str(Topic.LMS_INBOUND), activity.key(), activity.model_dump_json().encode(), ce.to_header_dict())
+    return OutboundRecord(
+        str(Topic.LMS_INBOUND), activity.key(), activity.model_dump_json().encode(), ce.to_header_dict()
+    )
 
 
 async def received(sessions: SessionFactory, tenant: str) -> int:
     async with sessions() as session:
-        rows = await session.execute(select(func.count()).select_from(ReceivedLmsEvent).where(ReceivedLmsEvent.tenant_id == tenant))
+        rows = await session.execute(
+            select(func.count()).select_from(ReceivedLmsEvent).where(ReceivedLmsEvent.tenant_id == tenant)
+        )
         return rows.scalar_one()
 
 

@@ -58,7 +58,11 @@ def stack(infra: Infrastructure, postgres_url: str, tmp_path: Path) -> Iterator[
         logs[name] = tmp_path / f"{name}.log"
         with logs[name].open("wb") as log:
             processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", name], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "services.cli", "serve", name],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
@@ -100,27 +104,47 @@ async def test_lms_events_become_a_verified_badge(stack: dict[str, str], infra: 
             },
         }
         response = await client.put(
-            f"{stack['assessment']}/v1/tenants/e2e-school/achievements/kafka-basics", json=achievement, headers=ADMIN
+            f"{stack['assessment']}/v1/tenants/e2e-school/achievements/kafka-basics",
+            json=achievement,
+            headers=ADMIN,
         )
         assert response.status_code == 200, response.text
 
         learner = f"learner-{uuid.uuid4().hex[:6]}"
         start = datetime.now(UTC) - timedelta(minutes=10)
         enrolled = {
-            "tenant_id": "e2e-school", "learner_id": learner, "learner_name": "Grace", "event_id": f"{learner}-enrol",
-            "kind": "enrolled", "achievement_id": "kafka-basics", "occurred_at": start.isoformat(),
+            "tenant_id": "e2e-school",
+            "learner_id": learner,
+            "learner_name": "Grace",
+            "event_id": f"{learner}-enrol",
+            "kind": "enrolled",
+            "achievement_id": "kafka-basics",
+            "occurred_at": start.isoformat(),
         }
         failed = {
-            "tenant_id": "e2e-school", "learner_id": learner, "event_id": f"{learner}-try1", "kind": "scored",
-            "assessment_id": "kafka-quiz", "score": 55, "max_score": 100, "occurred_at": (start + timedelta(minutes=1)).isoformat(),
+            "tenant_id": "e2e-school",
+            "learner_id": learner,
+            "event_id": f"{learner}-try1",
+            "kind": "scored",
+            "assessment_id": "kafka-quiz",
+            "score": 55,
+            "max_score": 100,
+            "occurred_at": (start + timedelta(minutes=1)).isoformat(),
         }
-        passed = {**failed, "event_id": f"{learner}-try2", "score": 93, "occurred_at": (start + timedelta(minutes=2)).isoformat()}
+        passed = {
+            **failed,
+            "event_id": f"{learner}-try2",
+            "score": 93,
+            "occurred_at": (start + timedelta(minutes=2)).isoformat(),
+        }
 
         # Unauthenticated and malformed requests are refused with problem details.
         response = await client.post(f"{stack['enrollment']}/v1/activities", json=enrolled)
         assert response.status_code == 401
         assert response.headers["content-type"].startswith("application/problem+json")
-        response = await client.post(f"{stack['enrollment']}/v1/activities", json={**enrolled, "kind": "graded"}, headers=LMS)
+        response = await client.post(
+            f"{stack['enrollment']}/v1/activities", json={**enrolled, "kind": "graded"}, headers=LMS
+        )
         assert response.status_code == 422
 
         for body in (enrolled, failed, passed, passed):  # the last one is the LMS retrying a delivery
@@ -151,7 +175,12 @@ async def test_lms_events_become_a_verified_badge(stack: dict[str, str], infra: 
 
         report = (await client.post(f"{stack['verifier']}/verify", json=response.json())).json()
         assert report["verified"], report
-        assert {c["check"] for c in report["checks"]} >= {"structure", "issuer.key", "proof.signature", "validity"}
+        assert {c["check"] for c in report["checks"]} >= {
+            "structure",
+            "issuer.key",
+            "proof.signature",
+            "validity",
+        }
 
         # Still exactly one badge for this learner once everything has settled.
         records = await read_topic(

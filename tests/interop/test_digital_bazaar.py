@@ -133,9 +133,7 @@ def db_signed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
     return signed
 
 
-def test_digital_bazaar_verifies_our_credentials(
-    ours_signed: dict[str, dict[str, Any]], tmp_path: Path
-) -> None:
+def test_digital_bazaar_verifies_our_credentials(ours_signed: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     paths = [_write(tmp_path / f"{name}.json", doc) for name, doc in ours_signed.items()]
     results = db_verify(paths)
     assert all(r["verified"] for r in results.values()), results
@@ -177,9 +175,7 @@ def test_digital_bazaar_verifies_the_1edtech_vector() -> None:
     assert results[vector.name]["verified"], results
 
 
-def test_canonical_nquads_identical_to_jsonld_js(
-    ours_signed: dict[str, dict[str, Any]], tmp_path: Path
-) -> None:
+def test_canonical_nquads_identical_to_jsonld_js(ours_signed: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     vector = json.loads((VECTORS / "1edtech-ob3-eddsa-rdfc-2022.json").read_text(encoding="utf-8"))
     docs = {
         "vector": vector,
@@ -209,15 +205,11 @@ def test_canonical_nquads_identical_to_jsonld_js(
         _add_undefined_term,
         lambda c: c["issuer"].update(type=["Profile", "Organization"]),
         lambda c: c["credentialSubject"]["achievement"]["image"].update(id="badge.png"),
-        lambda c: c.update(
-            credentialSchema=[{"id": "https://e.org/s.json", "type": "1EdTechJsonSchemaValidator2019"}]
-        ),
+        lambda c: c.update(credentialSchema=[{"id": "https://e.org/s.json", "type": "1EdTechJsonSchemaValidator2019"}]),
     ],
     ids=["undefined-term", "undefined-type", "relative-id", "credential-schema"],
 )
-def test_safe_mode_failures_agree(
-    tamper: Tamper, ours_signed: dict[str, dict[str, Any]], tmp_path: Path
-) -> None:
+def test_safe_mode_failures_agree(tamper: Tamper, ours_signed: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     doc = {k: v for k, v in copy.deepcopy(ours_signed["minimal"]).items() if k != "proof"}
     tamper(doc)
     [theirs] = _dbvc("canon", str(_write(tmp_path / "doc.json", doc)))

@@ -19,7 +19,10 @@ ACHIEVEMENT = {
     "description": "Queries data.",
     "criteria": {
         "narrative": "75% on the practical and 50% on the quiz.",
-        "required_assessments": [{"assessment_id": "practical", "min_score": 75}, {"assessment_id": "quiz", "min_score": 50}],
+        "required_assessments": [
+            {"assessment_id": "practical", "min_score": 75},
+            {"assessment_id": "quiz", "min_score": 50},
+        ],
     },
 }
 
@@ -28,7 +31,9 @@ ACHIEVEMENT = {
 async def stack(settings: Settings, tmp_path: Path) -> AsyncIterator[EmbeddedStack]:
     embedded = EmbeddedStack(settings, tmp_path)
     await embedded.start()
-    response = await embedded.http("assessment").put("/v1/tenants/acme/achievements/sql", json=ACHIEVEMENT, headers=ADMIN)
+    response = await embedded.http("assessment").put(
+        "/v1/tenants/acme/achievements/sql", json=ACHIEVEMENT, headers=ADMIN
+    )
     assert response.status_code == 200, response.text
     yield embedded
     await embedded.stop()
@@ -42,15 +47,25 @@ async def send(stack: EmbeddedStack, *activities: dict[str, object]) -> None:
 
 def enrol(learner: str, minute: int = 0) -> dict[str, object]:
     return {
-        "tenant_id": "acme", "learner_id": learner, "event_id": f"{learner}-enrol", "kind": "enrolled",
-        "achievement_id": "sql", "occurred_at": (T0 + timedelta(minutes=minute)).isoformat(),
+        "tenant_id": "acme",
+        "learner_id": learner,
+        "event_id": f"{learner}-enrol",
+        "kind": "enrolled",
+        "achievement_id": "sql",
+        "occurred_at": (T0 + timedelta(minutes=minute)).isoformat(),
     }
 
 
 def score(learner: str, assessment: str, value: float, minute: int) -> dict[str, object]:
     return {
-        "tenant_id": "acme", "learner_id": learner, "event_id": f"{learner}-{assessment}-{minute}", "kind": "scored",
-        "assessment_id": assessment, "score": value, "max_score": 100, "occurred_at": (T0 + timedelta(minutes=minute)).isoformat(),
+        "tenant_id": "acme",
+        "learner_id": learner,
+        "event_id": f"{learner}-{assessment}-{minute}",
+        "kind": "scored",
+        "assessment_id": assessment,
+        "score": value,
+        "max_score": 100,
+        "occurred_at": (T0 + timedelta(minutes=minute)).isoformat(),
     }
 
 

@@ -27,14 +27,23 @@ async def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def consumer(sessions, handler=on_inbound_activity) -> EventConsumer[LmsActivity]:  # type: ignore[no-untyped-def]
     return EventConsumer(
-        name="enrollment", topic=Topic.LMS_INBOUND, contract=LmsActivity, handler=handler, sessions=sessions,
-        processed_table=EnrollmentProcessedEvent, retry_delay=0,
+        name="enrollment",
+        topic=Topic.LMS_INBOUND,
+        contract=LmsActivity,
+        handler=handler,
+        sessions=sessions,
+        processed_table=EnrollmentProcessedEvent,
+        retry_delay=0,
     )
 
 
 def event(event_id: str = "e1") -> tuple[LmsActivity, CloudEvent]:
     activity = LmsActivity(
-        tenant_id="acme", learner_id="l1", event_id=event_id, kind="enrolled", achievement_id="a",
+        tenant_id="acme",
+        learner_id="l1",
+        event_id=event_id,
+        kind="enrolled",
+        achievement_id="a",
         occurred_at=datetime.now(UTC),
     )
     return activity, CloudEvent(source="lms://test", type=LmsActivity.CE_TYPE)
@@ -77,6 +86,8 @@ async def test_infrastructure_errors_propagate_for_redelivery(sessions) -> None:
 
 async def test_records_without_cloudevents_headers_are_poison(sessions) -> None:  # type: ignore[no-untyped-def]
     activity, _ = event()
-    record = InboundRecord(str(Topic.LMS_INBOUND), "acme:l1", activity.model_dump_json().encode(), {"ce_id": str(uuid.uuid4())})
+    record = InboundRecord(
+        str(Topic.LMS_INBOUND), "acme:l1", activity.model_dump_json().encode(), {"ce_id": str(uuid.uuid4())}
+    )
     with pytest.raises(PoisonRecord, match="ce_source"):
         await consumer(sessions).handle_record(record)

@@ -21,8 +21,12 @@ def passed() -> AssessmentPassed:
         learner_id="learner-7",
         award_id=uuid.uuid4(),
         achievement=AchievementSnapshot(
-            id="python", name="Python Foundations", description="Writes Python.", criteria_narrative="Pass the quiz.",
-            image_url="https://acme.example/python.png", achievement_type="Competency",
+            id="python",
+            name="Python Foundations",
+            description="Writes Python.",
+            criteria_narrative="Pass the quiz.",
+            image_url="https://acme.example/python.png",
+            achievement_type="Competency",
         ),
         results=[AssessmentResult(assessment_id="quiz", score=88, max_score=100, required_score=70)],
         learner_name="Ada",
@@ -32,7 +36,9 @@ def passed() -> AssessmentPassed:
 
 def test_credential_has_the_open_badges_shape() -> None:
     event = passed()
-    profile = issuer_profile("did:key:z6MkExample", "acme", IssuerProfileConfig(name="Acme Academy", url="https://acme.example"))
+    profile = issuer_profile(
+        "did:key:z6MkExample", "acme", IssuerProfileConfig(name="Acme Academy", url="https://acme.example")
+    )
     credential = build_credential(event, issuer=profile, public_base_url="https://badges.acme.example", issued_at=NOW)
     assert credential["@context"][0] == "https://www.w3.org/ns/credentials/v2"
     assert credential["@context"][1].startswith("https://purl.imsglobal.org/spec/ob/v3p0/context-3.0")

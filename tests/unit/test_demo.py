@@ -17,7 +17,10 @@ def test_demo_issues_verifiable_credentials(tmp_path: Path, capsys: pytest.Captu
     assert "Dead-lettered" in summary
     files = sorted(out.glob("*.json"))
     assert [f.name for f in files] == [
-        "alice-data-literacy.json", "alice-python-foundations.json", "chen-data-literacy.json", "chen-sql-essentials.json",
+        "alice-data-literacy.json",
+        "alice-python-foundations.json",
+        "chen-data-literacy.json",
+        "chen-sql-essentials.json",
     ]
 
     assert main(["verify", *map(str, files)]) == 0

@@ -23,8 +23,12 @@ async def stack(settings: Settings, tmp_path: Path) -> AsyncIterator[EmbeddedSta
 
 def activity(**changes: object) -> dict[str, object]:
     body: dict[str, object] = {
-        "tenant_id": "acme", "learner_id": "l1", "event_id": "e1", "kind": "enrolled",
-        "achievement_id": "python", "occurred_at": datetime.now(UTC).isoformat(),
+        "tenant_id": "acme",
+        "learner_id": "l1",
+        "event_id": "e1",
+        "kind": "enrolled",
+        "achievement_id": "python",
+        "occurred_at": datetime.now(UTC).isoformat(),
     }
     body.update(changes)
     return body

@@ -61,6 +61,4 @@ def unsigned_credential(issuer_key: Ed25519PrivateKey) -> dict[str, Any]:
 @pytest.fixture
 def signed_credential(unsigned_credential: dict[str, Any], issuer_key: Ed25519PrivateKey) -> dict[str, Any]:
     """``unsigned_credential`` signed with eddsa-rdfc-2022 by its did:key issuer."""
-    return sign_credential(
-        unsigned_credential, issuer_key, did_key_verification_method(issuer_key), SIGNED_AT
-    )
+    return sign_credential(unsigned_credential, issuer_key, did_key_verification_method(issuer_key), SIGNED_AT)

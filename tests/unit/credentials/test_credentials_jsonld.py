@@ -100,14 +100,10 @@ def test_undefined_type_and_relative_ids(unsigned_credential: dict[str, Any]) ->
     doc = copy.deepcopy(unsigned_credential)
     doc["issuer"]["type"] = ["Profile", "Organization"]
     doc["credentialSubject"]["achievement"]["image"]["id"] = "badge.png"
-    doc["credentialSchema"] = [
-        {"id": "https://example.org/schema.json", "type": "1EdTechJsonSchemaValidator2019"}
-    ]
+    doc["credentialSchema"] = [{"id": "https://example.org/schema.json", "type": "1EdTechJsonSchemaValidator2019"}]
     problems = find_safe_mode_violations(doc)
     assert "undefined type 'Organization' (expands to a relative IRI) at $.issuer.type[1]" in problems
-    assert (
-        "id 'badge.png' is a relative IRI, not a URL at $.credentialSubject.achievement.image.id" in problems
-    )
+    assert "id 'badge.png' is a relative IRI, not a URL at $.credentialSubject.achievement.image.id" in problems
     assert any("1EdTechJsonSchemaValidator2019" in p and "$.credentialSchema[0].type" in p for p in problems)
     assert len(problems) == 3
 

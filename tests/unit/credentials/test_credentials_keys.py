@@ -85,9 +85,7 @@ def test_did_key_and_document() -> None:
     doc = did_key_document(key)
     assert doc == did_key_document(did)
     assert doc["id"] == did
-    assert doc["verificationMethod"] == [
-        {"id": vm, "type": "Multikey", "controller": did, "publicKeyMultibase": mb}
-    ]
+    assert doc["verificationMethod"] == [{"id": vm, "type": "Multikey", "controller": did, "publicKeyMultibase": mb}]
     assert doc["assertionMethod"] == [vm]
 
 

@@ -26,9 +26,7 @@ from shared.credentials import (
 DID = "did:web:uni.example"
 
 
-def _did_web_document(
-    key: Ed25519PrivateKey, *, listed: bool = True, relative: bool = False
-) -> dict[str, Any]:
+def _did_web_document(key: Ed25519PrivateKey, *, listed: bool = True, relative: bool = False) -> dict[str, Any]:
     vm_id = "#key-1" if relative else f"{DID}#key-1"
     return {
         "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],

@@ -108,9 +108,7 @@ def test_swapped_key_fails(signed_credential: dict[str, Any], now: datetime) -> 
 def test_signed_by_another_key_fails(
     unsigned_credential: dict[str, Any], issuer_key: Ed25519PrivateKey, signed_at: datetime, now: datetime
 ) -> None:
-    forged = sign_credential(
-        unsigned_credential, generate_key(), did_key_verification_method(issuer_key), signed_at
-    )
+    forged = sign_credential(unsigned_credential, generate_key(), did_key_verification_method(issuer_key), signed_at)
     assert _report_codes(forged, now) == {"proof.signature_invalid"}
 
 
@@ -216,9 +214,7 @@ def test_naive_datetimes_rejected(
     unsigned_credential: dict[str, Any], issuer_key: Ed25519PrivateKey, signed_credential: dict[str, Any]
 ) -> None:
     with pytest.raises(ValueError):
-        sign_credential(
-            unsigned_credential, issuer_key, did_key_verification_method(issuer_key), datetime(2026, 1, 1)
-        )
+        sign_credential(unsigned_credential, issuer_key, did_key_verification_method(issuer_key), datetime(2026, 1, 1))
     with pytest.raises(ValueError):
         verify_credential(signed_credential, resolver=DidKeyResolver(), now=datetime(2026, 1, 1))
 

@@ -89,9 +89,7 @@ def test_changed_proof_created_fails(vector: dict[str, Any]) -> None:
 
 
 @pytest.mark.skipif(not STANDARDS.is_dir(), reason="../shared/standards not present")
-def test_fixtures_and_contexts_match_shared_standards(
-    vectors_dir: Path, load_json: Callable[[Path], Any]
-) -> None:
+def test_fixtures_and_contexts_match_shared_standards(vectors_dir: Path, load_json: Callable[[Path], Any]) -> None:
     for path in vectors_dir.iterdir():
         assert path.read_bytes() == (STANDARDS / "vectors" / path.name).read_bytes(), path.name
     index = load_json(STANDARDS / "contexts" / "index.json")

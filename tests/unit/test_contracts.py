@@ -1,0 +1,44 @@
+"""Event contracts: CloudEvents headers, record keys, versioning, importable on their own."""
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.contracts import CloudEvent, LmsActivity, MissingCloudEventAttribute
+
+
+def test_cloudevents_headers_round_trip() -> None:
+    ce = CloudEvent(source="lms://moodle.example", type=LmsActivity.CE_TYPE, subject="acme:l1")
+    headers = dict(ce.to_headers())
+    assert headers["ce_specversion"] == b"1.0"
+    assert CloudEvent.from_headers(ce.to_headers()) == ce
+    assert CloudEvent.from_headers(ce.to_header_dict()) == ce
+
+
+def test_missing_required_attribute_is_named() -> None:
+    with pytest.raises(MissingCloudEventAttribute, match="ce_source"):
+        CloudEvent.from_headers({"ce_id": "1", "ce_type": "t", "ce_specversion": "1.0"})
+
+
+def test_records_are_keyed_by_tenant_and_learner() -> None:
+    activity = LmsActivity(
+        tenant_id="acme",
+        learner_id="l-9",
+        event_id="e",
+        kind="enrolled",
+        achievement_id="a",
+        occurred_at=datetime.now(UTC),
+    )
+    assert activity.key() == "acme:l-9"
+    assert activity.schema_version == 1
+
+
+def test_contracts_import_without_the_services() -> None:
+    code = (
+        "import sys, shared.contracts; "
+        "print(sorted(m for m in sys.modules if m.startswith(('services', 'sqlalchemy', 'faststream'))))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"
