@@ -31,16 +31,15 @@ lint: venv
 
 infra-up:
 	deploy/local/infra.sh up
+	@echo "now: . .cache/local/infra.env"
 
 infra-down:
 	deploy/local/infra.sh down
 
-# Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set; otherwise starts the local broker and database.
+# Kafka and PostgreSQL: KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else testcontainers where a Docker engine
+# answers, else deploy/local/infra.sh starts them (tests/infra.py). They are left running for the next run.
 test: venv interop-deps
-	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] || [ -z "$$DATABASE_URL" ]; then \
-	  deploy/local/infra.sh up && source .cache/local/infra.env; \
-	fi; \
-	$(VENV)/bin/python -m pytest -q -rs
+	$(VENV)/bin/python -m pytest -q -rs --durations=8
 
 asyncapi: venv
 	$(VENV)/bin/credstream asyncapi > docs/asyncapi.json

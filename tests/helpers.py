@@ -5,7 +5,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 T = TypeVar("T")
 
@@ -44,6 +44,29 @@ async def read_topic(
             if until(found):
                 return found
         raise TimeoutError(f"{topic}: condition not met in {timeout}s; matching records: {len(found)}")
+    finally:
+        await consumer.stop()
+
+
+async def read_to_end(bootstrap: str, topic: str) -> list[ConsumerRecord]:
+    """Every record currently in `topic` (up to the end offsets at the time of the call)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[ConsumerRecord] = []
+        while True:
+            positions = {tp: await consumer.position(tp) for tp in ends}
+            if all(positions[tp] >= end for tp, end in ends.items()):
+                return found
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found.extend(records)
     finally:
         await consumer.stop()
 
