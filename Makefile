@@ -41,7 +41,7 @@ infra-down:
 # directly falls back the same way, or to testcontainers where a Docker engine answers: tests/infra.py.)
 test: venv interop-deps
 	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] || [ -z "$$DATABASE_URL" ]; then \
-	  deploy/local/infra.sh up >/dev/null && . .cache/local/infra.env; \
+	  deploy/local/infra.sh up && . .cache/local/infra.env; \
 	fi; \
 	$(VENV)/bin/python -m pytest -q -rs --durations=8
 
