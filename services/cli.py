@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
         "--offline", action="store_true", help="fetch nothing: what --doc does not supply is undetermined"
     )
     verify.add_argument("--now", help="verify as of this XSD dateTime instead of the current time")
+    verify.add_argument(
+        "--trust-named-keys",
+        action="store_true",
+        help="accept a key named in the verificationMethod (<issuer>#z6Mk...) without an issuer document, as the "
+        "1EdTech validator does (for comparing verdicts; anyone can name their key after any issuer)",
+    )
 
     commands.add_parser("asyncapi", help="print the AsyncAPI document of every topic")
 
@@ -72,7 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "verify":
         from services.verifier.files import verify_files
 
-        return verify_files(args.files, args.doc, offline=args.offline, now=args.now, settings=settings)
+        return verify_files(
+            args.files,
+            args.doc,
+            offline=args.offline,
+            now=args.now,
+            settings=settings,
+            trust_named_keys=args.trust_named_keys,
+        )
     if args.command == "asyncapi":
         from services.asyncapi import asyncapi_json
 

@@ -59,7 +59,9 @@ def load_documents(specs: list[str], insecure_hosts: frozenset[str]) -> dict[str
     return documents
 
 
-async def _verify_all(files: list[Path], fetcher: DocumentFetcher, now: datetime, insecure: frozenset[str]) -> bool:
+async def _verify_all(
+    files: list[Path], fetcher: DocumentFetcher, now: datetime, insecure: frozenset[str], trust_named_keys: bool
+) -> bool:
     all_verified = True
     for file in files:
         try:
@@ -68,13 +70,23 @@ async def _verify_all(files: list[Path], fetcher: DocumentFetcher, now: datetime
             print(json.dumps({"file": str(file), "verified": False, "error": str(error)}))
             all_verified = False
             continue
-        report = await verify_with_fetch(credential, fetcher, now, insecure_hosts=insecure)
+        report = await verify_with_fetch(
+            credential, fetcher, now, insecure_hosts=insecure, trust_named_keys=trust_named_keys
+        )
         print(json.dumps({"file": str(file), **report.model_dump(mode="json")}))
         all_verified = all_verified and report.verified
     return all_verified
 
 
-def verify_files(files: list[Path], docs: list[str], *, offline: bool, now: str | None, settings: Settings) -> int:
+def verify_files(
+    files: list[Path],
+    docs: list[str],
+    *,
+    offline: bool,
+    now: str | None,
+    settings: Settings,
+    trust_named_keys: bool = False,
+) -> int:
     """Exit status: 0 if every file verifies, 1 if any does not, 2 for bad arguments."""
     insecure = settings.insecure_hosts()
     try:
@@ -84,4 +96,4 @@ def verify_files(files: list[Path], docs: list[str], *, offline: bool, now: str 
         print(f"credstream verify: {error}", file=sys.stderr)
         return 2
     fetcher = StaticFetcher(documents, fallback=None if offline else build_fetcher(settings))
-    return 0 if asyncio.run(_verify_all(files, fetcher, at, insecure)) else 1
+    return 0 if asyncio.run(_verify_all(files, fetcher, at, insecure, trust_named_keys)) else 1

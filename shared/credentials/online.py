@@ -100,13 +100,16 @@ async def verify_with_fetch(
     insecure_hosts: Iterable[str] = (),
     loader: DocumentLoader | None = None,
     documents: DocumentSet | None = None,
+    trust_named_keys: bool = False,
 ) -> VerificationReport:
     """Gather the documents ``credential`` needs through ``fetcher``, then verify it with the pure core.
 
     ``documents`` may pre-supply some (they are not fetched again). Status is always checked: a status list
-    that cannot be fetched makes the status *undetermined*.
+    that cannot be fetched makes the status *undetermined*. ``trust_named_keys``: see ``verify_credential``.
     """
     insecure_hosts = tuple(insecure_hosts)
     gathered = await gather_documents(credential, fetcher, insecure_hosts=insecure_hosts, documents=documents)
     resolver = DocumentResolver(gathered, insecure_hosts=insecure_hosts)
-    return verify_credential(credential, now=now, resolver=resolver, loader=loader, documents=gathered)
+    return verify_credential(
+        credential, now=now, resolver=resolver, loader=loader, documents=gathered, trust_named_keys=trust_named_keys
+    )

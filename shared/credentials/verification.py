@@ -159,7 +159,9 @@ def _unbound_key_check(vm_id: str, issuer: str | None, error: KeyResolutionError
     return _failed("issuer.key", "issuer.key_unbound", message)
 
 
-def _check_key(vm_id: str, issuer: str | None, resolver: KeyResolver) -> tuple[CheckResult, Ed25519PublicKey | None]:
+def _check_key(
+    vm_id: str, issuer: str | None, resolver: KeyResolver, trust_named_keys: bool
+) -> tuple[CheckResult, Ed25519PublicKey | None]:
     """Resolve the key and check it is the issuer's; return the key to check the signature with, if any."""
     if vm_id.startswith(DID_KEY_PREFIX):
         did, _, fragment = vm_id.partition("#")
@@ -171,6 +173,9 @@ def _check_key(vm_id: str, issuer: str | None, resolver: KeyResolver) -> tuple[C
     except KeyResolutionError as exc:
         fallback = named_key(vm_id)
         if fallback is not None and exc.code != "issuer.key_revoked":
+            if trust_named_keys and vm_id.partition("#")[0] == issuer:
+                message = f"key named in {vm_id} accepted without a controller document (trust_named_keys)"
+                return _passed("issuer.key", message, "issuer.key_named"), fallback
             return _unbound_key_check(vm_id, issuer, exc), fallback
         if exc.code in INCONCLUSIVE_KEY_CODES:
             return _undetermined("issuer.key", exc.code, str(exc)), None
@@ -185,7 +190,11 @@ def _check_key(vm_id: str, issuer: str | None, resolver: KeyResolver) -> tuple[C
 
 
 def _check_proofs(
-    credential: dict[str, Any], issuer: str | None, resolver: KeyResolver, loader: DocumentLoader | None
+    credential: dict[str, Any],
+    issuer: str | None,
+    resolver: KeyResolver,
+    loader: DocumentLoader | None,
+    trust_named_keys: bool,
 ) -> tuple[list[CheckResult], str | None]:
     """Check every embedded proof (all must verify); return the checks and the first verification method."""
     proofs = _as_list(credential.get("proof"))
@@ -204,7 +213,7 @@ def _check_proofs(
         if form.outcome == "passed":
             vm_id = proof["verificationMethod"]
             first_vm = first_vm or vm_id
-            key_check, key = _check_key(vm_id, issuer, resolver)
+            key_check, key = _check_key(vm_id, issuer, resolver, trust_named_keys)
             results.append(key_check)
             if key is not None:
                 result = verify_embedded_proof(credential, proof, key, loader=loader)
@@ -244,6 +253,7 @@ def _check_status_entry(
     resolver: KeyResolver,
     now: datetime,
     loader: DocumentLoader | None,
+    trust_named_keys: bool,
 ) -> CheckResult:
     entry_type = entry.get("type") if isinstance(entry, dict) else None
     if entry_type != "BitstringStatusListEntry":
@@ -263,7 +273,9 @@ def _check_status_entry(
         why = failure.message if failure is not None else "it was not supplied"
         message = f"cannot tell whether the credential is {word}: no fresh copy of {parsed.list_url} ({why})"
         return _undetermined("status", "status.unavailable", message)
-    report = verify_credential(list_credential, resolver=resolver, now=now, loader=loader, profile="vc")
+    report = verify_credential(
+        list_credential, resolver=resolver, now=now, loader=loader, profile="vc", trust_named_keys=trust_named_keys
+    )
     if not report.verified:
         reasons = ", ".join(sorted(report.codes()))
         message = f"status list {parsed.list_url} does not verify ({reasons}), so the status is unknown"
@@ -305,6 +317,7 @@ def verify_credential(
     loader: DocumentLoader | None = None,
     documents: DocumentSet | None = None,
     profile: Literal["ob3", "vc"] = "ob3",
+    trust_named_keys: bool = False,
 ) -> VerificationReport:
     """Verify ``credential`` as of ``now`` (timezone-aware) and report every check.
 
@@ -312,6 +325,11 @@ def verify_credential(
     status is checked against the status list credentials in ``documents``; without ``documents`` it is
     reported as ``skipped`` (not asked for). ``loader`` may add JSON-LD documents beyond the bundled contexts.
     ``profile="vc"`` verifies a plain Verifiable Credential (a status list) without the OB 3.0 rules.
+
+    ``trust_named_keys`` reproduces the 1EdTech validator's key rule: a key that the verificationMethod names
+    itself (``<issuer id>#z6Mk…``) counts as the issuer's even though no document of the issuer lists it. Off
+    by default: anyone can name their own key after any issuer's URL, so only a controller document (or a
+    did:key issuer) proves the key is the issuer's. Meant for comparing verdicts, not for trusting badges.
     """
     require_aware(now, "now")
     if not isinstance(credential, dict):
@@ -323,7 +341,7 @@ def verify_credential(
     if profile == "ob3":
         checks.append(_check_schema(credential))
     checks.append(_check_terms(credential, loader))
-    proof_checks, vm_id = _check_proofs(credential, issuer, resolver, loader)
+    proof_checks, vm_id = _check_proofs(credential, issuer, resolver, loader, trust_named_keys)
     checks.extend(proof_checks)
     checks.append(_check_validity(credential, now))
 
@@ -332,7 +350,9 @@ def verify_credential(
     if entries and documents is None:
         status_checks.append(_skipped("status", "status.not_checked", "credential status was not checked"))
     elif entries and documents is not None:
-        status_checks = [_check_status_entry(e, issuer, documents, resolver, now, loader) for e in entries]
+        status_checks = [
+            _check_status_entry(e, issuer, documents, resolver, now, loader, trust_named_keys) for e in entries
+        ]
     checks.extend(status_checks)
 
     verified = all(c.outcome in ("passed", "skipped") for c in checks)
