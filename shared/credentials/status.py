@@ -73,7 +73,7 @@ def decode_bitstring(encoded: Any) -> bytes:
         raise StatusListError("encodedList is missing")
     text = encoded[1:] if encoded.startswith("u") else encoded  # VC Status List 2021 lists have no prefix
     try:
-        compressed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        compressed = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except ValueError as exc:
         raise StatusListError(f"encodedList is not base64url: {exc}") from exc
     try:
