@@ -46,6 +46,7 @@ class MemoryHarness:
 class KafkaHarness:
     bootstrap: str
     sessions: SessionFactory
+    group: str
 
     async def publish(self, record: OutboundRecord) -> None:
         await produce(self.bootstrap, record.topic, record.value, key=record.key, headers=record.headers)
@@ -54,7 +55,8 @@ class KafkaHarness:
         records = await read_topic(
             self.bootstrap,
             dead_letter_topic(str(Topic.LMS_INBOUND)),
-            match=lambda r: r.key == key.encode(),
+            # Other consumer groups on the same broker dead-letter the same records: count ours.
+            match=lambda r: r.key == key.encode() and ("dlq_consumer_group", self.group.encode()) in r.headers,
             until=lambda found: len(found) >= count,
         )
         return [{k: v.decode() for k, v in r.headers} for r in records]
@@ -89,7 +91,8 @@ async def kafka_harness(settings: Settings, infra: Infrastructure, postgres_url:
     service = KafkaService("enrollment", kafka_settings)
     await service.start()
     try:
-        yield KafkaHarness(infra.kafka_bootstrap_servers, session_factory(service.engine))
+        group = f"{kafka_settings.consumer_group_prefix}-enrollment"
+        yield KafkaHarness(infra.kafka_bootstrap_servers, session_factory(service.engine), group)
     finally:
         await service.stop()
 

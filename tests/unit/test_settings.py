@@ -7,7 +7,7 @@ from shared.settings import Settings
 
 
 def test_production_refuses_default_secrets() -> None:
-    with pytest.raises(ValidationError, match="CREDSTREAM_ADMIN_TOKEN.*CREDSTREAM_KEY_ENCRYPTION_KEY"):
+    with pytest.raises(ValidationError, match=r"CREDSTREAM_ADMIN_TOKEN.*CREDSTREAM_KEY_ENCRYPTION_KEY"):
         Settings(_env_file=None, CREDSTREAM_ENV="production", CREDSTREAM_LMS_API_KEYS="acme:k1")
 
 
