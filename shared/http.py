@@ -25,8 +25,16 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
 class ProblemError(HTTPException):
     """Raise from a route to answer with problem details; `extra` becomes extension members."""
 
-    def __init__(self, status: int, title: str, detail: str | None = None, **extra: Any) -> None:
-        super().__init__(status_code=status, detail=detail)
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(status_code=status, detail=detail, headers=headers)
         self.title = title
         self.extra = extra
 
@@ -54,7 +62,9 @@ def install_problem_details(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(_request: Request, error: ProblemError) -> JSONResponse:
-        return problem(error.status_code, error.title, error.detail, **error.extra)
+        response = problem(error.status_code, error.title, error.detail, **error.extra)
+        response.headers.update(error.headers or {})
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -97,7 +107,11 @@ def require_admin(expected: str) -> Callable[[Request], Awaitable[None]]:
 
 
 def limit_body_size(app: FastAPI, max_bytes: int) -> None:
-    """Reject bodies over `max_bytes` with 413 before reading them into memory."""
+    """Reject bodies over `max_bytes` with 413 before reading them into memory.
+
+    A declared Content-Length is checked up front; a chunked body (no Content-Length) is counted as it streams in
+    and the request fails with 413 as soon as it passes the limit, before the handler sees any of it.
+    """
 
     @app.middleware("http")
     async def _limit(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
@@ -105,6 +119,33 @@ def limit_body_size(app: FastAPI, max_bytes: int) -> None:
         if length is not None and length.isdigit() and int(length) > max_bytes:
             return problem(413, "Content Too Large", f"The body may hold at most {max_bytes} bytes.")
         return await call_next(request)
+
+    app.add_middleware(_StreamedBodyLimit, max_bytes=max_bytes)
+
+
+class _StreamedBodyLimit:
+    """ASGI middleware counting body bytes as they arrive; raises 413 (as problem details) past the limit."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def counted_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise ProblemError(413, "Content Too Large", f"The body may hold at most {self.max_bytes} bytes.")
+            return message
+
+        await self.app(scope, counted_receive, send)
 
 
 def install_health(app: FastAPI, readiness: list[ReadinessCheck]) -> None:
