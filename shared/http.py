@@ -124,7 +124,8 @@ def limit_body_size(app: FastAPI, max_bytes: int) -> None:
 
 
 class _StreamedBodyLimit:
-    """ASGI middleware counting body bytes as they arrive; raises 413 (as problem details) past the limit."""
+    """ASGI middleware counting body bytes as they arrive. Past the limit it answers 413 itself and tells the app
+    the client went away (an exception raised into the app would surface as a 400 or a 500 instead)."""
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app = app
@@ -135,17 +136,37 @@ class _StreamedBodyLimit:
             await self.app(scope, receive, send)
             return
         received = 0
+        rejected = False
+        started = False
 
         async def counted_receive() -> Any:
-            nonlocal received
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise ProblemError(413, "Content Too Large", f"The body may hold at most {self.max_bytes} bytes.")
+                    rejected = True
+                    if not started:
+                        detail = f"The body may hold at most {self.max_bytes} bytes."
+                        await problem(413, "Content Too Large", detail)(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counted_receive, send)
+        async def guarded_send(message: Any) -> None:
+            nonlocal started
+            if rejected:
+                return  # the 413 went out; what the app answers to the "disconnected" client is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not rejected:
+                raise
 
 
 def install_health(app: FastAPI, readiness: list[ReadinessCheck]) -> None:
