@@ -31,7 +31,7 @@ from services.enrollment.connections import (
     new_connection_id,
     new_secret,
 )
-from services.enrollment.handlers import replay_unmapped, unmapped_of
+from services.enrollment.handlers import InvalidActivity, replay_unmapped, unmapped_of
 from services.enrollment.lms_http import Receipt, receipt
 from services.enrollment.mapping import MappingRule
 from shared.db.engine import SessionFactory, transaction
@@ -229,8 +229,11 @@ def install_admin_routes(
     @app.post(base + "/{connection_id}/unmapped/replay", response_model=Receipt, dependencies=admin, tags=["admin"])
     async def replay(tenant_id: TenantPath, connection_id: str) -> Receipt:
         """Run the kept unmapped activities through the current rules; those now mapped are recorded."""
-        async with transaction(sessions) as session:
-            row = await owned(session, tenant_id, connection_id)
-            results = await replay_unmapped(session, open_connection(row, None))
+        try:
+            async with transaction(sessions) as session:
+                row = await owned(session, tenant_id, connection_id)
+                results = await replay_unmapped(session, open_connection(row, None))
+        except InvalidActivity as error:
+            raise ProblemError(422, "Unmapped activity still invalid", str(error)) from None
         wake()
         return receipt(results)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from services.enrollment.formats import Format, Ignored, Item, Observation
 from services.enrollment.mapping import MappingRule, Unmapped, resolve, to_activity
 from shared.contracts import ActivityKind, CloudEvent, LmsActivity
 from shared.db.outbox import stage_event
+from shared.messaging.records import describe_validation_error
 
 
 class Recorded(StrEnum):
@@ -30,6 +32,15 @@ class Recorded(StrEnum):
     DUPLICATE = "duplicate"
     UNMAPPED = "unmapped"
     IGNORED = "ignored"
+
+
+class InvalidActivity(ValueError):
+    """A parsed item that still does not make a valid activity (e.g. an id too long once mapped)."""
+
+    def __init__(self, pointer: str, detail: str) -> None:
+        super().__init__(f"{pointer or '/'}: {detail}")
+        self.pointer = pointer or "/"
+        self.detail = detail
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +120,10 @@ async def _ingest_one(
     if isinstance(mapped, Unmapped):
         status = await _keep_unmapped(session, connection, item, mapped.reason)
         return ItemResult(item.pointer, item.event_id, status, item.kind.value, mapped.reason, item.notes)
-    activity = to_activity(item, mapped, tenant_id=connection.tenant_id, learner_prefix=connection.learner_prefix)
+    try:
+        activity = to_activity(item, mapped, tenant_id=connection.tenant_id, learner_prefix=connection.learner_prefix)
+    except ValidationError as error:
+        raise InvalidActivity(item.pointer, describe_validation_error(error)) from None
     status = await record_activity(session, activity, source)
     unmapped = await session.get(UnmappedActivity, (connection.tenant_id, item.event_id))
     if unmapped is not None:

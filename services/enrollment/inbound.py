@@ -25,7 +25,7 @@ from services.enrollment.adapters.connection_store import open_connection
 from services.enrollment.adapters.tables import LmsConnection
 from services.enrollment.connections import FORMATS
 from services.enrollment.formats import CE_TYPE_OF, Format, FormatError, format_of, parse
-from services.enrollment.handlers import ingest, record_activity
+from services.enrollment.handlers import InvalidActivity, ingest, record_activity
 from shared.contracts import CloudEvent, LmsActivity
 from shared.messaging.records import InboundRecord, PoisonRecord, decode_cloud_event, decode_event
 
@@ -90,4 +90,7 @@ async def on_inbound(session: AsyncSession, inbound: InboundLms, ce: CloudEvent)
         items = parse(inbound.format, inbound.payload, received_at=datetime.now(UTC), lineitem=inbound.lineitem)
     except FormatError as error:
         raise PoisonRecord(f"invalid {inbound.format} payload at {error.pointer}: {error.detail}") from error
-    await ingest(session, connection, items)
+    try:
+        await ingest(session, connection, items)
+    except InvalidActivity as error:
+        raise PoisonRecord(f"invalid {inbound.format} payload at {error.pointer}: {error.detail}") from error

@@ -30,7 +30,7 @@ from services.enrollment.connections import (
     verify_signature,
 )
 from services.enrollment.formats import Format, FormatError, Item, lti_ags, media_type, parse, xapi
-from services.enrollment.handlers import ItemResult, Recorded, ingest
+from services.enrollment.handlers import InvalidActivity, ItemResult, Recorded, ingest
 from shared.db.engine import SessionFactory, transaction
 from shared.http import ProblemError, bearer_token
 
@@ -175,12 +175,14 @@ Recorder = Callable[[Connection, list[Item]], Awaitable[list[ItemResult]]]
 def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wake: Callable[[], None]) -> None:
     """Register the format endpoints on the enrollment app."""
 
-    async def record(connection: Connection, items: list[Item]) -> list[ItemResult]:
+    async def record(connection: Connection, items: list[Item], fmt: Format) -> list[ItemResult]:
         for _attempt in range(3):
             try:
                 async with transaction(sessions) as session:
                     results = await ingest(session, connection, items)
                 break
+            except InvalidActivity as error:  # the transaction rolled back: nothing of the batch is stored
+                raise invalid(FormatError(error.pointer, error.detail), fmt) from None
             except IntegrityError:
                 continue  # a concurrent request stored the same event first: the retry sees it as a duplicate
         else:
@@ -204,13 +206,13 @@ def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wa
         """IMS Caliper 1.1: an envelope `{sensor, sendTime, dataVersion, data[]}` or a bare event (Canvas Live
         Events in Caliper format, optionally JWT-signed)."""
         connection, items = await receive(request, Format.CALIPER)
-        return receipt(await record(connection, items))
+        return receipt(await record(connection, items, Format.CALIPER))
 
     @app.post("/canvas/live-events", status_code=202, response_model=Receipt, tags=["lms"])
     async def post_canvas(request: Request) -> Receipt:
         """Canvas Live Events in Canvas format: `{metadata, body}` (optionally JWT-signed)."""
         connection, items = await receive(request, Format.CANVAS)
-        return receipt(await record(connection, items))
+        return receipt(await record(connection, items, Format.CANVAS))
 
     @app.post("/lti/ags/{lineitem:path}/scores", status_code=202, response_model=Receipt, tags=["lms"])
     async def post_ags_score(lineitem: str, request: Request) -> Receipt:
@@ -219,7 +221,7 @@ def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wa
         if content_type not in (lti_ags.CONTENT_TYPE, "application/json", "application/jwt"):
             raise ProblemError(415, "Unsupported Media Type", f"Send the Score as {lti_ags.CONTENT_TYPE}.")
         connection, items = await receive(request, Format.LTI_AGS, lineitem=lineitem)
-        return receipt(await record(connection, items))
+        return receipt(await record(connection, items, Format.LTI_AGS))
 
     @app.get("/xapi/about", tags=["lms"])
     async def xapi_about() -> dict[str, Any]:
@@ -232,7 +234,7 @@ def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wa
         ids in order (ids are derived for statements without one), as the xAPI spec requires of an LRS."""
         _xapi_headers(request, response)
         connection, items = await receive(request, Format.XAPI)
-        results = await record(connection, items)
+        results = await record(connection, items, Format.XAPI)
         _xapi_counts(response, results)
         return [item.event_id for item in items if item.event_id]
 
@@ -252,7 +254,7 @@ def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wa
             items = xapi.parse({**statement, "id": statement_id}, received_at=datetime.now(UTC))
         except FormatError as error:
             raise invalid(error, Format.XAPI) from None
-        _xapi_counts(response, await record(connection, items))
+        _xapi_counts(response, await record(connection, items, Format.XAPI))
         return response
 
 

@@ -137,7 +137,7 @@ def parse_statement(statement: Any, at: str, *, received_at: datetime) -> Item:
         event_id_derived=derived,
         kind=kind,
         learner_id=learner_id,
-        learner_name=language_map_text(member(actor, "name", at + "/actor")),
+        learner_name=(language_map_text(member(actor, "name", at + "/actor")) or "")[:200] or None,
         learner_email=email,
         occurred_at=occurred_at,
         pointer=at,
