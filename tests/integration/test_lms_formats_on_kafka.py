@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import httpx
 import jwt
 import pytest
+from aiokafka import ConsumerRecord
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -215,16 +216,16 @@ async def test_lms_formats_published_to_the_inbound_topic(
     for learner, achievement in (("1042", "engines"), ("21070000000020064", "canvas-course-21070000000000777")):
         badge = await badge_for(bootstrap, tenant, learner)
         assert badge.achievement_id == achievement
-    dead = await read_topic(
-        bootstrap,
-        dead_letter_topic(topic),
-        match=lambda r: r.key == f"{tenant}:poison".encode(),
-        until=lambda found: len(found) >= 3,
+    expected_reasons = ("credstream_connection header", "conn_nope", "/0/actor")
+
+    def explained(found: list[ConsumerRecord]) -> bool:
+        # Other sessions' consumers on a shared broker may dead-letter these records too, with their own words.
+        reasons = [header(r, "dlq_reason") or "" for r in found]
+        return all(any(text in reason for reason in reasons) for text in expected_reasons)
+
+    await read_topic(
+        bootstrap, dead_letter_topic(topic), match=lambda r: r.key == f"{tenant}:poison".encode(), until=explained
     )
-    reasons = sorted(header(r, "dlq_reason") or "" for r in dead)
-    assert any("credstream_connection header" in r for r in reasons), reasons
-    assert any("conn_nope" in r for r in reasons), reasons
-    assert any("/0/actor" in r for r in reasons), reasons
     await asyncio.sleep(2)  # let a (wrong) second copy of the republished record arrive if it were coming
     quiz_records = [
         r for r in await read_to_end(bootstrap, str(Topic.ENROLLMENT)) if r.key == f"{tenant}:1042".encode()
