@@ -117,7 +117,8 @@ def limit_body_size(app: FastAPI, max_bytes: int) -> None:
     async def _limit(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_bytes:
-            return problem(413, "Content Too Large", f"The body may hold at most {max_bytes} bytes.")
+            detail = f"The body may hold at most {max_bytes} bytes."
+            return problem(413, "Content Too Large", detail, code="request.too_large")
         return await call_next(request)
 
     app.add_middleware(_StreamedBodyLimit, max_bytes=max_bytes)
@@ -150,7 +151,7 @@ class _StreamedBodyLimit:
                     rejected = True
                     if not started:
                         detail = f"The body may hold at most {self.max_bytes} bytes."
-                        await problem(413, "Content Too Large", detail)(scope, receive, send)
+                        await problem(413, "Content Too Large", detail, code="request.too_large")(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 
