@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import Depends, FastAPI, Path
+from jwt import PyJWK
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,6 +58,9 @@ class JwtConfig(BaseModel):
 
     algorithms: list[str] = Field(default_factory=lambda: ["RS256"], min_length=1)
     public_key_pem: str | None = Field(default=None, max_length=20_000)
+    public_jwk: dict[str, Any] | None = Field(
+        default=None, description="The signer's public key as a JWK (e.g. one key of Canvas's JWKS); stored as PEM."
+    )
     shared_secret: str | None = Field(default=None, min_length=32, max_length=512)
     issuer: str | None = Field(default=None, max_length=500)
 
@@ -113,6 +118,17 @@ class UnmappedPublic(BaseModel):
     last_seen_at: datetime
 
 
+def _jwk_to_pem(jwk: dict[str, Any]) -> str:
+    try:
+        key = PyJWK(jwk).key
+        pem = key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    except Exception as error:
+        detail = f"public_jwk is not a usable public key: {error}"
+        errors = [{"pointer": "/jwt/public_jwk", "detail": detail}]
+        raise ProblemError(422, "Invalid request body", detail, errors=errors) from None
+    return pem.decode()
+
+
 def public(row: LmsConnection) -> ConnectionPublic:
     return ConnectionPublic(
         id=row.id,
@@ -166,6 +182,8 @@ def install_admin_routes(
         else:
             assert body.jwt is not None
             jwt_secret = None
+            if body.jwt.public_jwk is not None:
+                body.jwt.public_key_pem = _jwk_to_pem(body.jwt.public_jwk)
             if not body.jwt.public_key_pem:
                 jwt_secret = body.jwt.shared_secret or new_secret()
                 secret = None if body.jwt.shared_secret else jwt_secret

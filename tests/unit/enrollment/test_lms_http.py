@@ -326,3 +326,23 @@ async def test_chunked_bodies_over_the_limit_are_refused(stack: EmbeddedStack) -
         headers={"Authorization": "Bearer acme-key", "Content-Type": "application/json"},
     )
     assert_problem(native, 413)
+
+
+async def test_a_jwt_connection_can_be_configured_with_a_jwk(stack: EmbeddedStack) -> None:
+    """Canvas publishes its Live Events signing keys as a JWKS; one of its JWKs configures the connection."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    canvas = await connect(
+        client(stack), TENANT, source_kind="canvas", auth_method="jwt", jwt={"algorithms": ["RS256"], "public_jwk": jwk}
+    )
+    token = jwt.encode(fixture_json("canvas/submission_created.json"), key, algorithm="RS256")
+    response = await client(stack).post(f"/canvas/live-events?connection={canvas['id']}", content=token)
+    assert response.status_code == 202, response.text  # Canvas cannot add headers: the connection is in the URL
+    assert response.json()["results"][0]["status"] == "unmapped"
+    bad = {"algorithms": ["RS256"], "public_jwk": {"kty": "RSA", "n": "x"}}
+    response = await client(stack).post(
+        f"/v1/tenants/{TENANT}/lms-connections",
+        json={"name": "bad", "source_kind": "canvas", "auth_method": "jwt", "jwt": bad},
+        headers=ADMIN,
+    )
+    assert assert_problem(response, 422)["errors"][0]["pointer"] == "/jwt/public_jwk"
