@@ -117,8 +117,30 @@ def dead_letter_middleware(
     return DeadLetterMiddleware
 
 
+async def _raw_body(message: Any) -> bytes:
+    return bytes(message.body)
+
+
 def subscribe(broker: KafkaBroker, consumer: EventConsumer[Any], *, group_id: str) -> None:
     """Register `consumer` on its topic: offsets are committed only after its transaction committed."""
+
+    options: dict[str, Any] = {
+        "group_id": group_id,
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+        "title": f"{consumer.name}:{consumer.topic}",
+    }
+    if consumer.decoder is not None:
+        # Several formats on one topic: the consumer decodes each record itself from its headers and bytes, so
+        # FastStream must neither JSON-decode nor validate the body.
+        async def on_raw_record(body: Any, message: KafkaMessage = Context("message")) -> None:
+            await consumer.handle_record(_inbound(message))
+
+        # Documented as the contract or raw bytes (another LMS format); validation lets the bytes through as they are.
+        on_raw_record.__annotations__["body"] = consumer.contract | bytes
+        on_raw_record.__doc__ = consumer.contract.__doc__
+        broker.subscriber(str(consumer.topic), decoder=_raw_body, **options)(on_raw_record)
+        return
 
     async def on_record(body: Any, message: KafkaMessage = Context("message")) -> None:
         ce = decode_cloud_event(message.headers, consumer.contract.CE_TYPE)
@@ -127,10 +149,4 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer[Any], *, group_id: st
     # The body's type is the contract: FastStream validates it and documents it in the AsyncAPI schema.
     on_record.__annotations__["body"] = consumer.contract
     on_record.__doc__ = consumer.contract.__doc__
-    broker.subscriber(
-        str(consumer.topic),
-        group_id=group_id,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        title=f"{consumer.name}:{consumer.topic}",
-    )(on_record)
+    broker.subscriber(str(consumer.topic), **options)(on_record)
