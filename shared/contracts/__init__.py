@@ -7,7 +7,9 @@ typed events without installing the services.
 from shared.contracts.cloudevents import CloudEvent, MissingCloudEventAttribute
 from shared.contracts.events import (
     CONTRACTS,
+    AchievementDefined,
     AchievementSnapshot,
+    AchievementStatus,
     ActivityKind,
     Answer,
     AssessmentPassed,
@@ -17,12 +19,18 @@ from shared.contracts.events import (
     Event,
     LmsActivity,
     RecipientIdentity,
+    ResultKind,
+    RubricCriterionResult,
+    RubricLevel,
+    TopicEvent,
 )
 from shared.contracts.topics import Topic, dead_letter_topic
 
 __all__ = [
     "CONTRACTS",
+    "AchievementDefined",
     "AchievementSnapshot",
+    "AchievementStatus",
     "ActivityKind",
     "Answer",
     "AssessmentPassed",
@@ -34,6 +42,10 @@ __all__ = [
     "LmsActivity",
     "MissingCloudEventAttribute",
     "RecipientIdentity",
+    "ResultKind",
+    "RubricCriterionResult",
+    "RubricLevel",
     "Topic",
+    "TopicEvent",
     "dead_letter_topic",
 ]

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from services.assessment.admin import define_achievement
 from services.assessment.domain import AchievementDefinition
-from services.assessment.handlers import define_achievement
 from services.runtime import SERVICES, KafkaService
 from services.verifier.adapters.tables import PublishedCredential
 from shared.contracts import BadgeIssued, CloudEvent, LmsActivity, Topic, dead_letter_topic
