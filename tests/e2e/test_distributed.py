@@ -4,6 +4,7 @@ An LMS posts over HTTP; the badge-issued record is read from Kafka as an integra
 fetched from and verified by the verifier's public API.
 """
 
+import asyncio
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from shared.contracts import BadgeIssued, Topic
-from tests.helpers import eventually, header, read_topic
+from tests.helpers import eventually, header, read_topic, skip_topic_history
 from tests.infra import REPO, Infrastructure
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -39,6 +40,7 @@ def stack(infra: Infrastructure, postgres_url: str, tmp_path: Path) -> Iterator[
     """Start `credstream serve <service>` four times; yield each service's base URL."""
     ports = {name: free_port() for name in SERVICES}
     group = f"e2e-{uuid.uuid4().hex[:8]}"
+    asyncio.run(skip_topic_history(infra.kafka_bootstrap_servers, group))
     processes: dict[str, subprocess.Popen[bytes]] = {}
     logs: dict[str, Path] = {}
     for name in SERVICES:
