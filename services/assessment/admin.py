@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assessment.adapters.tables import (
+    AchievementRow,
     AchievementVersionRow,
     AnswerKeyRow,
     AssessmentOutbox,
@@ -157,10 +158,13 @@ async def _write_version(
     latest: AchievementVersionRow | None,
 ) -> Achievement:
     now = datetime.now(UTC)
+    # Versions never go backwards on the topic, even if this table was restored from an older backup: the copy
+    # applied from the topic knows the newest version published.
+    applied = await session.get(AchievementRow, (tenant_id, definition.id))
     row = AchievementVersionRow(
         tenant_id=tenant_id,
         achievement_id=definition.id,
-        version=(latest.version + 1) if latest else 1,
+        version=1 + max(latest.version if latest else 0, applied.version if applied else 0),
         status=status,
         definition=definition.model_dump_json(),
         created_at=now,

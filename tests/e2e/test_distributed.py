@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from shared.contracts import BadgeIssued, Topic
-from tests.helpers import eventually, header, read_topic, skip_topic_history
+from tests.helpers import eventually, header, read_to_end, read_topic, skip_topic_history
 from tests.infra import REPO, Infrastructure
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -185,11 +185,8 @@ async def test_lms_events_become_a_verified_badge(stack: dict[str, str], infra: 
         }
 
         # Still exactly one badge for this learner once everything has settled.
-        records = await read_topic(
-            infra.kafka_bootstrap_servers,
-            str(Topic.BADGE_ISSUED),
-            match=lambda r: r.key == f"e2e-school:{learner}".encode(),
-            until=lambda found: True,
-            timeout=10,
-        )
-        assert len(records) == 1
+        # (Read to the end of the topic, however long it grew; counted by credential id, as on a shared broker
+        # another run replaying the topics may re-announce the same credential.)
+        records = await read_to_end(infra.kafka_bootstrap_servers, str(Topic.BADGE_ISSUED))
+        mine = [BadgeIssued.model_validate_json(r.value) for r in records if r.key == f"e2e-school:{learner}".encode()]
+        assert {b.credential_id for b in mine} == {badge.credential_id}

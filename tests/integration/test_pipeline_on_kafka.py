@@ -86,7 +86,8 @@ async def test_direct_kafka_publishing_with_a_redelivery_and_a_poison_record(
         occurred_at=t0 + timedelta(minutes=1),
     )
     await publish(enrol)
-    await publish(b'{"tenant_id": "' + tenant.encode() + b'", "kind": "enrolled"}')  # poison: must not block
+    poison = b'{"tenant_id": "' + tenant.encode() + b'", "kind": "enrolled"}'
+    await publish(poison)  # must not block
     await publish(exam, ce_id="exam-delivery")
     await publish(exam, ce_id="exam-delivery")  # Kafka-level redelivery
     await publish(exam)  # the LMS re-sent the same event id in a new envelope
@@ -94,7 +95,8 @@ async def test_direct_kafka_publishing_with_a_redelivery_and_a_poison_record(
     dead = await read_topic(
         bootstrap,
         dead_letter_topic(str(Topic.LMS_INBOUND)),
-        match=lambda r: r.key == f"{tenant}:ivy".encode(),
+        # Only the poison record: on a shared broker, a foreign run on another contract version may dead-letter more.
+        match=lambda r: r.key == f"{tenant}:ivy".encode() and r.value == poison,
         until=lambda found: len(found) >= 1,
     )
     assert "learner_id" in (header(dead[0], "dlq_reason") or "")
