@@ -278,6 +278,16 @@ class Criteria(_Model):
                     found.add((RefKind.ACHIEVEMENT, rule.achievement_id))
         return found
 
+    def rubric_criteria(self) -> list[tuple[str, RubricCriterion]]:
+        """(assessment id, criterion) of every rubric rule, in order: what the credential's `resultDescription`
+        shows as rubric criterion levels."""
+        return [
+            (rule.assessment_id, criterion)
+            for _depth, rule in walk(self.rule)
+            if isinstance(rule, RubricRule)
+            for criterion in rule.criteria
+        ]
+
     def component_achievements(self) -> set[str]:
         """The other Achievements this one stacks (empty unless it is a pathway)."""
         return {ref for kind, ref in self.references() if kind is RefKind.ACHIEVEMENT}

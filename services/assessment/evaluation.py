@@ -25,7 +25,7 @@ from services.assessment.criteria import (
     ScoreMethod,
     Window,
 )
-from shared.contracts import AssessmentResult, ResultKind, RubricCriterionResult, RubricLevel
+from shared.contracts import AssessmentResult, ResultKind
 
 DEFAULT_MAX_SCORE = 100.0
 _EPSILON = 1e-9  # 69.99999999 out of floating point division still reaches a 70% minimum
@@ -231,22 +231,7 @@ def _rubric(rule: RubricRule, record: LearnerRecord, span: _Span) -> Outcome:
         kind=ResultKind.RUBRIC,
         name=rule.name,
         success=best.success,
-        rubric=[
-            RubricCriterionResult(
-                criterion_id=c.id,
-                name=c.name,
-                description=c.description,
-                levels=[
-                    RubricLevel(
-                        id=level.id, name=level.name, description=level.description, points=c.points_of(level.id)
-                    )
-                    for level in c.levels
-                ],
-                required_level=c.required_level,
-                achieved_level=best.rubric[c.id],
-            )
-            for c in rule.criteria
-        ],
+        rubric={c.id: best.rubric[c.id] for c in rule.criteria},
         achieved_at=best.occurred_at,
     )
     return Outcome(met=True, met_at=min(a.occurred_at for a in qualifying), results=(result,))

@@ -229,11 +229,20 @@ async def award_earned(session: AsyncSession, tenant_id: str, learner_id: str, a
     queue = deque(sorted(set(achievement_ids)))
     made = 0
     steps = 0
+    record: LearnerRecord | None = None
     while queue and steps < MAX_CASCADE:
         steps += 1
         achievement_id = queue.popleft()
-        if await _award_if_met(session, tenant_id, learner_id, achievement_id):
+        achievement = await _current_achievement(session, tenant_id, achievement_id)
+        if achievement is None:
+            continue
+        if record is None:
+            record = await learner_record(session, tenant_id, learner_id)
+        if await _award_if_met(session, achievement, learner_id, record):
             made += 1
+            record = None  # the new award is evidence for the pathways that stack it
+            if achievement.renewal_period_days:
+                queue.appendleft(achievement_id)  # evidence recorded earlier may already renew it (catching up)
             queue.extend(sorted(await _referring(session, tenant_id, RefKind.ACHIEVEMENT, achievement_id)))
     return made
 
@@ -282,10 +291,10 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-async def _award_if_met(session: AsyncSession, tenant_id: str, learner_id: str, achievement_id: str) -> bool:
-    achievement = await _current_achievement(session, tenant_id, achievement_id)
-    if achievement is None:
-        return False
+async def _award_if_met(
+    session: AsyncSession, achievement: Achievement, learner_id: str, record: LearnerRecord
+) -> bool:
+    tenant_id, achievement_id = achievement.tenant_id, achievement.id
     enrollment = await session.get(LearnerEnrollment, (tenant_id, learner_id, achievement_id))
     pathway = bool(achievement.criteria.component_achievements())
     # Achievements are earned by enrolled learners; pathways by whoever stacks their components.
@@ -301,7 +310,7 @@ async def _award_if_met(session: AsyncSession, tenant_id: str, learner_id: str, 
     )
     if nxt is None:
         return False
-    outcome = evaluate(achievement.criteria, await learner_record(session, tenant_id, learner_id), since=nxt.since)
+    outcome = evaluate(achievement.criteria, record, since=nxt.since)
     if not outcome.met:
         return False
     assert outcome.met_at is not None

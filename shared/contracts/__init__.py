@@ -20,8 +20,6 @@ from shared.contracts.events import (
     LmsActivity,
     RecipientIdentity,
     ResultKind,
-    RubricCriterionResult,
-    RubricLevel,
     TopicEvent,
 )
 from shared.contracts.topics import Topic, dead_letter_topic
@@ -43,8 +41,6 @@ __all__ = [
     "MissingCloudEventAttribute",
     "RecipientIdentity",
     "ResultKind",
-    "RubricCriterionResult",
-    "RubricLevel",
     "Topic",
     "TopicEvent",
     "dead_letter_topic",

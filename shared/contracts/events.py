@@ -143,30 +143,6 @@ class ResultKind(StrEnum):
     ACHIEVEMENT = "achievement"  # a component Achievement of a pathway (score 1 of 1)
 
 
-class RubricLevel(BaseModel):
-    """One level of a rubric criterion (OB3 RubricCriterionLevel)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    name: str
-    description: str | None = None
-    points: float | None = None
-
-
-class RubricCriterionResult(BaseModel):
-    """The level a learner reached on one rubric criterion, with the criterion's levels (lowest first)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    criterion_id: str
-    name: str
-    description: str | None = None
-    levels: list[RubricLevel]
-    required_level: str
-    achieved_level: str
-
-
 class AssessmentResult(BaseModel):
     """One outcome that counted towards an award. For rubric results the score is the sum of level points."""
 
@@ -176,10 +152,10 @@ class AssessmentResult(BaseModel):
     score: float
     max_score: float
     required_score: float
+    rubric: dict[str, str] | None = Field(default=None, description="Rubric criterion id -> achieved level id.")
     kind: ResultKind = ResultKind.SCORE
     name: str | None = None
     success: bool | None = None
-    rubric: list[RubricCriterionResult] | None = None
     achieved_at: AwareDatetime | None = None
 
 

@@ -200,14 +200,15 @@ def test_rubric_met_when_one_attempt_reaches_every_required_level() -> None:
     [result] = outcome.results
     assert result.kind is ResultKind.RUBRIC and result.name == "Essay"
     assert (result.score, result.max_score, result.required_score) == (3 + 5, 3 + 10, 2 + 5)
-    argument, sources = result.rubric or []
-    assert (argument.criterion_id, argument.required_level, argument.achieved_level) == (
-        "argument",
-        "proficient",
-        "expert",
-    )
+    assert result.rubric == {"argument": "expert", "sources": "some"}
+
+
+def test_rubric_criteria_are_listed_for_the_credentials_result_descriptions() -> None:
+    criteria = Criteria.model_validate({"narrative": "n", "rule": {"type": "all_of", "rules": [RUBRIC]}})
+    [(assessment, argument), (_, sources)] = criteria.rubric_criteria()
+    assert (assessment, argument.id, argument.required_level) == ("essay", "argument", "proficient")
     assert [level.id for level in argument.levels] == ["novice", "proficient", "expert"]
-    assert [level.points for level in argument.levels] == [1, 2, 3]
+    assert [argument.points_of(level.id) for level in argument.levels] == [1, 2, 3]
     assert sources.description == "Cites and weighs sources." and sources.levels[2].description == "Five or more."
 
 
