@@ -9,10 +9,12 @@ and learner events of a tenant are ordered by a readers-writer lock (see `_defin
 from __future__ import annotations
 
 import json
+import uuid
 import zlib
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import structlog
 from pydantic import ValidationError
@@ -61,6 +63,7 @@ log = structlog.get_logger(__name__)
 SOURCE = "credstream/assessment"
 # Pathways of pathways cascade within one transaction; this bounds a (refused at write time) cycle anyway.
 MAX_CASCADE = 500
+_LOCK_SPACE = 0x41534D54  # "ASMT": advisory-lock namespace of the definition barrier
 
 
 async def _definition_barrier(session: AsyncSession, tenant_id: str, *, exclusive: bool) -> None:
@@ -74,8 +77,9 @@ async def _definition_barrier(session: AsyncSession, tenant_id: str, *, exclusiv
     if bind is None or bind.dialect.name != "postgresql":
         return
     lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    key = zlib.crc32(f"assessment-definitions\x1f{tenant_id}".encode())
-    await session.execute(text(f"SELECT {lock}(:key)"), {"key": key})
+    # The two-key form keeps these locks apart from the outbox relays' single-key ones.
+    tenant_key = zlib.crc32(tenant_id.encode()) - 2**31  # int4
+    await session.execute(text(f"SELECT {lock}(:space, :tenant)"), {"space": _LOCK_SPACE, "tenant": tenant_key})
 
 
 # --- learner activity -----------------------------------------------------------------------------------------
@@ -360,8 +364,11 @@ async def on_achievement_defined(session: AsyncSession, event: AchievementDefine
     what the new definition makes earned from evidence already recorded (so definitions and activity may arrive in
     any order)."""
     await _definition_barrier(session, event.tenant_id, exclusive=True)
+    # Top-level fields this version does not know (a newer writer during a rolling upgrade) are left out; anything
+    # else that does not validate is a bad record.
+    known = {k: v for k, v in event.definition.items() if k in AchievementDefinition.model_fields}
     try:
-        definition = AchievementDefinition.model_validate(event.definition)
+        definition = AchievementDefinition.model_validate(known)
     except ValidationError as error:
         raise PoisonRecord(f"invalid achievement definition: {describe_validation_error(error)}") from error
     if definition.id != event.achievement_id:
@@ -432,8 +439,29 @@ async def _learners_to_reevaluate(
 # --- revoked components -----------------------------------------------------------------------------------------
 
 
+class RevokedBadge(Protocol):
+    """What the consumer needs of `credstream.badge-revoked.v1` (the issuer's BadgeRevoked contract)."""
+
+    tenant_id: str
+    award_id: uuid.UUID
+    revoked_at: datetime
+    reason: str
+
+
+async def on_badge_revoked(session: AsyncSession, event: RevokedBadge, _ce: CloudEvent) -> None:
+    """Consumer of `credstream.badge-revoked.v1`: see `record_revocation`."""
+    reports = await record_revocation(session, event.tenant_id, event.award_id, _aware(event.revoked_at), event.reason)
+    if reports:
+        log.warning(
+            "assessment.pathway_component_revoked",
+            tenant=event.tenant_id,
+            component_award=str(event.award_id),
+            pathway_awards=[str(r.pathway_award_id) for r in reports],
+        )
+
+
 async def record_revocation(
-    session: AsyncSession, tenant_id: str, revoked_award_id: object, revoked_at: datetime, reason: str | None
+    session: AsyncSession, tenant_id: str, revoked_award_id: uuid.UUID, revoked_at: datetime, reason: str | None
 ) -> list[PathwayReport]:
     """A badge was revoked: mark its award (it no longer counts for new pathway awards) and report every pathway
     award that was earned with it. Pathway awards are not retracted automatically (see `pathways.py`)."""

@@ -187,3 +187,18 @@ async def test_the_seed_file_defines_components_before_pathways(flow: Flow, tmp_
         await seed_tenant(session, "acme", definitions)
     await flow.stack.settle()
     assert [d.achievement_id for d in flow.definitions()] == ["sql", "path"]
+
+
+async def test_top_level_fields_from_a_newer_writer_are_ignored_by_the_consumer(flow: Flow) -> None:
+    newer = AchievementDefined(
+        tenant_id="acme",
+        achievement_id="sql",
+        version=1,
+        status=AchievementStatus.ACTIVE,
+        definition={**SQL, "badge_colour": "teal"},
+        defined_at=T0,
+    )
+    async with flow.assessment_db() as sessions, transaction(sessions) as session:
+        await on_achievement_defined(session, newer, CloudEvent(source="t", type=AchievementDefined.CE_TYPE))
+    await flow.send(flow.enrol("dan", "sql"), flow.score("dan", "practical", 80, 1))
+    assert len(flow.passed("dan")) == 1

@@ -137,3 +137,31 @@ async def test_a_revoked_component_is_reported_not_retracted_and_counts_for_noth
     await flow.send(flow.enrol("hal", "sql"), flow.enrol("hal", "streams"), flow.score("hal", "sql-exam", 80, 1))
     await flow.send(flow.score("hal", "kafka-exam", 80, 2))
     assert len(flow.badges("hal", "sql-and-streams")) == 1
+
+
+async def test_the_badge_revoked_consumer_records_and_reports(flow: Flow) -> None:
+    from dataclasses import dataclass
+    from datetime import datetime
+
+    from services.assessment.handlers import on_badge_revoked
+
+    @dataclass(frozen=True)
+    class Revoked:  # the fields of the issuer's BadgeRevoked contract the consumer reads
+        tenant_id: str
+        award_id: uuid.UUID
+        revoked_at: datetime
+        reason: str
+
+    await define_all(flow, pathway("two", ["sql", "python"]))
+    await flow.send(flow.enrol("ivy", "sql"), flow.enrol("ivy", "python"))
+    await flow.send(flow.score("ivy", "sql-exam", 80, 1), flow.score("ivy", "py-exam", 80, 2))
+    sql_award = next(p.award_id for p in flow.passed("ivy") if p.achievement.id == "sql")
+    revoked = Revoked("acme", sql_award, T0.replace(hour=12, tzinfo=None), "issued in error")
+    async with flow.assessment_db() as sessions, transaction(sessions) as session:
+        await on_badge_revoked(session, revoked, CloudEvent(source="credstream/issuer", type="x"))
+    [report] = await flow.admin("GET", "/pathway-reports")
+    assert (report["learner_id"], report["pathway_achievement_id"], report["reason"]) == (
+        "ivy",
+        "two",
+        "issued in error",
+    )
