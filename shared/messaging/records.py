@@ -9,7 +9,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from shared.contracts import CloudEvent, Event, MissingCloudEventAttribute
+from shared.contracts import CloudEvent, MissingCloudEventAttribute, TopicEvent
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -46,7 +46,7 @@ class RecordPublisher(Protocol):
     async def publish(self, records: Sequence[OutboundRecord]) -> None: ...
 
 
-def event_record(event: Event, ce: CloudEvent) -> OutboundRecord:
+def event_record(event: TopicEvent, ce: CloudEvent) -> OutboundRecord:
     return OutboundRecord(
         topic=str(event.TOPIC),
         key=event.key(),

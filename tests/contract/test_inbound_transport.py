@@ -20,7 +20,7 @@ from shared.db.migrations import upgrade
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.records import OutboundRecord
 from shared.settings import Settings
-from tests.helpers import eventually, header, produce, read_topic
+from tests.helpers import eventually, header, produce, read_topic, skip_topic_history
 from tests.infra import Infrastructure
 
 
@@ -99,6 +99,7 @@ async def kafka_harness(settings: Settings, infra: Infrastructure, postgres_url:
             "consumer_group_prefix": f"test-{uuid.uuid4().hex[:8]}",
         }
     )
+    await skip_topic_history(infra.kafka_bootstrap_servers, kafka_settings.consumer_group_prefix)
     service = KafkaService("enrollment", kafka_settings)
     await service.start()
     try:
