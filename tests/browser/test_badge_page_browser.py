@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -129,6 +130,31 @@ async def test_downloads_from_the_page_carry_a_verifiable_credential(served: Ser
         assert verify(credential).verified, text
     problems.assert_none()
     await ctx.close()
+
+
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.skipif(
+    not AXE.exists() and not os.environ.get("CI"), reason="axe-core missing: `make browser-deps` (npm ci)"
+)
+async def test_badge_page_has_no_accessibility_violations(served: ServedStack, browser: Any) -> None:
+    """axe-core's WCAG 2.0/2.1 A and AA rules and its best practices, on the rendered page (desktop and phone)."""
+    badge = await issue_badge(served.stack)
+    url = f"{served.base_url}/credentials/{badge.credential_id.removeprefix('urn:uuid:')}"
+    # The page allows no scripts (CSP); only this test context lets axe in.
+    for viewport in ({"width": 1280, "height": 900}, {"width": 390, "height": 844}):
+        ctx, page, problems = await open_badge_page(browser, url, bypass_csp=True, viewport=viewport)
+        await page.add_script_tag(path=str(AXE))
+        results = await page.evaluate(
+            """() => axe.run(document, {runOnly: {type: 'tag',
+                 values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})"""
+        )
+        violations = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in results["violations"]]
+        assert violations == [], violations
+        assert len(results["passes"]) > 20  # axe really ran
+        problems.assert_none()
+        await ctx.close()
 
 
 @pytest.mark.xfail(reason="needs issuer-ob3 revocation", strict=False)
