@@ -31,11 +31,22 @@ class ProblemError(HTTPException):
         self.extra = extra
 
 
+def _pointer(location: tuple[Any, ...]) -> str:
+    """A JSON pointer into the body; pydantic's union-member tags (`list[...]`, `function-after[...]`) are not
+    part of the document, so they are left out."""
+    parts = [str(p) for p in location if p != "body" and not (isinstance(p, str) and "[" in p)]
+    return "/" + "/".join(parts)
+
+
 def _validation_errors(error: RequestValidationError) -> list[dict[str, str]]:
-    return [
-        {"pointer": "/" + "/".join(str(p) for p in item["loc"] if p != "body"), "detail": item["msg"]}
-        for item in error.errors()[:50]
+    errors = error.errors()
+    # A body that may be one item or a list fails both ways; report the way that matches what was sent.
+    specific = [
+        e
+        for e in errors
+        if any(isinstance(p, int) or (isinstance(p, str) and "[" not in p and p != "body") for p in e["loc"])
     ]
+    return [{"pointer": _pointer(tuple(item["loc"])), "detail": item["msg"]} for item in (specific or errors)[:50]]
 
 
 def install_problem_details(app: FastAPI) -> None:

@@ -13,7 +13,7 @@ from services.assessment.adapters.tables import (
     LearnerEnrollment,
 )
 from services.assessment.domain import Achievement, AchievementDefinition, Score, award_id, better, evaluate
-from shared.contracts import ActivityKind, AssessmentPassed, CloudEvent, EnrollmentRecorded
+from shared.contracts import ActivityKind, AssessmentPassed, CloudEvent, EnrollmentRecorded, RecipientIdentity
 from shared.db.outbox import stage_event
 
 SOURCE = "credstream/assessment"
@@ -58,7 +58,8 @@ async def on_enrollment_event(session: AsyncSession, event: EnrollmentRecorded, 
         await _enroll(session, event)
         candidates = [event.achievement_id]
     else:
-        assert event.assessment_id is not None and event.score is not None
+        if event.assessment_id is None or event.score is None:
+            return  # submissions, completions and pass flags count once the criteria engine uses them
         await _record_score(session, event)
         enrolled = await session.execute(
             select(LearnerEnrollment.achievement_id).where(
@@ -81,11 +82,15 @@ async def _enroll(session: AsyncSession, event: EnrollmentRecorded) -> None:
                 learner_id=event.learner_id,
                 achievement_id=event.achievement_id,  # type: ignore[arg-type]
                 learner_name=event.learner_name,
+                recipient=event.recipient.model_dump_json() if event.recipient else None,
                 enrolled_at=event.occurred_at,
             )
         )
-    elif event.learner_name and row.learner_name != event.learner_name:
-        row.learner_name = event.learner_name
+    else:
+        if event.learner_name:
+            row.learner_name = event.learner_name
+        if event.recipient:
+            row.recipient = event.recipient.model_dump_json()
         session.add(row)
     await session.flush()
 
@@ -146,6 +151,9 @@ async def _award_if_met(session: AsyncSession, event: EnrollmentRecorded, achiev
         achievement=achievement.snapshot(),
         results=evaluation.results,
         learner_name=enrollment.learner_name if enrollment else event.learner_name,
+        recipient=RecipientIdentity.model_validate_json(enrollment.recipient)
+        if enrollment and enrollment.recipient
+        else event.recipient,
         passed_at=event.occurred_at,
     )
     ce = CloudEvent(id=str(award), source=SOURCE, type=AssessmentPassed.CE_TYPE, subject=passed.key())

@@ -39,8 +39,7 @@ async def record_activity(session: AsyncSession, activity: LmsActivity, source: 
                     enrolled_at=activity.occurred_at,
                 )
             )
-    else:
-        assert activity.assessment_id is not None and activity.score is not None
+    elif activity.assessment_id is not None and activity.score is not None:
         session.add(
             AssessmentAttempt(
                 tenant_id=activity.tenant_id,

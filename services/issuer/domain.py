@@ -8,6 +8,7 @@ from shared.contracts import AssessmentPassed
 from shared.credentials.ob3 import (
     Achievement,
     Criteria,
+    IdentityObject,
     Image,
     Profile,
     Result,
@@ -82,6 +83,7 @@ def build_credential(
         valid_from=issued_at,
         awarded_date=passed.passed_at,
         subject_id=learner_subject_id(passed.tenant_id, passed.learner_id),
+        identifier=[_identity(passed)] if passed.recipient else None,
         results=results or None,
     )
 
@@ -89,3 +91,11 @@ def build_credential(
 def _percent(score: float, max_score: float) -> str:
     value = 100.0 * score / max_score if max_score else 0.0
     return f"{value:.0f}" if value.is_integer() else f"{value:.1f}"
+
+
+def _identity(passed: AssessmentPassed) -> IdentityObject:
+    recipient = passed.recipient
+    assert recipient is not None
+    return IdentityObject(
+        identity_hash=recipient.identity_hash, identity_type=recipient.identity_type, salt=recipient.salt
+    )

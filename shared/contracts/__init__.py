@@ -9,12 +9,14 @@ from shared.contracts.events import (
     CONTRACTS,
     AchievementSnapshot,
     ActivityKind,
+    Answer,
     AssessmentPassed,
     AssessmentResult,
     BadgeIssued,
     EnrollmentRecorded,
     Event,
     LmsActivity,
+    RecipientIdentity,
 )
 from shared.contracts.topics import Topic, dead_letter_topic
 
@@ -22,6 +24,7 @@ __all__ = [
     "CONTRACTS",
     "AchievementSnapshot",
     "ActivityKind",
+    "Answer",
     "AssessmentPassed",
     "AssessmentResult",
     "BadgeIssued",
@@ -30,6 +33,7 @@ __all__ = [
     "Event",
     "LmsActivity",
     "MissingCloudEventAttribute",
+    "RecipientIdentity",
     "Topic",
     "dead_letter_topic",
 ]

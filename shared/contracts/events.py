@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.contracts.topics import Topic
 
@@ -39,7 +39,30 @@ class Event(BaseModel):
 
 class ActivityKind(StrEnum):
     ENROLLED = "enrolled"
+    SUBMITTED = "submitted"
     SCORED = "scored"
+    PASSED = "passed"
+    FAILED = "failed"
+    COMPLETED = "completed"
+
+
+class Answer(BaseModel):
+    """A learner's raw answer to one question, for assessments credstream grades itself."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    question_id: str = Field(min_length=1, max_length=256)
+    response: str | list[str] | float
+
+
+class RecipientIdentity(BaseModel):
+    """A salted SHA-256 of the learner's e-mail (OB3 IdentityObject); the address itself stays in enrollment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    identity_hash: str = Field(pattern=r"^sha256\$[0-9a-f]{64}$")
+    salt: str = Field(min_length=8, max_length=128)
+    identity_type: str = "emailAddress"
 
 
 class _Activity(Event):
@@ -49,17 +72,26 @@ class _Activity(Event):
     assessment_id: str | None = Field(default=None, min_length=1, max_length=256)
     score: float | None = Field(default=None, ge=0)
     max_score: float | None = Field(default=None, gt=0)
+    success: bool | None = Field(default=None, description="The LMS's own pass/fail verdict, where it gives one.")
+    rubric: dict[str, str] | None = Field(default=None, description="Rubric criterion id -> achieved level id.")
+    answers: list[Answer] | None = Field(default=None, max_length=1000, description="Raw answers to grade.")
+    source_activity_id: str | None = Field(default=None, max_length=2048, description="The LMS's activity id.")
     occurred_at: AwareDatetime
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> _Activity:
-        if self.kind is ActivityKind.ENROLLED and not self.achievement_id:
+        kind = self.kind
+        if kind is ActivityKind.ENROLLED and not self.achievement_id:
             raise ValueError("an 'enrolled' activity needs achievement_id")
-        if self.kind is ActivityKind.SCORED:
-            if not self.assessment_id or self.score is None:
-                raise ValueError("a 'scored' activity needs assessment_id and score")
-            if self.max_score is not None and self.score > self.max_score:
-                raise ValueError("score is greater than max_score")
+        needs_assessment = (ActivityKind.SUBMITTED, ActivityKind.SCORED, ActivityKind.PASSED, ActivityKind.FAILED)
+        if kind in needs_assessment and not self.assessment_id:
+            raise ValueError(f"a '{kind}' activity needs assessment_id")
+        if kind is ActivityKind.SCORED and self.score is None:
+            raise ValueError("a 'scored' activity needs score")
+        if kind is ActivityKind.COMPLETED and not (self.assessment_id or self.achievement_id):
+            raise ValueError("a 'completed' activity needs assessment_id or achievement_id")
+        if self.score is not None and self.max_score is not None and self.score > self.max_score:
+            raise ValueError("score is greater than max_score")
         return self
 
 
@@ -72,6 +104,12 @@ class LmsActivity(_Activity):
 
     schema_version: Literal[1] = 1
     event_id: str = Field(min_length=1, max_length=256, description="The LMS's own id for this event (dedupe).")
+    learner_email: Annotated[str, StringConstraints(strip_whitespace=True)] | None = Field(
+        default=None,
+        max_length=320,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="Hashed into the badge's recipient identifier by enrollment; never forwarded as is.",
+    )
 
 
 class EnrollmentRecorded(_Activity):
@@ -83,6 +121,7 @@ class EnrollmentRecorded(_Activity):
     schema_version: Literal[1] = 1
     source: str = Field(description="Which LMS connection sent it.")
     source_event_id: str = Field(description="The LMS's own event id.")
+    recipient: RecipientIdentity | None = None
 
 
 class AssessmentResult(BaseModel):
@@ -121,6 +160,7 @@ class AssessmentPassed(Event):
     achievement: AchievementSnapshot
     results: list[AssessmentResult]
     learner_name: str | None = None
+    recipient: RecipientIdentity | None = None
     passed_at: AwareDatetime
 
 

@@ -1,5 +1,6 @@
 """Awarding through the embedded stack: enrol, fail, retake, pass — exactly one badge."""
 
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,3 +110,16 @@ async def test_admin_api_requires_the_admin_token(stack: EmbeddedStack) -> None:
     changed = {**ACHIEVEMENT, "description": "Queries data well."}
     response = await client.put("/v1/tenants/acme/achievements/sql", json=changed, headers=ADMIN)
     assert response.json()["version"] == 2
+
+
+async def test_the_recipient_is_a_salted_hash_and_the_address_never_leaves_enrollment(stack: EmbeddedStack) -> None:
+    await send(stack, {**enrol("eve"), "learner_email": " Eve@Example.org "}, score("eve", "quiz", 60, 1))
+    await send(stack, score("eve", "practical", 90, 2))
+    [badge] = badges(stack, "eve")
+    [identity] = badge.credential["credentialSubject"]["identifier"]
+    assert identity["type"] == "IdentityObject" and identity["hashed"] is True
+    assert identity["identityType"] == "emailAddress"
+    digest = hashlib.sha256(("eve@example.org" + identity["salt"]).encode()).hexdigest()
+    assert identity["identityHash"] == f"sha256${digest}"
+    for topic in Topic:
+        assert all(b"xample.org" not in r.value.lower() for r in stack.bus.records(str(topic))), topic

@@ -24,6 +24,7 @@ class LearnerEnrollment(SQLModel, table=True):
     learner_id: str = Field(primary_key=True, max_length=256)
     achievement_id: str = Field(primary_key=True, max_length=256)
     learner_name: str | None = Field(default=None, max_length=200)
+    recipient: str | None = Field(default=None, sa_type=Text, description="RecipientIdentity as JSON")
     enrolled_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
