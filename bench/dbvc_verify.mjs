@@ -4,7 +4,7 @@
 // same offline document loader as tests/interop/dbvc.mjs: contexts from shared/credentials/contexts, did:key
 // resolved locally, nothing fetched. Credential status is not checked (as in the interop cross-check).
 //
-//   node bench/dbvc_verify.mjs --warmup W FILE...     -> one JSON line {count, seconds, per_second, failures}
+//   node bench/dbvc_verify.mjs --warmup W FILE...  -> one JSON line {count, seconds, cpu_seconds, per_second, failures}
 //
 // The first W files are verified untimed (JIT warm-up, caches); then every file is verified, timed.
 import {readFileSync} from 'node:fs';
@@ -75,6 +75,7 @@ async function main(argv) {
     await verifyOne(credential, documentLoader);
   }
   let failures = 0;
+  const cpuStart = process.cpuUsage();
   const start = process.hrtime.bigint();
   for(const credential of credentials) {
     if(!await verifyOne(credential, documentLoader)) {
@@ -82,8 +83,10 @@ async function main(argv) {
     }
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   process.stdout.write(JSON.stringify({
-    count: credentials.length, seconds, per_second: credentials.length / seconds, failures,
+    count: credentials.length, seconds, cpu_seconds: cpuSeconds, per_second: credentials.length / seconds, failures,
     node: process.version
   }) + '\n');
   return failures ? 1 : 0;
