@@ -1,11 +1,13 @@
 """Issue a real badge through the embedded stack (LMS activity -> enrollment -> assessment -> issuer -> verifier),
 for tests of what a person sees (badge page, downloads, browser)."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.embedded import EmbeddedStack
-from shared.contracts import BadgeIssued, Topic
+from shared.contracts import BadgeIssued, CloudEvent, Topic
+from shared.messaging.records import event_record
 from shared.settings import Settings
 
 TENANT = "acme"
@@ -76,3 +78,20 @@ async def issue_badge(stack: EmbeddedStack, learner: str = "ana", learner_name: 
     mine = [badge for badge in issued if badge.learner_id == learner]
     assert len(mine) == 1, issued
     return mine[0]
+
+
+async def publish_credential(stack: EmbeddedStack, credential: dict[str, Any], tenant: str = TENANT) -> str:
+    """Announce an already signed credential on badge-issued, as the issuer would; return its page path."""
+    credential_id = credential["id"]
+    event = BadgeIssued(
+        tenant_id=tenant,
+        learner_id="external",
+        award_id=uuid.uuid4(),
+        achievement_id=credential["credentialSubject"]["achievement"]["id"],
+        credential_id=credential_id,
+        issuer_id=credential["issuer"]["id"],
+        issued_at=datetime.now(UTC),
+        credential=credential,
+    )
+    await stack.bus.publish([event_record(event, CloudEvent(source="tests://badges", type=BadgeIssued.CE_TYPE))])
+    return f"/credentials/{credential_id.removeprefix('urn:uuid:')}"

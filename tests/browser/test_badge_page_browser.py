@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -15,9 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from services.verifier.handlers import verify
+from shared.credentials import did_key, did_key_verification_method, generate_key, sign_credential
 from shared.credentials.baking import extract_from_png, extract_from_svg
-from tests.badges import ACHIEVEMENT, issue_badge
+from tests.badges import ACHIEVEMENT, issue_badge, publish_credential
 from tests.browser.conftest import ServedStack, browser_unavailable
+from tests.unit.credentials.samples import fully_populated_credential
 
 _UNAVAILABLE = browser_unavailable()
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(_UNAVAILABLE is not None, reason=_UNAVAILABLE or "")]
@@ -128,6 +131,39 @@ async def test_downloads_from_the_page_carry_a_verifiable_credential(served: Ser
         credential = extract(data)
         assert credential == badge.credential, text
         assert verify(credential).verified, text
+    problems.assert_none()
+    await ctx.close()
+
+
+async def test_badge_page_shows_an_expired_badge_with_every_field(
+    served: ServedStack, browser: Any, output_dir: Path
+) -> None:
+    """A credential signed elsewhere (did:key) with every OB 3.0 field, whose validity ended: "Expired"."""
+    key = generate_key()
+    credential = fully_populated_credential(did_key(key))
+    credential.pop("credentialStatus")  # its list lives on an unreachable example host
+    credential.update(validFrom="2024-01-15T09:00:00Z", awardedDate="2024-01-15T09:00:00Z")
+    credential["validUntil"] = "2025-01-15T09:00:00Z"
+    credential["credentialSubject"]["name"] = "Ana Lima"
+    signed = sign_credential(credential, key, did_key_verification_method(key), datetime(2024, 1, 15, tzinfo=UTC))
+    path = await publish_credential(served.stack, signed)
+
+    ctx, page, problems = await open_badge_page(
+        browser, served.base_url + path, viewport={"width": 1280, "height": 900}
+    )
+    verdict = page.get_by_test_id("verdict")
+    assert await verdict.get_attribute("data-status") == "expired"
+    assert "Expired" in await verdict.inner_text()
+    assert await page.get_by_test_id("recipient").inner_text() == "Ana Lima"
+    assert await page.locator('[data-check="validity"]').get_attribute("data-outcome") == "failed"
+    assert await page.locator('[data-check="proof.signature"]').get_attribute("data-outcome") == "passed"
+    main = await page.locator("main").inner_text()
+    for text in ("Data 101", "Data literacy", "statistics", "Final project", "87%", "15 January 2025"):
+        assert text in main, text
+    linkedin = parse_qs(urlsplit(await page.get_by_test_id("linkedin").get_attribute("href") or "").query)
+    assert (linkedin["issueYear"], linkedin["issueMonth"]) == (["2024"], ["1"])
+    assert (linkedin["expirationYear"], linkedin["expirationMonth"]) == (["2025"], ["1"])
+    await page.screenshot(path=str(output_dir / "badge-page-expired.png"), full_page=True)
     problems.assert_none()
     await ctx.close()
 
