@@ -20,7 +20,7 @@ from lxml import etree
 from services.embedded import EmbeddedStack
 from services.verifier.handlers import verify
 from services.verifier.pages.badge_image import BadgeArt, badge_images, generated_png, generated_svg
-from services.verifier.pages.negotiation import HTML, JSON, LD_JSON, VC_JSON, negotiate
+from services.verifier.pages.negotiation import HTML, JSON, LD_JSON, VC_JSON, negotiate, offered_for
 from services.verifier.pages.routes import install_badge_pages
 from services.verifier.pages.view import build_view, linkedin_add_url, recipient_name, status_of
 from shared.contracts import BadgeIssued
@@ -107,6 +107,20 @@ class Page(HTMLParser):
 )
 def test_negotiate(accept: str | None, expected: str | None) -> None:
     assert negotiate(accept) == expected
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "accept", "expected"),
+    [
+        ("LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)", "*/*", HTML),
+        ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", None, HTML),
+        ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "application/json", JSON),
+        ("curl/8.5.0", "*/*", VC_JSON),
+        (None, None, VC_JSON),
+    ],
+)
+def test_link_preview_crawlers_get_the_page(user_agent: str | None, accept: str | None, expected: str) -> None:
+    assert negotiate(accept, offered_for(user_agent)) == expected
 
 
 # --- over HTTP -----------------------------------------------------------------------------------------------

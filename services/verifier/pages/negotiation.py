@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 VC_JSON = "application/vc+ld+json"
 LD_JSON = "application/ld+json"
 JSON = "application/json"
 HTML = "text/html"
 # Server preference when the client rates several equally; JSON first so `*/*` (curl, libraries) gets JSON.
 OFFERED = (VC_JSON, LD_JSON, JSON, HTML)
+# Link-preview crawlers often send `*/*` or no Accept at all, yet need the page (its OpenGraph tags).
+FOR_PREVIEW_BOTS = (HTML, VC_JSON, LD_JSON, JSON)
+_PREVIEW_BOTS = re.compile(
+    r"LinkedInBot|facebookexternalhit|Facebot|Twitterbot|Slackbot|Discordbot|WhatsApp|TelegramBot|"
+    r"SkypeUriPreview|Mastodon|redditbot|Applebot|Embedly|Pinterest|vkShare|Iframely",
+    re.IGNORECASE,
+)
+
+
+def offered_for(user_agent: str | None) -> tuple[str, ...]:
+    """The server's preference order for this client: the page first for link-preview crawlers."""
+    return FOR_PREVIEW_BOTS if user_agent and _PREVIEW_BOTS.search(user_agent) else OFFERED
 
 
 def _ranges(accept: str) -> list[tuple[str, float]]:

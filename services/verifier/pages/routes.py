@@ -19,7 +19,7 @@ from shared.http import ProblemError
 from shared.ids import parse_credential_uuid
 
 from .badge_image import BadgeArt, BadgeImages, badge_images
-from .negotiation import HTML, OFFERED, VC_JSON, negotiate
+from .negotiation import HTML, OFFERED, VC_JSON, negotiate, offered_for
 from .render import content_security_policy, render_badge_page, render_not_found
 from .view import achievement_of, build_view, issuer_of, title_of
 
@@ -80,7 +80,7 @@ def install_badge_pages(
     )
     async def credential_page(credential_id: str, request: Request) -> Response:
         """The signed credential as issued (JSON, the default), or its badge page for `Accept: text/html`."""
-        chosen = negotiate(request.headers.get("accept"))
+        chosen = negotiate(request.headers.get("accept"), offered_for(request.headers.get("user-agent")))
         if chosen is None:
             raise ProblemError(
                 406, "Not Acceptable", f"This resource is available as {', '.join(OFFERED)}.", available=list(OFFERED)
