@@ -47,37 +47,49 @@ def browser_unavailable() -> str | None:
 
 @dataclass
 class ServedStack:
-    """The embedded stack with its verifier listening on `base_url`."""
+    """The embedded stack with its verifier listening on `base_url` and its issuer on `issuer_url`."""
 
     stack: EmbeddedStack
     base_url: str
+    issuer_url: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _listening_socket() -> tuple[socket.socket, str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[ServedStack]:
-    # Bind first, so the public base URL (og:url, LinkedIn certUrl) names the port the page is really served on.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    stack = EmbeddedStack(badge_settings(CREDSTREAM_PUBLIC_BASE_URL=base_url), tmp_path / "data")
+    # Bind first, so the public URLs (og:url, LinkedIn certUrl, status list URLs) name the ports really served.
+    # The issuer is served too: credentials point at its status lists and DID documents.
+    verifier_sock, verifier_url = _listening_socket()
+    issuer_sock, issuer_url = _listening_socket()
+    settings = badge_settings(CREDSTREAM_PUBLIC_BASE_URL=verifier_url, CREDSTREAM_ISSUER_BASE_URL=issuer_url)
+    stack = EmbeddedStack(settings, tmp_path / "data")
     await stack.start()
-    server = uvicorn.Server(
-        uvicorn.Config(stack.parts["verifier"].http, log_level="warning", lifespan="off", access_log=False)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
+    servers = []
+    for name, sock in (("verifier", verifier_sock), ("issuer", issuer_sock)):
+        server = uvicorn.Server(
+            uvicorn.Config(stack.parts[name].http, log_level="warning", lifespan="off", access_log=False)
+        )
+        servers.append((server, asyncio.create_task(server.serve(sockets=[sock])), sock))
     for _ in range(200):
-        if server.started:
+        if all(server.started for server, _, _ in servers):
             break
         await asyncio.sleep(0.025)
-    assert server.started, "uvicorn did not start"
+    assert all(server.started for server, _, _ in servers), "uvicorn did not start"
     try:
-        yield ServedStack(stack, base_url)
+        yield ServedStack(stack, verifier_url, issuer_url)
     finally:
-        server.should_exit = True
-        await task
-        sock.close()
+        for server, _, _ in servers:
+            server.should_exit = True
+        for _, task, sock in servers:
+            await task
+            sock.close()
         await stack.stop()
 
 
