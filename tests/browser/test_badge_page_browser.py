@@ -118,8 +118,8 @@ async def test_downloads_from_the_page_carry_a_verifiable_credential(served: Ser
     key = badge.credential_id.removeprefix("urn:uuid:")
     ctx, page, problems = await open_badge_page(browser, f"{served.base_url}/credentials/{key}")
     extractors = {
-        "Badge image (PNG)": extract_from_png,
-        "Badge image (SVG)": extract_from_svg,
+        "Badge image (PNG)": lambda data: json.loads(extract_from_png(data)),
+        "Badge image (SVG)": lambda data: json.loads(extract_from_svg(data)),
         "Credential (JSON)": lambda data: json.loads(data),
     }
     for text, extract in extractors.items():

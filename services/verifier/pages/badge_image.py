@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape
 
-from lxml import etree
+from defusedxml import ElementTree as SafeElementTree
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 SIZE = 512
@@ -231,11 +231,11 @@ def _raster_to_png(data: bytes) -> bytes | None:
 
 
 def _is_svg(data: bytes) -> bool:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
-        return etree.fromstring(data, parser).tag == "{http://www.w3.org/2000/svg}svg"
-    except etree.XMLSyntaxError:
+        root = SafeElementTree.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except Exception:  # defusedxml raises ParseError and its own DefusedXmlException subclasses
         return False
+    return root.tag == "{http://www.w3.org/2000/svg}svg"
 
 
 def _svg_wrapping_png(png: bytes, label: str) -> bytes:

@@ -13,18 +13,18 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from shared.credentials.baking import bake_png, bake_svg
+from shared.credentials.baking import BakingError, bake_png, bake_svg
 from shared.credentials.verification import VerificationReport
 from shared.http import ProblemError
 from shared.ids import parse_credential_uuid
 
-from .badge_image import BadgeArt, BadgeImages, badge_images
+from .badge_image import BadgeArt, BadgeImages, badge_images, generated_svg
 from .negotiation import HTML, OFFERED, VC_JSON, negotiate, offered_for
 from .render import content_security_policy, render_badge_page, render_not_found
 from .view import achievement_of, build_view, issuer_of, title_of
 
 CredentialLoader = Callable[[str], Awaitable[dict[str, Any]]]
-Verify = Callable[[dict[str, Any]], VerificationReport]
+Verify = Callable[[dict[str, Any]], Awaitable[VerificationReport]]
 
 _SVG_MEDIA_TYPE = "image/svg+xml"
 # An SVG may come from the issuer (a data: URI in the credential): opened on its own it may run nothing.
@@ -40,14 +40,33 @@ def _slug(text: str) -> str:
     return _SLUG.sub("-", text.lower()).strip("-")[:60] or "badge"
 
 
-def _images(credential: dict[str, Any]) -> BadgeImages:
+def _art(credential: dict[str, Any]) -> BadgeArt:
     achievement = achievement_of(credential)
-    art = BadgeArt(
+    return BadgeArt(
         key=str(achievement.get("id") or credential.get("id") or ""),
         title=title_of(credential),
         issuer=issuer_of(credential)[0],
     )
-    return badge_images(art, [achievement.get("image"), credential.get("image")])
+
+
+def _images(credential: dict[str, Any]) -> BadgeImages:
+    achievement = achievement_of(credential)
+    return badge_images(_art(credential), [achievement.get("image"), credential.get("image")])
+
+
+def _credential_text(credential: dict[str, Any]) -> str:
+    # Compact UTF-8 JSON: the proof covers the data, not the whitespace.
+    return json.dumps(credential, ensure_ascii=False, separators=(",", ":"))
+
+
+def _baked_svg(credential: dict[str, Any]) -> bytes:
+    images = _images(credential)
+    try:
+        svg = bake_svg(images.svg.decode("utf-8"), _credential_text(credential))
+    except (BakingError, UnicodeDecodeError):
+        # The issuer's own SVG may already carry a credential (or not be UTF-8): bake into our medal instead.
+        svg = bake_svg(generated_svg(_art(credential)).decode("utf-8"), _credential_text(credential))
+    return svg.encode("utf-8")
 
 
 def _download(body: bytes, media_type: str, filename: str) -> Response:
@@ -99,8 +118,7 @@ def install_badge_pages(
             return JSONResponse(credential, media_type=chosen, headers={"Vary": "Accept"})
         key, _stem = names(credential_id, credential)
         checked_at = clock()
-        # Canonicalisation is CPU work (milliseconds): keep it off the event loop.
-        report = await run_in_threadpool(verify, credential)
+        report = await verify(credential)
         view = build_view(
             credential,
             report,
@@ -148,12 +166,12 @@ def install_badge_pages(
     async def download_png(credential_id: str) -> Response:
         """The badge as a PNG with the signed credential baked in (iTXt `openbadgecredential`)."""
         credential = await load(credential_id)
-        body = await run_in_threadpool(lambda: bake_png(_images(credential).png, credential))
+        body = await run_in_threadpool(lambda: bake_png(_images(credential).png, _credential_text(credential)))
         return _download(body, "image/png", f"{names(credential_id, credential)[1]}.png")
 
     @app.get("/credentials/{credential_id}/download.svg", tags=["public"], response_class=Response)
     async def download_svg(credential_id: str) -> Response:
         """The badge as an SVG with the signed credential baked in (`<openbadges:credential>`)."""
         credential = await load(credential_id)
-        body = await run_in_threadpool(lambda: bake_svg(_images(credential).svg, credential))
+        body = await run_in_threadpool(lambda: _baked_svg(credential))
         return _download(body, _SVG_MEDIA_TYPE, f"{names(credential_id, credential)[1]}.svg")
