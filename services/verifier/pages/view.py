@@ -21,6 +21,7 @@ _HTTP_URL = re.compile(r"^https?://[^\s<>\"']+$", re.IGNORECASE)
 # People read check names in words; unknown checks fall back to their dotted name.
 CHECK_LABELS = {
     "structure": "Credential structure",
+    "schema": "Open Badges 3.0 schema",
     "data.terms": "Vocabulary (every term defined by the contexts)",
     "proof.suite": "Proof type",
     "issuer.key": "Issuer's signing key",
