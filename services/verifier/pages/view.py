@@ -209,6 +209,12 @@ def status_of(report: VerificationReport) -> Status:
     return Status("not-verified", "Not verified", "The credential's validity period could not be read.")
 
 
+def _sentence(message: str) -> str:
+    """Capitalise a plain first word ("signature is valid"), not a name ("eddsa-rdfc-2022 ...", "did:key:...")."""
+    first = message.split(" ", 1)[0]
+    return message[:1].upper() + message[1:] if first.isalpha() and first.islower() else message
+
+
 def check_lines(report: VerificationReport) -> list[CheckLine]:
     lines = []
     for check in report.checks:
@@ -223,7 +229,7 @@ def check_lines(report: VerificationReport) -> list[CheckLine]:
                 outcome_text=_OUTCOME_WORDS.get(check.outcome, check.outcome),
                 symbol=_OUTCOME_SYMBOLS.get(check.outcome, "•"),
                 code=check.code,
-                message=check.message[:1].upper() + check.message[1:],
+                message=_sentence(check.message),
             )
         )
     return lines
