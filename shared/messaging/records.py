@@ -82,12 +82,13 @@ def decode_cloud_event(headers: Mapping[str, str], expected_type: str | None = N
     return ce
 
 
-def dead_letter_headers(record: InboundRecord, reason: str, consumer: str) -> dict[str, str]:
-    """The original headers plus why and where the record failed."""
+def dead_letter_headers(record: InboundRecord, reason: str, consumer: str, group: str | None = None) -> dict[str, str]:
+    """The original headers plus why and where the record failed (and which consumer group gave up on it)."""
     return {
         **record.headers,
         "dlq_reason": reason[:2000],
         "dlq_consumer": consumer,
+        "dlq_consumer_group": group or consumer,
         "dlq_original_topic": record.topic,
         "dlq_original_partition": str(record.partition),
         "dlq_original_offset": str(record.offset),

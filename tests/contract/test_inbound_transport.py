@@ -47,6 +47,7 @@ class MemoryHarness:
 class KafkaHarness:
     bootstrap: str
     sessions: SessionFactory
+    group: str
 
     async def publish(self, record: OutboundRecord) -> None:
         await produce(self.bootstrap, record.topic, record.value, key=record.key, headers=record.headers)
@@ -65,7 +66,8 @@ class KafkaHarness:
         records = await read_topic(
             self.bootstrap,
             dead_letter_topic(str(Topic.LMS_INBOUND)),
-            match=lambda r: r.key == key.encode(),
+            # Other consumer groups on the same broker dead-letter the same records: count ours.
+            match=lambda r: r.key == key.encode() and ("dlq_consumer_group", self.group.encode()) in r.headers,
             until=lambda found: len(distinct(found)) >= count,
         )
         return distinct(records)
@@ -101,7 +103,8 @@ async def kafka_harness(settings: Settings, infra: Infrastructure, postgres_url:
     service = KafkaService("enrollment", kafka_settings)
     await service.start()
     try:
-        yield KafkaHarness(infra.kafka_bootstrap_servers, session_factory(service.engine))
+        group = f"{kafka_settings.consumer_group_prefix}-enrollment"
+        yield KafkaHarness(infra.kafka_bootstrap_servers, session_factory(service.engine), group)
     finally:
         await service.stop()
 
