@@ -88,3 +88,20 @@ def header(record: ConsumerRecord, name: str) -> str | None:
         if key == name:
             return value.decode()
     return None
+
+
+async def commit_group_at_end(bootstrap: str, group_id: str, topic: str) -> None:
+    """Commit `group_id`'s offsets on `topic` at its current end, so a consumer group created afterwards starts
+    there instead of replaying the topic's history (useful on a broker shared with other test sessions)."""
+    from aiokafka.structs import OffsetAndMetadata
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()
