@@ -1,38 +1,16 @@
-"""Assessment domain: Achievements, their criteria, and whether a learner's results meet them. No I/O."""
+"""Assessment domain: Achievements as administrators define them. No I/O.
 
-import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+The criteria language is in `criteria.py`, its evaluation in `evaluation.py`, built-in grading in `grading.py`,
+pathway checks in `pathways.py`, award ids and renewal in `awards.py`.
+"""
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from shared.contracts import AchievementSnapshot, AssessmentResult
+from services.assessment.awards import award_id
+from services.assessment.criteria import Criteria
+from shared.contracts import AchievementSnapshot, AchievementStatus
 
-_AWARD_NAMESPACE = uuid.UUID("b0c1f3d2-8a7e-4c55-9d0e-3f5a6b7c8d90")
-
-
-class RequiredAssessment(BaseModel):
-    """An assessment the learner must pass, scoring at least `min_score` percent of its maximum."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    assessment_id: str = Field(min_length=1, max_length=256)
-    min_score: float = Field(default=0, ge=0, le=100, description="Minimum score, in percent of the maximum.")
-
-
-class Criteria(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    narrative: str = Field(min_length=1, max_length=10_000, description="What the learner did, for people.")
-    required_assessments: list[RequiredAssessment] = Field(min_length=1)
-
-    @field_validator("required_assessments")
-    @classmethod
-    def _unique(cls, value: list[RequiredAssessment]) -> list[RequiredAssessment]:
-        ids = [r.assessment_id for r in value]
-        if len(ids) != len(set(ids)):
-            raise ValueError("each assessment may be listed once")
-        return value
+__all__ = ["Achievement", "AchievementDefinition", "award_id"]
 
 
 class AchievementDefinition(BaseModel):
@@ -46,11 +24,15 @@ class AchievementDefinition(BaseModel):
     criteria: Criteria
     image: HttpUrl | None = None
     achievement_type: str | None = Field(default=None, max_length=100)
+    renewal_period_days: int | None = Field(
+        default=None, ge=1, le=36_500, description="Allow a new award this many days after the previous one."
+    )
 
 
 class Achievement(AchievementDefinition):
     tenant_id: str
     version: int = 1
+    status: AchievementStatus = AchievementStatus.ACTIVE
 
     def snapshot(self) -> AchievementSnapshot:
         return AchievementSnapshot(
@@ -62,55 +44,3 @@ class Achievement(AchievementDefinition):
             image_url=str(self.image) if self.image else None,
             achievement_type=self.achievement_type,
         )
-
-    def uses(self, assessment_id: str) -> bool:
-        return any(r.assessment_id == assessment_id for r in self.criteria.required_assessments)
-
-
-@dataclass(frozen=True)
-class Score:
-    """A learner's best result on one assessment."""
-
-    score: float
-    max_score: float
-
-    @property
-    def percent(self) -> float:
-        return 100.0 * self.score / self.max_score if self.max_score else 0.0
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    met: bool
-    results: list[AssessmentResult]
-    unmet: list[str]
-
-
-def evaluate(achievement: Achievement, best_scores: Mapping[str, Score]) -> Evaluation:
-    """Are all required assessments passed at their minimum score?"""
-    results: list[AssessmentResult] = []
-    unmet: list[str] = []
-    for required in achievement.criteria.required_assessments:
-        score = best_scores.get(required.assessment_id)
-        if score is None or score.percent < required.min_score:
-            unmet.append(required.assessment_id)
-            continue
-        results.append(
-            AssessmentResult(
-                assessment_id=required.assessment_id,
-                score=score.score,
-                max_score=score.max_score,
-                required_score=required.min_score * score.max_score / 100.0,
-            )
-        )
-    return Evaluation(met=not unmet, results=results, unmet=unmet)
-
-
-def better(current: Score | None, new: Score) -> Score:
-    """Keep the best attempt: a later, lower score never takes away what was earned."""
-    return new if current is None or new.percent > current.percent else current
-
-
-def award_id(tenant_id: str, learner_id: str, achievement_id: str) -> uuid.UUID:
-    """One award per learner per Achievement, whatever path or replica computes it."""
-    return uuid.uuid5(_AWARD_NAMESPACE, f"{tenant_id}\x1f{learner_id}\x1f{achievement_id}")

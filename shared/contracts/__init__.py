@@ -7,7 +7,9 @@ typed events without installing the services.
 from shared.contracts.cloudevents import CloudEvent, MissingCloudEventAttribute
 from shared.contracts.events import (
     CONTRACTS,
+    AchievementDefined,
     AchievementSnapshot,
+    AchievementStatus,
     ActivityKind,
     Answer,
     AssessmentPassed,
@@ -17,12 +19,16 @@ from shared.contracts.events import (
     Event,
     LmsActivity,
     RecipientIdentity,
+    ResultKind,
+    TopicEvent,
 )
 from shared.contracts.topics import Topic, dead_letter_topic
 
 __all__ = [
     "CONTRACTS",
+    "AchievementDefined",
     "AchievementSnapshot",
+    "AchievementStatus",
     "ActivityKind",
     "Answer",
     "AssessmentPassed",
@@ -34,6 +40,8 @@ __all__ = [
     "LmsActivity",
     "MissingCloudEventAttribute",
     "RecipientIdentity",
+    "ResultKind",
     "Topic",
+    "TopicEvent",
     "dead_letter_topic",
 ]

@@ -18,14 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contracts import CloudEvent, Event, Topic
+from shared.contracts import CloudEvent, Topic, TopicEvent
 from shared.db.engine import SessionFactory, transaction
 from shared.db.tables import ProcessedEvent
 from shared.messaging.records import InboundRecord, PoisonRecord, decode_cloud_event, decode_event
 
 log = structlog.get_logger(__name__)
 
-E = TypeVar("E", bound=Event)
+E = TypeVar("E", bound=TopicEvent)
 Handler = Callable[[AsyncSession, E, CloudEvent], Awaitable[None]]
 
 

@@ -74,7 +74,9 @@ def _inbound(message: Any) -> InboundRecord:
     )
 
 
-def dead_letter_middleware(consumer_names: Mapping[str, str], publisher: KafkaRecordPublisher) -> type[BaseMiddleware]:
+def dead_letter_middleware(
+    consumers: Mapping[str, tuple[str, str]], publisher: KafkaRecordPublisher
+) -> type[BaseMiddleware]:
     """Broker middleware: undecodable or poison records go to `<topic>.dlq` and are committed, never blocking
     the partition; infrastructure errors pause, then propagate so the record is redelivered, not lost."""
 
@@ -91,14 +93,14 @@ def dead_letter_middleware(consumer_names: Mapping[str, str], publisher: KafkaRe
                     raise
                 reason = f"{type(error).__name__}: {error}"
             record = _inbound(msg)
-            consumer = consumer_names.get(record.topic, "unknown")
+            consumer, group = consumers.get(record.topic, ("unknown", "unknown"))
             await publisher.publish(
                 [
                     OutboundRecord(
                         topic=dead_letter_topic(record.topic),
                         key=record.key or "",
                         value=record.value,
-                        headers=dead_letter_headers(record, reason, consumer),
+                        headers=dead_letter_headers(record, reason, consumer, group),
                     )
                 ]
             )

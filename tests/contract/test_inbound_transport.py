@@ -20,7 +20,7 @@ from shared.db.migrations import upgrade
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.records import OutboundRecord
 from shared.settings import Settings
-from tests.helpers import eventually, header, produce, read_topic
+from tests.helpers import eventually, header, produce, read_topic, skip_topic_history
 from tests.infra import Infrastructure
 
 
@@ -47,6 +47,7 @@ class MemoryHarness:
 class KafkaHarness:
     bootstrap: str
     sessions: SessionFactory
+    group: str
 
     async def publish(self, record: OutboundRecord) -> None:
         await produce(self.bootstrap, record.topic, record.value, key=record.key, headers=record.headers)
@@ -65,7 +66,8 @@ class KafkaHarness:
         records = await read_topic(
             self.bootstrap,
             dead_letter_topic(str(Topic.LMS_INBOUND)),
-            match=lambda r: r.key == key.encode(),
+            # Other consumer groups on the same broker dead-letter the same records: count ours.
+            match=lambda r: r.key == key.encode() and ("dlq_consumer_group", self.group.encode()) in r.headers,
             until=lambda found: len(distinct(found)) >= count,
         )
         return distinct(records)
@@ -97,10 +99,12 @@ async def kafka_harness(settings: Settings, infra: Infrastructure, postgres_url:
             "consumer_group_prefix": f"test-{uuid.uuid4().hex[:8]}",
         }
     )
+    await skip_topic_history(infra.kafka_bootstrap_servers, kafka_settings.consumer_group_prefix)
     service = KafkaService("enrollment", kafka_settings)
     await service.start()
     try:
-        yield KafkaHarness(infra.kafka_bootstrap_servers, session_factory(service.engine))
+        group = f"{kafka_settings.consumer_group_prefix}-enrollment"
+        yield KafkaHarness(infra.kafka_bootstrap_servers, session_factory(service.engine), group)
     finally:
         await service.stop()
 

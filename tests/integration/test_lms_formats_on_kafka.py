@@ -18,7 +18,7 @@ from services.runtime import SERVICES, KafkaService
 from shared.contracts import BadgeIssued, EnrollmentRecorded, Topic, dead_letter_topic
 from shared.credentials import DidKeyResolver, verify_credential
 from shared.settings import Settings
-from tests.helpers import commit_group_at_end, header, produce, read_to_end, read_topic
+from tests.helpers import header, produce, read_to_end, read_topic, skip_topic_history
 from tests.infra import Infrastructure
 from tests.lms_helpers import (
     connect,
@@ -53,8 +53,9 @@ async def services(
             "consumer_group_prefix": f"it-{uuid.uuid4().hex[:8]}",
         }
     )
+    # A shared broker's topics hold every earlier run's records: start this run's consumer groups at their ends.
+    await skip_topic_history(infra.kafka_bootstrap_servers, config.consumer_group_prefix)
     running = {name: KafkaService(name, config) for name in SERVICES}
-    await start_groups_at_the_end(infra.kafka_bootstrap_servers, running)
     for service in running.values():
         await service.start()
     try:
@@ -62,15 +63,6 @@ async def services(
     finally:
         for service in running.values():
             await service.stop()
-
-
-async def start_groups_at_the_end(bootstrap: str, services: dict[str, KafkaService]) -> None:
-    """On a broker shared with other test sessions the topics hold a long history this test has no business
-    replaying: start each new consumer group at the current end (with fresh topics this changes nothing)."""
-    for service in services.values():
-        for consumer in service.parts.consumers:
-            group = f"{service.settings.consumer_group_prefix}-{consumer.name}"
-            await commit_group_at_end(bootstrap, group, str(consumer.topic))
 
 
 def http(service: KafkaService) -> httpx.AsyncClient:
