@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from services.demo_lms import LMS_LEARNERS, lms_sources
 from services.embedded import EmbeddedStack
 from shared.contracts import BadgeIssued, CloudEvent, LmsActivity, Topic, dead_letter_topic
 from shared.messaging.records import OutboundRecord
@@ -142,6 +143,9 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) 
     response.raise_for_status()
     say(f"LMS re-sent event {duplicate['event_id']!r}: {response.json()['results'][0]['status']}")
 
+    # Moodle and Canvas speak their own formats (xAPI, Caliper) through their own connections and mappings.
+    await lms_sources(stack, admin, datetime.now(UTC) - timedelta(hours=1), say)
+
     # Someone publishes garbage on the inbound topic: it must be dead-lettered, not block anything.
     ce = CloudEvent(source="lms://broken-plugin", type=LmsActivity.CE_TYPE)
     garbage = OutboundRecord(
@@ -154,15 +158,15 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) 
     verifier = stack.http("verifier")
     say("\nlearner         achievement          outcome")
     awarded = {(b.learner_id, b.achievement_id): b for b in issued}
-    for learner, name, enrolments, _ in LEARNERS:
-        for achievement in enrolments:
-            badge = awarded.get((learner, achievement))
-            if badge is None:
-                say(f"{name:<15} {achievement:<20} not earned")
-                continue
-            report = (await verifier.get(f"/credentials/{badge.credential_id}/verification")).json()
-            status = "VERIFIED" if report["verified"] else "NOT VERIFIED"
-            say(f"{name:<15} {achievement:<20} badge issued, {status}  ({badge.credential_id})")
+    rows = [(learner, name, achievement) for learner, name, enrolments, _ in LEARNERS for achievement in enrolments]
+    for learner, name, achievement in rows + LMS_LEARNERS:
+        badge = awarded.get((learner, achievement))
+        if badge is None:
+            say(f"{name:<15} {achievement:<20} not earned")
+            continue
+        report = (await verifier.get(f"/credentials/{badge.credential_id}/verification")).json()
+        status = "VERIFIED" if report["verified"] else "NOT VERIFIED"
+        say(f"{name:<15} {achievement:<20} badge issued, {status}  ({badge.credential_id})")
 
     dead = stack.bus.records(dead_letter_topic(str(Topic.LMS_INBOUND)))
     say(f"\nCredentials issued: {len(issued)} (the duplicate LMS event produced no second badge)")

@@ -12,15 +12,19 @@ def test_demo_issues_verifiable_credentials(tmp_path: Path, capsys: pytest.Captu
     out = tmp_path / "credentials"
     assert main(["demo", "--out", str(out)]) == 0
     summary = capsys.readouterr().out
-    assert "Credentials issued: 4" in summary
+    assert "Credentials issued: 6" in summary
+    assert "Moodle (xAPI, Basic auth) posted 3 statements: 2 accepted, 1 ignored" in summary
+    assert "Canvas (Caliper, HMAC-signed) posted 2 live events" in summary
     assert "duplicate" in summary
     assert "Dead-lettered" in summary
     files = sorted(out.glob("*.json"))
     assert [f.name for f in files] == [
         "alice-data-literacy.json",
         "alice-python-foundations.json",
+        "canvas-21070000000020064-canvas-optics.json",
         "chen-data-literacy.json",
         "chen-sql-essentials.json",
+        "moodle-1042-moodle-engines.json",
     ]
 
     assert main(["verify", *map(str, files)]) == 0
