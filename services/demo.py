@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from services.demo_awarding import AWARDING_ROWS, richer_awarding
 from services.demo_lms import LMS_LEARNERS, lms_sources
 from services.embedded import EmbeddedStack
 from shared.contracts import BadgeIssued, CloudEvent, LmsActivity, Topic, dead_letter_topic
@@ -145,6 +146,7 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) 
 
     # Moodle and Canvas speak their own formats (xAPI, Caliper) through their own connections and mappings.
     await lms_sources(stack, admin, datetime.now(UTC) - timedelta(hours=1), say)
+    await richer_awarding(stack, admin, lms, datetime.now(UTC) - timedelta(minutes=90), say)
 
     # Someone publishes garbage on the inbound topic: it must be dead-lettered, not block anything.
     ce = CloudEvent(source="lms://broken-plugin", type=LmsActivity.CE_TYPE)
@@ -159,7 +161,7 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) 
     say("\nlearner         achievement          outcome")
     awarded = {(b.learner_id, b.achievement_id): b for b in issued}
     rows = [(learner, name, achievement) for learner, name, enrolments, _ in LEARNERS for achievement in enrolments]
-    for learner, name, achievement in rows + LMS_LEARNERS:
+    for learner, name, achievement in rows + LMS_LEARNERS + AWARDING_ROWS:
         badge = awarded.get((learner, achievement))
         if badge is None:
             say(f"{name:<15} {achievement:<20} not earned")

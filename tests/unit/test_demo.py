@@ -12,7 +12,7 @@ def test_demo_issues_verifiable_credentials(tmp_path: Path, capsys: pytest.Captu
     out = tmp_path / "credentials"
     assert main(["demo", "--out", str(out)]) == 0
     summary = capsys.readouterr().out
-    assert "Credentials issued: 6" in summary
+    assert "Credentials issued: 9" in summary
     assert "Moodle (xAPI, Basic auth) posted 3 statements: 2 accepted, 1 ignored" in summary
     assert "Canvas (Caliper, HMAC-signed) posted 2 live events" in summary
     assert "duplicate" in summary
@@ -22,10 +22,16 @@ def test_demo_issues_verifiable_credentials(tmp_path: Path, capsys: pytest.Captu
         "alice-data-literacy.json",
         "alice-python-foundations.json",
         "canvas-21070000000020064-canvas-optics.json",
+        "chen-data-analyst.json",
         "chen-data-literacy.json",
+        "chen-python-foundations.json",
         "chen-sql-essentials.json",
+        "dana-presenter.json",
         "moodle-1042-moodle-engines.json",
     ]
+    assert "Dana Okafor     presenter            badge issued" in summary  # rubric-graded
+    assert "Bilal Haddad    presenter            not earned" in summary  # structure below the required level
+    assert "Chen Wei        data-analyst         badge issued" in summary  # the three-badge pathway
 
     assert main(["verify", *map(str, files)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
