@@ -3,10 +3,17 @@
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-from shared.contracts import AchievementSnapshot, AssessmentResult
+from shared.contracts import (
+    AchievementSnapshot,
+    AlignmentSnapshot,
+    AssessmentResult,
+    RubricCriterionSnapshot,
+    RubricLevelSnapshot,
+)
 
 _AWARD_NAMESPACE = uuid.UUID("b0c1f3d2-8a7e-4c55-9d0e-3f5a6b7c8d90")
 
@@ -35,6 +42,57 @@ class Criteria(BaseModel):
         return value
 
 
+_SLUG = r"^[A-Za-z0-9._~-]+$"
+
+
+class AlignmentDefinition(BaseModel):
+    """Where the Achievement aligns with a skills framework, competency or standard (OB3 Alignment)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target_name: str = Field(min_length=1, max_length=200)
+    target_url: HttpUrl
+    target_description: str | None = Field(default=None, max_length=2_000)
+    target_framework: str | None = Field(default=None, max_length=200)
+    target_code: str | None = Field(default=None, max_length=100)
+    target_type: str | None = Field(
+        default=None, max_length=100, description="OB3 AlignmentTargetType, e.g. CFItem, ceterms:Competency."
+    )
+
+
+class RubricLevelDefinition(BaseModel):
+    """One level of a rubric criterion; list them lowest first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=100, pattern=_SLUG)
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2_000)
+    points: float | None = Field(default=None, ge=0)
+
+
+class RubricCriterionDefinition(BaseModel):
+    """A rubric criterion as credentials describe it (OB3 ResultDescription with rubric levels)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=100, pattern=_SLUG)
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2_000)
+    assessment_id: str | None = Field(default=None, min_length=1, max_length=256)
+    levels: list[RubricLevelDefinition] = Field(min_length=1, max_length=20)
+    required_level: str | None = Field(default=None, description="The level id the Achievement requires, if any.")
+
+    @model_validator(mode="after")
+    def _levels(self) -> "RubricCriterionDefinition":
+        ids = [level.id for level in self.levels]
+        if len(ids) != len(set(ids)):
+            raise ValueError("each rubric level id may be used once per criterion")
+        if self.required_level is not None and self.required_level not in ids:
+            raise ValueError(f"required_level {self.required_level!r} is not one of the levels {ids}")
+        return self
+
+
 class AchievementDefinition(BaseModel):
     """An Achievement as an administrator defines it (admin API body, seed file entry)."""
 
@@ -46,6 +104,23 @@ class AchievementDefinition(BaseModel):
     criteria: Criteria
     image: HttpUrl | None = None
     achievement_type: str | None = Field(default=None, max_length=100)
+    alignment: list[AlignmentDefinition] | None = Field(default=None, max_length=50)
+    rubric: list[RubricCriterionDefinition] | None = Field(default=None, max_length=50)
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(default=None, max_length=50)
+    credits_available: float | None = Field(default=None, ge=0, description="E.g. ECTS credits.")
+    human_code: str | None = Field(default=None, max_length=100, description="A code people use, e.g. 'CS-101'.")
+    field_of_study: str | None = Field(default=None, max_length=200)
+    valid_for_days: int | None = Field(
+        default=None, ge=1, le=36_500, description="Expiry policy: credentials are valid this many days after issue."
+    )
+
+    @field_validator("rubric")
+    @classmethod
+    def _unique_criteria(cls, value: list[RubricCriterionDefinition] | None) -> list[RubricCriterionDefinition] | None:
+        ids = [criterion.id for criterion in value or []]
+        if len(ids) != len(set(ids)):
+            raise ValueError("each rubric criterion id may be used once")
+        return value
 
 
 class Achievement(AchievementDefinition):
@@ -61,6 +136,25 @@ class Achievement(AchievementDefinition):
             criteria_narrative=self.criteria.narrative,
             image_url=str(self.image) if self.image else None,
             achievement_type=self.achievement_type,
+            alignment=[AlignmentSnapshot(**{**a.model_dump(), "target_url": str(a.target_url)}) for a in self.alignment]
+            if self.alignment
+            else None,
+            rubric=[
+                RubricCriterionSnapshot(
+                    **{
+                        **criterion.model_dump(exclude={"levels"}),
+                        "levels": [RubricLevelSnapshot(**level.model_dump()) for level in criterion.levels],
+                    }
+                )
+                for criterion in self.rubric
+            ]
+            if self.rubric
+            else None,
+            tags=list(self.tags) if self.tags else None,
+            credits_available=self.credits_available,
+            human_code=self.human_code,
+            field_of_study=self.field_of_study,
+            valid_for_days=self.valid_for_days,
         )
 
     def uses(self, assessment_id: str) -> bool:

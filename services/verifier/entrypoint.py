@@ -8,8 +8,8 @@ from fastapi.responses import JSONResponse
 
 from services.runtime import ServiceParts, Wiring
 from services.verifier.adapters.tables import PublishedCredential, VerifierProcessedEvent
-from services.verifier.handlers import on_badge_issued, verify
-from shared.contracts import BadgeIssued, Topic
+from services.verifier.handlers import on_badge_issued, on_badge_revoked, verify
+from shared.contracts import BadgeIssued, BadgeRevoked, Topic
 from shared.http import ProblemError, create_app
 from shared.ids import parse_credential_uuid
 from shared.messaging.consumer import EventConsumer
@@ -64,4 +64,12 @@ def build(wiring: Wiring) -> ServiceParts:
         sessions=sessions,
         processed_table=VerifierProcessedEvent,
     )
-    return ServiceParts(name=NAME, http=app, consumers=[consumer])
+    revocations = EventConsumer(
+        name=f"{NAME}-revocations",
+        topic=Topic.BADGE_REVOKED,
+        contract=BadgeRevoked,
+        handler=on_badge_revoked,
+        sessions=sessions,
+        processed_table=VerifierProcessedEvent,
+    )
+    return ServiceParts(name=NAME, http=app, consumers=[consumer, revocations])
