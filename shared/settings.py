@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _did_web_needs_https(self) -> "Settings":
         # did:web resolves over HTTPS only; a production issuer on http:// would sign unverifiable badges.
-        web = self.env is Environment.PRODUCTION and self.did_method() is DidMethod.WEB
+        web = self.env is Environment.PRODUCTION and self.did_method() == DidMethod.WEB
         if web and urlsplit(self.issuer_url()).scheme != "https":
             raise ValueError("did:web needs an https:// CREDSTREAM_ISSUER_BASE_URL (or CREDSTREAM_PUBLIC_BASE_URL)")
         return self

@@ -5,7 +5,7 @@ import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, TypeVar
 
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.issuer.adapters.keystore import KeyEncryption, KeyNotFound, KeyStore
 from services.issuer.adapters.status_lists import StatusLists
-from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, IssuerProcessedEvent
+from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, IssuerProcessedEvent, as_utc
 from services.issuer.handlers import (
     CredentialNotFound,
     IssueCredential,
@@ -120,7 +120,7 @@ def build(wiring: Wiring) -> ServiceParts:
         """Revoke a retired did:web key (e.g. it leaked): it stays listed with a `revoked` time and verifiers
         reject what it signed. The active key cannot be revoked: rotate first."""
         tenant(tenant_id)
-        if settings.did_method() is not DidMethod.WEB:
+        if settings.did_method() != DidMethod.WEB:
             raise ProblemError(409, "Not revocable", "A did:key cannot be revoked; rotate to stop using it.")
         try:
             return await _in_transaction(
@@ -162,9 +162,7 @@ def build(wiring: Wiring) -> ServiceParts:
         if row is None:
             raise ProblemError(404, "Not Found", f"No status list {tenant_id}/{list_id}.")
         etag = '"' + hashlib.sha256(row.credential.encode()).hexdigest()[:32] + '"'
-        modified = row.updated_at.replace(microsecond=0)
-        if modified.tzinfo is None:  # SQLite hands back naive UTC
-            modified = modified.replace(tzinfo=UTC)
+        modified = as_utc(row.updated_at).replace(microsecond=0)
         headers = {
             "ETag": etag,
             "Last-Modified": format_datetime(modified, usegmt=True),

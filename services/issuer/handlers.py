@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.issuer.adapters.keystore import KeyStore, TenantKey
 from services.issuer.adapters.status_lists import StatusLists
-from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, SigningKey
+from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, SigningKey, as_utc
 from services.issuer.domain import build_credential, credential_uuid, issuer_profile
 from services.issuer.identity import (
     PublishedKey,
@@ -86,7 +86,7 @@ class Issuers:
 
     def web_did(self, tenant_id: str) -> str | None:
         """The tenant's did:web DID, or None when issuers use did:key."""
-        if self.settings.did_method() is not DidMethod.WEB:
+        if self.settings.did_method() != DidMethod.WEB:
             return None
         return tenant_web_did(self.settings, tenant_id)
 
@@ -300,10 +300,10 @@ async def tenant_did_document(session: AsyncSession, issuers: Issuers, tenant_id
     rows = await issuers.keys.keys(session, tenant_id)
     if not rows:
         return None
-    return did_document(did, [PublishedKey(row.key_id, row.revoked_at) for row in rows])
+    return did_document(
+        did, [PublishedKey(row.key_id, as_utc(row.revoked_at) if row.revoked_at else None) for row in rows]
+    )
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat().replace("+00:00", "Z")
+    return None if value is None else as_utc(value).isoformat().replace("+00:00", "Z")

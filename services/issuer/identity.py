@@ -43,7 +43,7 @@ def tenant_did(settings: Settings, tenant_id: str, key_id: str) -> str:
 
     did:key is the key itself (a rotation changes the DID); did:web stays the same across rotations.
     """
-    if settings.did_method() is DidMethod.KEY:
+    if settings.did_method() == DidMethod.KEY:
         return DID_KEY_PREFIX + key_id
     return tenant_web_did(settings, tenant_id)
 

@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +15,8 @@ from shared.credentials.bitstring_status_list import StatusBits, status_list_cre
 
 # Signs an unsigned status list credential (with the key of the list's issuer DID).
 ListSigner = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-_CREATE_ATTEMPTS = 5
+# Each retry means another transaction filled or opened a list meanwhile; lists hold 131,072 slots.
+_CREATE_ATTEMPTS = 20
 
 
 class StatusListFull(RuntimeError):
@@ -124,17 +125,25 @@ class StatusLists:
     async def _open(
         self, session: AsyncSession, tenant_id: str, issuer_id: str, sign: ListSigner, now: datetime
     ) -> StatusList | None:
-        last = await session.execute(
-            select(func.max(StatusList.list_id)).where(
-                StatusList.tenant_id == tenant_id, StatusList.purpose == self._purpose
+        """Open the tenant's next list; None if another transaction just opened one (lock that instead)."""
+        # A fresh statement sees lists committed since the caller's locking read began: one may have room.
+        latest = (
+            await session.execute(
+                select(StatusList)
+                .where(StatusList.tenant_id == tenant_id, StatusList.purpose == self._purpose)
+                .order_by(StatusList.list_id.desc())  # type: ignore[attr-defined]
+                .limit(1)
+                .execution_options(populate_existing=True)
             )
-        )
+        ).scalar_one_or_none()
+        if latest is not None and latest.issuer_id == issuer_id and latest.allocated < latest.size:
+            return None
         multiplier, offset = new_permutation(self._size)
         bits = StatusBits(self._size)
         row = StatusList(
             tenant_id=tenant_id,
             purpose=self._purpose,
-            list_id=(last.scalar() or 0) + 1,
+            list_id=(latest.list_id if latest is not None else 0) + 1,
             issuer_id=issuer_id,
             size=self._size,
             slot_multiplier=multiplier,

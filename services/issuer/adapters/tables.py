@@ -1,12 +1,17 @@
 """The issuer service's own tables."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Index, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
 from shared.db.tables import OutboxRecord, ProcessedEvent, utcnow
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands timezone-aware columns back naive (in UTC); PostgreSQL keeps the zone."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class SigningKey(SQLModel, table=True):
