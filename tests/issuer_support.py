@@ -36,7 +36,7 @@ FULL_ACHIEVEMENT: dict[str, Any] = {
             "target_url": "https://esco.example/skill/data-visualisation",
             "target_framework": "ESCO",
             "target_code": "S5.6.1",
-            "target_type": "ceterms:Skill",
+            "target_type": "ceasn:Competency",
         }
     ],
     "rubric": [

@@ -43,6 +43,18 @@ class Criteria(BaseModel):
 
 
 _SLUG = r"^[A-Za-z0-9._~-]+$"
+# OB 3.0 AlignmentTargetType; other values must use the "ext:" prefix (the OB 3.0 JSON schema says so).
+ALIGNMENT_TARGET_TYPES = frozenset(
+    {
+        "ceasn:Competency",
+        "ceterms:Credential",
+        "CFItem",
+        "CFRubric",
+        "CFRubricCriterion",
+        "CFRubricCriterionLevel",
+        "CTDL",
+    }
+)
 
 
 class AlignmentDefinition(BaseModel):
@@ -56,8 +68,15 @@ class AlignmentDefinition(BaseModel):
     target_framework: str | None = Field(default=None, max_length=200)
     target_code: str | None = Field(default=None, max_length=100)
     target_type: str | None = Field(
-        default=None, max_length=100, description="OB3 AlignmentTargetType, e.g. CFItem, ceterms:Competency."
+        default=None, max_length=100, description="OB3 AlignmentTargetType, e.g. CFItem, ceasn:Competency, ext:…"
     )
+
+    @field_validator("target_type")
+    @classmethod
+    def _target_type(cls, value: str | None) -> str | None:
+        if value is not None and value not in ALIGNMENT_TARGET_TYPES and not value.startswith("ext:"):
+            raise ValueError(f"must be one of {sorted(ALIGNMENT_TARGET_TYPES)} or start with 'ext:'")
+        return value
 
 
 class RubricLevelDefinition(BaseModel):

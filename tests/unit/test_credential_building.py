@@ -122,7 +122,7 @@ def full_passed() -> AssessmentPassed:
                     target_url="https://esco.example/skill/dv",
                     target_framework="ESCO",
                     target_code="S5",
-                    target_type="ceterms:Skill",
+                    target_type="ceasn:Competency",
                 )
             ],
             rubric=[
@@ -216,7 +216,7 @@ def test_full_credential_carries_every_ob3_field_and_signs() -> None:
     assert achievement["creditsAvailable"] == 5 and isinstance(achievement["creditsAvailable"], int)
     assert achievement["humanCode"] == "DV-101" and achievement["fieldOfStudy"] == "Data science"
     assert achievement["alignment"][0]["targetUrl"] == "https://esco.example/skill/dv"
-    assert achievement["alignment"][0]["targetType"] == "ceterms:Skill"
+    assert achievement["alignment"][0]["targetType"] == "ceasn:Competency"
     descriptions = {d["id"]: d for d in achievement["resultDescription"]}
     rubric = descriptions[f"{iri}#rubric/clarity"]
     assert rubric["resultType"] == "RubricCriterionLevel"

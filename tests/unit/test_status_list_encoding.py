@@ -2,8 +2,10 @@
 
 import base64
 import gzip
+import json
 import zlib
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -15,10 +17,11 @@ from shared.credentials.bitstring_status_list import (
     status_list_credential,
     status_of,
 )
-from shared.credentials.keys import did_key, did_key_verification_method, generate_key
+from shared.credentials.keys import did_key, did_key_verification_method, generate_key, public_key_from_multibase
 from shared.credentials.proof import sign_credential, verify_proof
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def spec_decode(encoded: str) -> bytes:
@@ -134,3 +137,18 @@ def test_status_entry_names_the_bit_not_the_list() -> None:
         "statusListIndex": "99",
         "statusListCredential": "https://i.example/status-lists/acme/2",
     }
+
+
+def test_reads_the_1edtech_validators_status_list() -> None:
+    """A list produced by someone else (1EdTech validator test suite: 131,072 entries, bit 23 set, signed
+    eddsa-rdfc-2022 by the key of the 1EdTech test vector): same encoding, same bit order, same proof recipe."""
+    testlist = json.loads((FIXTURES / "1edtech-bitstring-testlist.json").read_text(encoding="utf-8"))
+    bits = StatusBits.decode(testlist["credentialSubject"]["encodedList"])
+    assert bits.size == MIN_ENTRIES
+    assert bits.set_indexes() == [23]
+    assert status_of(testlist, 23) is True
+    # Their list re-encoded by us decodes to the same bits (GZIP headers may differ; the bits may not).
+    assert StatusBits.decode(bits.encode()).set_indexes() == [23]
+    [proof] = testlist["proof"]
+    key = public_key_from_multibase(proof["verificationMethod"].split("#")[1])
+    assert verify_proof({**testlist, "proof": proof}, key).valid

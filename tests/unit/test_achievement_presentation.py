@@ -1,0 +1,75 @@
+"""The OB3 presentation fields of an Achievement (alignment, rubric, tags, credits, expiry) through the admin API
+into the issued credential."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from services.assessment.domain import Achievement, AchievementDefinition
+from services.embedded import EmbeddedStack
+from shared.settings import Settings
+from tests.issuer_support import ADMIN, FULL_ACHIEVEMENT, earn, start_stack
+
+
+@pytest.fixture
+async def stack(settings: Settings, tmp_path: Path) -> AsyncIterator[EmbeddedStack]:
+    embedded = await start_stack(settings, tmp_path)
+    yield embedded
+    await embedded.stop()
+
+
+def test_snapshot_carries_the_presentation_fields() -> None:
+    achievement = Achievement(**AchievementDefinition.model_validate(FULL_ACHIEVEMENT).model_dump(), tenant_id="acme")
+    snapshot = achievement.snapshot()
+    assert (
+        snapshot.alignment is not None
+        and snapshot.alignment[0].target_url == FULL_ACHIEVEMENT["alignment"][0]["target_url"]
+    )
+    assert snapshot.rubric is not None
+    assert [level.id for level in snapshot.rubric[0].levels] == ["developing", "proficient", "exemplary"]
+    assert snapshot.rubric[0].required_level == "proficient"
+    assert (snapshot.tags, snapshot.credits_available, snapshot.valid_for_days) == (
+        ["data", "visualisation"],
+        2.5,
+        730,
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "pointer"),
+    [
+        ({"rubric": [{**FULL_ACHIEVEMENT["rubric"][0], "required_level": "legendary"}]}, "/rubric/0"),
+        ({"rubric": [FULL_ACHIEVEMENT["rubric"][0], FULL_ACHIEVEMENT["rubric"][0]]}, "/rubric"),
+        (
+            {"alignment": [{"target_name": "x", "target_url": "https://x.example", "target_type": "Skill"}]},
+            "/alignment/0/target_type",
+        ),
+        ({"alignment": [{"target_name": "x", "target_url": "skills/x"}]}, "/alignment/0/target_url"),
+        ({"valid_for_days": 0}, "/valid_for_days"),
+        ({"credits_available": -1}, "/credits_available"),
+    ],
+)
+async def test_invalid_presentation_fields_are_refused_with_a_pointer(
+    stack: EmbeddedStack, change: dict[str, object], pointer: str
+) -> None:
+    response = await stack.http("assessment").put(
+        "/v1/tenants/acme/achievements/data-viz", json={**FULL_ACHIEVEMENT, **change}, headers=ADMIN
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert pointer in [error["pointer"] for error in response.json()["errors"]], response.json()
+
+
+async def test_presentation_fields_reach_the_credential(stack: EmbeddedStack) -> None:
+    badge = await earn(stack, "ada")
+    achievement = badge.credential["credentialSubject"]["achievement"]
+    assert achievement["alignment"][0]["targetFramework"] == "ESCO"
+    assert achievement["tag"] == ["data", "visualisation"]
+    assert achievement["creditsAvailable"] == 2.5
+    assert achievement["humanCode"] == "DV-101" and achievement["fieldOfStudy"] == "Data science"
+    rubric = [d for d in achievement["resultDescription"] if d["resultType"] == "RubricCriterionLevel"]
+    assert [level["name"] for level in rubric[0]["rubricCriterionLevel"]] == ["Developing", "Proficient", "Exemplary"]
+    assert "validUntil" in badge.credential
+    assert badge.credential["credentialSubject"]["identifier"][0]["identityType"] == "emailAddress"
+    assert "ada@learners.example" not in str(badge.credential)
