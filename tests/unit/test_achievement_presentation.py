@@ -1,6 +1,8 @@
 """The OB3 presentation fields of an Achievement (alignment, rubric, tags, credits, expiry) through the admin API
 into the issued credential."""
 
+import hashlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -71,5 +73,8 @@ async def test_presentation_fields_reach_the_credential(stack: EmbeddedStack) ->
     rubric = [d for d in achievement["resultDescription"] if d["resultType"] == "RubricCriterionLevel"]
     assert [level["name"] for level in rubric[0]["rubricCriterionLevel"]] == ["Developing", "Proficient", "Exemplary"]
     assert "validUntil" in badge.credential
-    assert badge.credential["credentialSubject"]["identifier"][0]["identityType"] == "emailAddress"
-    assert "ada@learners.example" not in str(badge.credential)
+    [identity] = badge.credential["credentialSubject"]["identifier"]
+    assert identity["identityType"] == "emailAddress" and identity["hashed"] is True
+    digest = hashlib.sha256(("ada@learners.example" + identity["salt"]).encode()).hexdigest()
+    assert identity["identityHash"] == f"sha256${digest}"
+    assert "ada@learners.example" not in json.dumps(badge.credential)
