@@ -36,9 +36,13 @@ infra-up:
 infra-down:
 	deploy/local/infra.sh down
 
-# Kafka and PostgreSQL: KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else testcontainers where a Docker engine
-# answers, else deploy/local/infra.sh starts them (tests/infra.py). They are left running for the next run.
+# Kafka and PostgreSQL: KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set; otherwise deploy/local/infra.sh starts them
+# here (cold: Maven download + start; warm: seconds) and leaves them running for the next run. (Running pytest
+# directly falls back the same way, or to testcontainers where a Docker engine answers: tests/infra.py.)
 test: venv interop-deps
+	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] || [ -z "$$DATABASE_URL" ]; then \
+	  deploy/local/infra.sh up && . .cache/local/infra.env; \
+	fi; \
 	$(VENV)/bin/python -m pytest -q -rs --durations=8
 
 asyncapi: venv

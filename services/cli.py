@@ -2,9 +2,7 @@
 
 import argparse
 import asyncio
-import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from services.runtime import SERVICES
@@ -21,14 +19,28 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, help="write each issued credential to OUT/<learner>-<achievement>.json")
     demo.add_argument("--data-dir", type=Path, help="keep the SQLite databases here (default: a temp dir)")
 
-    verify = commands.add_parser("verify", help="verify credential files offline; exit 0 only if all verify")
+    verify = commands.add_parser(
+        "verify",
+        help="verify credential files (JSON, baked PNG/SVG); one JSON line each; exit 0 only if all verify",
+    )
     verify.add_argument("files", nargs="+", type=Path)
     verify.add_argument(
         "--doc",
         action="append",
         default=[],
         metavar="URL=FILE",
-        help="supply a document offline (issuer key document, DID document); repeatable",
+        help="supply a document (issuer key document, DID document by URL or DID, status list credential); "
+        "supplied documents are never fetched; repeatable",
+    )
+    verify.add_argument(
+        "--offline", action="store_true", help="fetch nothing: what --doc does not supply is undetermined"
+    )
+    verify.add_argument("--now", help="verify as of this XSD dateTime instead of the current time")
+    verify.add_argument(
+        "--trust-named-keys",
+        action="store_true",
+        help="accept a key named in the verificationMethod (<issuer>#z6Mk...) without an issuer document, as the "
+        "1EdTech validator does (for comparing verdicts; anyone can name their key after any issuer)",
     )
 
     commands.add_parser("asyncapi", help="print the AsyncAPI document of every topic")
@@ -64,7 +76,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(run_demo(settings, out=args.out, data_dir=args.data_dir))
     if args.command == "verify":
-        return _verify(args.files, args.doc)
+        from services.verifier.files import verify_files
+
+        return verify_files(
+            args.files,
+            args.doc,
+            offline=args.offline,
+            now=args.now,
+            settings=settings,
+            trust_named_keys=args.trust_named_keys,
+        )
     if args.command == "asyncapi":
         from services.asyncapi import asyncapi_json
 
@@ -86,32 +107,6 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.log_level, "console")
         return asyncio.run(_migrate(args, settings.database_url))
     return 2
-
-
-def _verify(files: list[Path], docs: list[str]) -> int:
-    from shared.credentials.resolver import ChainResolver, DidKeyResolver, StaticDocumentResolver
-    from shared.credentials.verification import verify_credential
-
-    documents = {}
-    for spec in docs:
-        url, sep, path = spec.partition("=")
-        if not sep:
-            print(f"--doc wants URL=FILE, got {spec!r}", file=sys.stderr)
-            return 2
-        documents[url] = json.loads(Path(path).read_text(encoding="utf-8"))
-    resolver = ChainResolver(DidKeyResolver(), StaticDocumentResolver(documents))
-    all_verified = True
-    for file in files:
-        try:
-            credential = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            print(json.dumps({"file": str(file), "verified": False, "error": str(error)}))
-            all_verified = False
-            continue
-        report = verify_credential(credential, resolver=resolver, now=datetime.now(UTC))
-        print(json.dumps({"file": str(file), **report.model_dump(mode="json")}))
-        all_verified = all_verified and report.verified
-    return 0 if all_verified else 1
 
 
 async def _migrate(args: argparse.Namespace, database_url: str) -> int:

@@ -36,6 +36,9 @@ class Wiring:
     sessions: SessionFactory
     publisher: RecordPublisher
     readiness: list[ReadinessCheck] = field(default_factory=list)
+    # The verifier's way to fetch issuer documents and status lists; None = over HTTP per settings. An embedded
+    # stack may plug an in-process fetcher (e.g. an httpx client on the issuer's ASGI app).
+    document_fetcher: Any = None
 
 
 @dataclass

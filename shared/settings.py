@@ -104,6 +104,20 @@ class Settings(BaseSettings):
     )
     achievements_file: str | None = Field(default=None, alias="CREDSTREAM_ACHIEVEMENTS_FILE")
     max_body_bytes: int = Field(default=1_048_576, alias="CREDSTREAM_MAX_BODY_BYTES")
+    insecure_http_hosts: str = Field(
+        default="",
+        alias="CREDSTREAM_INSECURE_HTTP_HOSTS",
+        description="Development only: comma-separated hosts the verifier may fetch over plain http and at "
+        "private/loopback addresses (e.g. `127.0.0.1,localhost`). Must be empty in production (https only).",
+    )
+    fetch_timeout_seconds: float = Field(default=5.0, gt=0, alias="CREDSTREAM_FETCH_TIMEOUT_SECONDS")
+    fetch_max_bytes: int = Field(default=512 * 1024, gt=0, alias="CREDSTREAM_FETCH_MAX_BYTES")
+    fetch_cache_ttl_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        alias="CREDSTREAM_FETCH_CACHE_TTL_SECONDS",
+        description="How long fetched key documents and status lists are reused when the response has no max-age.",
+    )
 
     @model_validator(mode="after")
     def _secret_files(self) -> "Settings":
@@ -128,6 +142,8 @@ class Settings(BaseSettings):
             weak = [name for name, (value, default) in defaults.items() if value.get_secret_value() in ("", default)]
             if weak:
                 raise InsecureDefaultError(f"set these secrets for production: {', '.join(weak)}")
+            if self.insecure_hosts():
+                raise InsecureDefaultError("CREDSTREAM_INSECURE_HTTP_HOSTS must be empty in production (https only)")
         return self
 
     @model_validator(mode="after")
@@ -147,6 +163,10 @@ class Settings(BaseSettings):
     def issuer_url(self) -> str:
         """The issuer service's public base URL, without a trailing slash."""
         return (self.issuer_base_url or self.public_base_url).rstrip("/")
+
+    def insecure_hosts(self) -> frozenset[str]:
+        """Hosts that may be fetched over plain http / at private addresses (development only)."""
+        return frozenset(h.strip().lower() for h in self.insecure_http_hosts.split(",") if h.strip())
 
     def lms_keys(self) -> dict[str, str]:
         """API key -> tenant id."""

@@ -4,6 +4,7 @@ answers), else the project's own scripts in deploy/local (real Kafka from Maven 
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,17 +28,18 @@ def _docker_answers() -> bool:
 
 
 def _from_local_scripts() -> Infrastructure:
-    result = subprocess.run(
-        [str(REPO / "deploy/local/infra.sh"), "up"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        stdin=subprocess.DEVNULL,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"deploy/local/infra.sh up failed:\n{result.stderr[-4000:]}")
+    # Files, not pipes: a started daemon that kept an inherited pipe open would make us wait for EOF forever.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        code = subprocess.call(
+            [str(REPO / "deploy/local/infra.sh"), "up"], stdout=out, stderr=err, stdin=subprocess.DEVNULL, timeout=900
+        )
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if code != 0:
+        raise RuntimeError(f"deploy/local/infra.sh up failed:\n{stderr[-4000:]}")
     values = {}
-    for line in result.stdout.splitlines():
+    for line in stdout.splitlines():
         if line.startswith("export "):
             name, _, value = line.removeprefix("export ").partition("=")
             values[name] = value.strip().strip("'\"")

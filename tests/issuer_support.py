@@ -4,6 +4,8 @@ admin API accepts, and a learner earning it through the embedded stack."""
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -120,3 +122,17 @@ async def fetch_json(stack: EmbeddedStack, url: str) -> dict[str, Any]:
     response = await stack.http("issuer").get(path)
     assert response.status_code == 200, (url, response.status_code, response.text)
     return json.loads(response.content)
+
+
+def published_status_lists(data_dir: Path, into: Path) -> dict[str, Path]:
+    """The signed status lists an embedded run (e.g. `credstream demo --data-dir`) left in its issuer database,
+    written to `into` as files: {list URL: file}, for verifying its credentials offline (`--doc URL=FILE`)."""
+    into.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(data_dir / "issuer.db")) as db:
+        rows = db.execute("SELECT tenant_id, list_id, credential FROM issuer_status_lists").fetchall()
+    files: dict[str, Path] = {}
+    for tenant, list_id, credential in rows:
+        path = into / f"status-list-{tenant}-{list_id}.json"
+        path.write_text(credential, encoding="utf-8")
+        files[json.loads(credential)["id"]] = path
+    return files

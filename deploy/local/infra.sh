@@ -29,10 +29,13 @@ env_lines() {
 }
 
 # run_prefixed NAME OUTFILE CMD...: run CMD with its stderr prefixed by [NAME] on our stderr and its stdout in OUTFILE.
+# A plain pipe, not a process substitution: the daemons the command starts must not inherit an extra fd of
+# ours, or whoever reads our output (CI, `$(...)`, a test runner) would wait for EOF for as long as they run.
 run_prefixed() {
   local name="$1" out="$2"
   shift 2
-  "$@" >"$out" 2> >(sed -u "s/^/[$name] /" >&2)
+  { "$@" 2>&1 >"$out" </dev/null; echo $? >"$out.rc"; } | sed -u "s/^/[$name] /" >&2
+  return "$(cat "$out.rc")"
 }
 
 up() {

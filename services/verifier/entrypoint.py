@@ -8,7 +8,8 @@ from fastapi.responses import JSONResponse
 
 from services.runtime import ServiceParts, Wiring
 from services.verifier.adapters.tables import PublishedCredential, VerifierProcessedEvent
-from services.verifier.handlers import on_badge_issued, on_badge_revoked, verify
+from services.verifier.handlers import on_badge_issued, on_badge_revoked
+from services.verifier.verification import CredentialVerifier, build_fetcher, parse_credential, read_body
 from shared.contracts import BadgeIssued, BadgeRevoked, Topic
 from shared.http import ProblemError, create_app
 from shared.ids import parse_credential_uuid
@@ -21,6 +22,7 @@ VC_MEDIA_TYPE = "application/vc+ld+json"
 def build(wiring: Wiring) -> ServiceParts:
     settings, sessions = wiring.settings, wiring.sessions
     app = create_app("credstream verifier", max_body_bytes=settings.max_body_bytes, readiness=wiring.readiness)
+    verifier = CredentialVerifier(wiring.document_fetcher or build_fetcher(settings), settings.insecure_hosts())
 
     async def stored(credential_id: str) -> dict[str, Any]:
         found = parse_credential_uuid(credential_id)
@@ -40,21 +42,17 @@ def build(wiring: Wiring) -> ServiceParts:
     @app.get("/credentials/{credential_id}/verification", tags=["public"])
     async def verify_stored(credential_id: str) -> dict[str, Any]:
         """Verify a credential published here, now."""
-        return verify(await stored(credential_id)).model_dump(mode="json")
+        return (await verifier.verify(await stored(credential_id))).model_dump(mode="json")
 
     @app.post("/verify", tags=["public"])
     async def post_verify(request: Request) -> dict[str, Any]:
-        """Verify any Open Badges 3.0 / VC credential: the body is the credential, or
-        `{"verifiableCredential": credential}`. Per-check results with machine-readable codes."""
-        try:
-            body = json.loads(await request.body())
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ProblemError(400, "Malformed JSON", f"The body is not valid JSON: {error}") from error
-        if isinstance(body, dict) and isinstance(body.get("verifiableCredential"), dict):
-            body = body["verifiableCredential"]
-        if not isinstance(body, dict):
-            raise ProblemError(422, "Not a credential", "Send a credential as a JSON object.")
-        return verify(body).model_dump(mode="json")
+        """Verify any Open Badges 3.0 credential: the body is the credential (JSON), `{"verifiableCredential":
+        credential}`, or a baked badge (image/png, image/svg+xml). Issuer DID/key documents and status lists
+        are fetched (https only, cached). Per-check results with machine-readable codes; bad input gets
+        RFC 9457 problem details."""
+        body = await read_body(request, settings.max_body_bytes)
+        credential = parse_credential(body, request.headers.get("content-type"))
+        return (await verifier.verify(credential)).model_dump(mode="json")
 
     consumer = EventConsumer(
         name=NAME,

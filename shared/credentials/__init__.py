@@ -1,9 +1,12 @@
 """Open Badges 3.0 credentials: offline JSON-LD, Ed25519 keys, eddsa-rdfc-2022 proofs and verification.
 
-Pure logic, no network I/O: JSON-LD contexts are bundled (``contexts/``) and issuer keys come from an injected
-:class:`KeyResolver`. See docs SIGNING.md for the exact signing recipe.
+The verification core is pure: JSON-LD contexts are bundled (``contexts/``) and issuer keys and status lists come
+from a :class:`DocumentSet` or an injected :class:`KeyResolver`. Network I/O lives only in ``fetch`` (the
+:class:`DocumentFetcher` port and its httpx adapter) and ``online.verify_with_fetch``, which gathers the documents
+and then calls the core. See docs SIGNING.md for the exact signing recipe.
 """
 
+from .documents import DocumentFailure, DocumentSet
 from .errors import (
     CredentialError,
     DocumentNotBundledError,
@@ -11,6 +14,14 @@ from .errors import (
     KeyFormatError,
     KeyResolutionError,
     UndefinedTermError,
+)
+from .fetch import (
+    CachingFetcher,
+    DocumentFetcher,
+    FetchedDocument,
+    FetchError,
+    HttpDocumentFetcher,
+    StaticFetcher,
 )
 from .jsonld import (
     bundled_context_urls,
@@ -48,16 +59,20 @@ from .ob3 import (
     make_identity_object,
     new_credential_id,
 )
+from .online import gather_documents, verify_with_fetch
 from .proof import ProofCheckResult, ProofHashes, proof_hashes, sign_credential, verify_proof
 from .resolver import (
     ChainResolver,
     DidKeyResolver,
+    DocumentResolver,
     KeyResolver,
     StaticDocumentResolver,
     VerificationMethod,
     did_web_document_url,
 )
+from .schema import credential_schema, schema_problems
 from .structure import CREDENTIAL_CONTEXT, CredentialStructureError, structure_problems
+from .suites import verify_embedded_proof
 from .verification import CheckResult, VerificationReport, verify_credential
 
 __all__ = [
@@ -66,14 +81,22 @@ __all__ = [
     "AchievementSubject",
     "Alignment",
     "BitstringStatusListEntry",
+    "CachingFetcher",
     "ChainResolver",
     "CheckResult",
     "CredentialError",
     "CredentialStructureError",
     "Criteria",
     "DidKeyResolver",
+    "DocumentFailure",
+    "DocumentFetcher",
     "DocumentNotBundledError",
+    "DocumentResolver",
+    "DocumentSet",
     "Evidence",
+    "FetchError",
+    "FetchedDocument",
+    "HttpDocumentFetcher",
     "IdentityObject",
     "Image",
     "JsonLdProcessingError",
@@ -88,6 +111,7 @@ __all__ = [
     "ResultDescription",
     "RubricCriterionLevel",
     "StaticDocumentResolver",
+    "StaticFetcher",
     "UndefinedTermError",
     "VerificationMethod",
     "VerificationReport",
@@ -95,11 +119,13 @@ __all__ = [
     "bundled_context_urls",
     "canonicalize",
     "check_all_terms_defined",
+    "credential_schema",
     "did_key",
     "did_key_document",
     "did_key_verification_method",
     "did_web_document_url",
     "find_safe_mode_violations",
+    "gather_documents",
     "generate_key",
     "hash_identity",
     "key_from_seed",
@@ -110,8 +136,11 @@ __all__ = [
     "proof_hashes",
     "public_key_from_multibase",
     "public_key_multibase",
+    "schema_problems",
     "sign_credential",
     "structure_problems",
     "verify_credential",
+    "verify_embedded_proof",
     "verify_proof",
+    "verify_with_fetch",
 ]

@@ -159,6 +159,10 @@ def _pyld_errors() -> Iterator[None]:
                 raise cause from exc
             cause = cause.__cause__ or cause.__context__
         raise JsonLdProcessingError(f"JSON-LD processing failed: {exc}") from exc
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        # pyld lets plain Python errors escape on some malformed input (e.g. a relative @context IRI);
+        # untrusted credentials must get a report, not a crash.
+        raise JsonLdProcessingError(f"JSON-LD processing failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _is_absolute_iri(value: str) -> bool:

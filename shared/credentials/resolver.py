@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from .documents import DocumentSet
 from .errors import KeyFormatError, KeyResolutionError
 from .keys import DID_KEY_PREFIX, parse_did_key, public_key_from_multibase
 
@@ -173,10 +174,109 @@ class ChainResolver:
         raise KeyResolutionError(f"no resolver can resolve {vm_id!r}")
 
 
-def did_web_document_url(did: str) -> str:
-    """Return the HTTPS URL of a ``did:web`` DID document (for callers that fetch it themselves)."""
-    if not did.startswith("did:web:") or "#" in did:
+def did_web_document_url(did: str, insecure_hosts: Iterable[str] = ()) -> str:
+    """Return the URL of a ``did:web`` DID document (for callers that fetch it themselves).
+
+    ``did:web:host%3Aport:a:b`` -> ``https://host:port/a/b/did.json``; ``did:web:host`` ->
+    ``https://host/.well-known/did.json``. Hosts in ``insecure_hosts`` (development only) get ``http://``.
+    """
+    if not did.startswith("did:web:") or "#" in did or "?" in did:
         raise ValueError(f"not a did:web DID: {did!r}")
     parts = [unquote(p) for p in did[len("did:web:") :].split(":")]
+    authority = parts[0]
+    if not authority or "/" in authority or any(not p or "/" in p for p in parts[1:]):
+        raise ValueError(f"malformed did:web DID: {did!r}")
+    host = urlsplit(f"//{authority}").hostname or ""
+    scheme = "http" if host.lower() in {h.lower() for h in insecure_hosts} else "https"
     path = "/".join(parts[1:])
-    return f"https://{parts[0]}/{path}/did.json" if path else f"https://{parts[0]}/.well-known/did.json"
+    return f"{scheme}://{authority}/{path}/did.json" if path else f"{scheme}://{authority}/.well-known/did.json"
+
+
+# Key-resolution codes that mean "could not find out", not "the credential is wrong".
+INCONCLUSIVE_KEY_CODES = frozenset(
+    {"issuer.key_unavailable", "issuer.did_method_unsupported", "issuer.verification_method_unsupported"}
+)
+
+
+def key_document_url(vm_id: str, insecure_hosts: Iterable[str] = ()) -> str | None:
+    """Return the URL to fetch to resolve ``vm_id`` (a did:web DID document or an https controller document).
+
+    ``None`` for did:key (resolved offline) and for identifiers that cannot be fetched.
+    """
+    base = vm_id.partition("#")[0]
+    if base.startswith("did:web:"):
+        try:
+            return did_web_document_url(base, insecure_hosts)
+        except ValueError:
+            return None
+    if base.startswith(("https://", "http://")):
+        return base
+    return None
+
+
+def named_key(vm_id: str) -> Ed25519PublicKey | None:
+    """The Ed25519 key a verification method id names by itself, if any, without any document.
+
+    ``did:key:<mb>[#...]`` names its key, and so does any ``<url>#<z6Mk multikey>`` fragment. Such a key lets
+    a verifier check the signature, but on its own it does not show that the issuer controls the key.
+    """
+    did, _, fragment = vm_id.partition("#")
+    candidates = [fragment] if fragment else []
+    if did.startswith(DID_KEY_PREFIX):
+        candidates.insert(0, did[len(DID_KEY_PREFIX) :])
+    for candidate in candidates:
+        if candidate.startswith("z6Mk"):
+            try:
+                return public_key_from_multibase(candidate)
+            except KeyFormatError:
+                continue
+    return None
+
+
+class DocumentResolver:
+    """Resolve verification methods from a :class:`DocumentSet` gathered beforehand (offline or fetched).
+
+    did:key is derived offline; did:web and http(s) methods are looked up in the set (by DID / URL); a
+    recorded fetch failure becomes ``issuer.key_unavailable`` (inconclusive: undetermined) or
+    ``issuer.key_unresolved`` (the document does not exist or is broken: failed). A did:web document must
+    carry the DID as its ``id``.
+    """
+
+    def __init__(self, documents: DocumentSet | None = None, *, insecure_hosts: Iterable[str] = ()) -> None:
+        self._documents = documents or DocumentSet()
+        self._insecure_hosts = tuple(insecure_hosts)
+
+    def resolve_verification_method(self, vm_id: str) -> VerificationMethod:
+        """Resolve ``vm_id`` or raise :class:`KeyResolutionError` with a specific code."""
+        base = vm_id.partition("#")[0]
+        if base.startswith(DID_KEY_PREFIX):
+            return DidKeyResolver().resolve_verification_method(vm_id)
+        if ":" not in base or base.startswith(":"):
+            raise KeyResolutionError(
+                f"verification method {vm_id!r} is not a URL or DID", code="issuer.verification_method_invalid"
+            )
+        url = key_document_url(vm_id, self._insecure_hosts)
+        if url is None:
+            if base.startswith("did:"):
+                method = base.split(":")[1]
+                raise KeyResolutionError(
+                    f"DID method {method!r} is not supported", code="issuer.did_method_unsupported"
+                )
+            raise KeyResolutionError(
+                f"cannot resolve verification method {vm_id!r} (unsupported scheme)",
+                code="issuer.verification_method_unsupported",
+            )
+        document = self._documents.get(vm_id, base, url)
+        if document is None:
+            failure = self._documents.failure(vm_id, base, url)
+            if failure is None:
+                raise KeyResolutionError(f"no document for {base!r} was supplied", code="issuer.key_unavailable")
+            code = "issuer.key_unresolved" if failure.conclusive else "issuer.key_unavailable"
+            raise KeyResolutionError(f"cannot get {url}: {failure.message}", code=code)
+        if not isinstance(document, Mapping):
+            raise KeyResolutionError(f"document for {base!r} is not a JSON object")
+        if base.startswith("did:web:") and document.get("id") != base:
+            raise KeyResolutionError(
+                f"DID document at {url} has id {document.get('id')!r}, not {base!r}", code="issuer.key_unresolved"
+            )
+        return StaticDocumentResolver({base: document, vm_id: document}).resolve_verification_method(vm_id)

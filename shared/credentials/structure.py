@@ -61,13 +61,30 @@ def _context_problems(credential: dict[str, Any]) -> list[Problem]:
     return []
 
 
+# An OB 3.0 credential is one of these (AchievementCredential is OpenBadgeCredential's alias).
+OB_CREDENTIAL_TYPES = ("OpenBadgeCredential", "AchievementCredential", "EndorsementCredential")
+
+
 def _type_problems(credential: dict[str, Any]) -> list[Problem]:
     types = _as_list(credential.get("type", []))
-    missing = [t for t in ("VerifiableCredential", "OpenBadgeCredential") if t not in types]
-    if "AchievementCredential" in types and "OpenBadgeCredential" in missing:
-        missing.remove("OpenBadgeCredential")  # OB 3.0 alias
+    missing = [] if "VerifiableCredential" in types else ["VerifiableCredential"]
+    if not any(t in types for t in OB_CREDENTIAL_TYPES):
+        missing.append("OpenBadgeCredential")
     if missing:
         return [Problem("structure.type", "data.invalid_type", f"type lacks {', '.join(missing)}")]
+    return []
+
+
+def _vc_type_problems(credential: dict[str, Any]) -> list[Problem]:
+    if "VerifiableCredential" not in _as_list(credential.get("type", [])):
+        return [Problem("structure.type", "data.invalid_type", "type lacks VerifiableCredential")]
+    return []
+
+
+def _vc_context_problems(credential: dict[str, Any]) -> list[Problem]:
+    ctx = credential.get("@context")
+    if not isinstance(ctx, list) or not ctx or ctx[0] not in (VC_V2_CONTEXT, VC_V1_CONTEXT):
+        return [Problem("structure.context", "data.invalid_context", f"@context[0] must be {VC_V2_CONTEXT}")]
     return []
 
 
@@ -106,14 +123,22 @@ def _status_problems(credential: dict[str, Any]) -> list[Problem]:
     return []
 
 
-def structure_problems(credential: Any) -> list[Problem]:
-    """Return structural problems of an (unsigned or signed) OB 3.0 credential; empty if none."""
+def structure_problems(credential: Any, *, profile: str = "ob3") -> list[Problem]:
+    """Return structural problems of an (unsigned or signed) credential; empty if none.
+
+    ``profile="ob3"`` (default) applies the Open Badges 3.0 rules; ``profile="vc"`` only the generic
+    Verifiable Credential ones (used for status list credentials).
+    """
     if not isinstance(credential, dict):
         return [Problem("structure.document", "data.invalid_structure", "credential must be a JSON object")]
+    if profile == "vc":
+        context_rule, type_rule = _vc_context_problems, _vc_type_problems
+    else:
+        context_rule, type_rule = _context_problems, _type_problems
     problems: list[Problem] = []
     for rule in (
-        _context_problems,
-        _type_problems,
+        context_rule,
+        type_rule,
         _issuer_problems,
         _subject_problems,
         _date_problems,

@@ -4,12 +4,6 @@ An LMS posts over HTTP; the badge-issued record is read from Kafka as an integra
 fetched from and verified by the verifier's public API.
 """
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,64 +13,27 @@ import httpx
 import pytest
 
 from shared.contracts import BadgeIssued, Topic
+from tests.e2e.processes import ADMIN_TOKEN, LMS_KEY, SERVICES, ServiceProcesses
 from tests.helpers import eventually, header, read_topic
-from tests.infra import REPO, Infrastructure
+from tests.infra import Infrastructure
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-SERVICES = ("enrollment", "assessment", "issuer", "verifier")
-ADMIN = {"Authorization": "Bearer e2e-admin-token"}
-LMS = {"Authorization": "Bearer e2e-lms-key"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+LMS = {"Authorization": f"Bearer {LMS_KEY}"}
 
 
 @pytest.fixture
 def stack(infra: Infrastructure, postgres_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Start `credstream serve <service>` four times; yield each service's base URL."""
-    ports = {name: free_port() for name in SERVICES}
-    group = f"e2e-{uuid.uuid4().hex[:8]}"
-    processes: dict[str, subprocess.Popen[bytes]] = {}
-    logs: dict[str, Path] = {}
+    processes = ServiceProcesses(infra.kafka_bootstrap_servers, postgres_url, tmp_path, f"e2e-{uuid.uuid4().hex[:8]}")
     for name in SERVICES:
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
-            "DATABASE_URL": postgres_url,
-            "HTTP_HOST": "127.0.0.1",
-            "HTTP_PORT": str(ports[name]),
-            "CREDSTREAM_CONSUMER_GROUP_PREFIX": group,
-            "CREDSTREAM_ADMIN_TOKEN": "e2e-admin-token",
-            "CREDSTREAM_LMS_API_KEYS": "e2e-school:e2e-lms-key",
-            "CREDSTREAM_ISSUERS": json.dumps({"e2e-school": {"name": "E2E School", "url": "https://school.example"}}),
-            "CREDSTREAM_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['verifier']}",
-            "LOG_FORMAT": "json",
-        }
-        logs[name] = tmp_path / f"{name}.log"
-        with logs[name].open("wb") as log:
-            processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", name],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        processes.start(name)
     try:
-        yield urls
+        yield {name: processes.url(name) for name in SERVICES}
     finally:
-        for process in processes.values():
-            process.send_signal(signal.SIGTERM)
-        for name, process in processes.items():
-            try:
-                code = process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                code = process.wait()
-            assert code == 0, f"{name} exited {code}:\n{logs[name].read_text()[-3000:]}"
+        codes = processes.stop_all()
+        for name, code in codes.items():
+            assert code == 0, f"{name} exited {code}:\n{processes.log(name)}"
 
 
 async def wait_ready(client: httpx.AsyncClient, url: str) -> None:

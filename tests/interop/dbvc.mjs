@@ -3,7 +3,8 @@
 // fully offline. JSON-LD contexts come from shared/credentials/contexts (the same files the Python code
 // uses); did:key is resolved locally; https/did:web key documents only from files passed with --docs.
 //
-//   node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE...   one JSON line per file: {file, verified, error}
+//   node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE...   one JSON line per file: {file, verified, error,
+//                                                                  status}; status lists come from --docs too
 //   node dbvc.mjs sign IN.json OUT.json                             sign with a fresh did:key (issuer id := DID)
 //   node dbvc.mjs canon FILE...                                     one JSON line: {file, nquads, error}
 //
@@ -18,6 +19,7 @@ import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 import {driver as didKeyDriver} from '@digitalbazaar/did-method-key';
 import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
+import {checkStatus as checkBitstringStatus} from '@digitalbazaar/vc-bitstring-status-list';
 import jsonld from 'jsonld';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -89,9 +91,24 @@ function makeSuite() {
   return new DataIntegrityProof({cryptosuite: eddsaRdfc2022});
 }
 
-// Credential status is outside this cross-check (the Python side reports it as not checked).
-async function checkStatus() {
-  return {verified: true};
+// Bitstring Status List entries are checked with Digital Bazaar's own implementation (it verifies the status
+// list credential and that its issuer is the credential's); other status types are not checked here.
+async function checkStatus(options) {
+  const statuses = [].concat(options.credential.credentialStatus || []);
+  if(!statuses.some(s => s.type === 'BitstringStatusListEntry')) {
+    return {verified: true};
+  }
+  return checkBitstringStatus({...options, suite: makeSuite()});
+}
+
+// vc reports whether the status could be checked; whether a bit is set is in statusResult.results[].status.
+function statusWord(result) {
+  const results = (result.statusResult && result.statusResult.results) || [];
+  if(!results.length) {
+    return null;
+  }
+  const set = results.find(r => r.status);
+  return set ? (set.credentialStatus.statusPurpose === 'suspension' ? 'suspended' : 'revoked') : 'active';
 }
 
 function errorText(result) {
@@ -107,6 +124,7 @@ function errorText(result) {
     errors.push(e.message || String(e));
   };
   collect(result.error);
+  collect(result.statusResult && result.statusResult.error);
   for(const r of result.results || []) {
     collect(r.error);
   }
@@ -122,9 +140,12 @@ async function verify(files, {now, docs}) {
       const result = await vc.verifyCredential({
         credential, suite: makeSuite(), documentLoader, checkStatus, now: now ? new Date(now) : undefined
       });
-      line = {file, verified: result.verified === true, error: result.verified ? null : errorText(result)};
+      const status = statusWord(result);
+      const verified = result.verified === true && status !== 'revoked' && status !== 'suspended';
+      const error = result.verified ? (verified ? null : `credential is ${status}`) : errorText(result);
+      line = {file, verified, error, status};
     } catch(e) {
-      line = {file, verified: false, error: e.message || String(e)};
+      line = {file, verified: false, error: e.message || String(e), status: null};
     }
     process.stdout.write(JSON.stringify(line) + '\n');
   }

@@ -17,18 +17,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.credentials import (
     DidKeyResolver,
+    StaticFetcher,
     UndefinedTermError,
     canonicalize,
     did_key,
     did_key_verification_method,
     generate_key,
+    proof_hashes,
     sign_credential,
     verify_credential,
+    verify_with_fetch,
 )
-from tests.unit.credentials.samples import fully_populated_credential, minimal_credential
+from shared.credentials.multibase import encode_base58btc
+from shared.credentials.proof import make_proof_config
+from tests.unit.credentials.samples import (
+    STATUS_LIST_URL,
+    fully_populated_credential,
+    minimal_credential,
+    status_list_credential,
+    with_status,
+)
 
 HERE = Path(__file__).resolve().parent
 VECTORS = HERE.parent / "unit" / "credentials" / "fixtures" / "vectors"
@@ -116,8 +128,13 @@ TAMPERINGS: dict[str, tuple[Tamper, str]] = {
 
 
 @pytest.fixture(scope="module")
-def ours_signed() -> dict[str, dict[str, Any]]:
-    key = generate_key()
+def issuer_key() -> Ed25519PrivateKey:
+    return generate_key()
+
+
+@pytest.fixture(scope="module")
+def ours_signed(issuer_key: Ed25519PrivateKey) -> dict[str, dict[str, Any]]:
+    key = issuer_key
     vm = did_key_verification_method(key)
     return {
         "minimal": sign_credential(minimal_credential(did_key(key)), key, vm, SIGNED_AT),
@@ -125,22 +142,104 @@ def ours_signed() -> dict[str, dict[str, Any]]:
     }
 
 
+REVOKED_INDEX = 94567  # the fully populated sample's statusListIndex
+ACTIVE_INDEX = 7
+
+
+def _signed_status_list(key: Ed25519PrivateKey, **kwargs: Any) -> dict[str, Any]:
+    unsigned = status_list_credential(did_key(key), set_indices=(REVOKED_INDEX, 23), **kwargs)
+    return sign_credential(unsigned, key, did_key_verification_method(key), SIGNED_AT, check_structure=False)
+
+
+def _docs_index(directory: Path, documents: dict[str, dict[str, Any]]) -> Path:
+    """Write documents and a {URL: file} index for `dbvc.mjs verify --docs`."""
+    index = {}
+    for i, (url, document) in enumerate(documents.items()):
+        index[url] = _write(directory / f"doc-{i}.json", document).name
+    return _write(directory / "docs.json", index)
+
+
 @pytest.fixture(scope="module")
 def db_signed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     work = tmp_path_factory.mktemp("db-signed")
     signed = {}
     for name, build in (("minimal", minimal_credential), ("full", fully_populated_credential)):
-        unsigned = _write(work / f"{name}-unsigned.json", build("did:key:placeholder"))
+        # Without credentialStatus: status is cross-checked separately, with lists signed by our issuer key.
+        document = {k: v for k, v in build("did:key:placeholder").items() if k != "credentialStatus"}
+        unsigned = _write(work / f"{name}-unsigned.json", document)
         out = work / f"{name}-signed.json"
         _dbvc("sign", str(unsigned), str(out))
         signed[name] = json.loads(out.read_text(encoding="utf-8"))
     return signed
 
 
-def test_digital_bazaar_verifies_our_credentials(ours_signed: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+def test_digital_bazaar_verifies_our_credentials(
+    ours_signed: dict[str, dict[str, Any]], issuer_key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
     paths = [_write(tmp_path / f"{name}.json", doc) for name, doc in ours_signed.items()]
-    results = db_verify(paths)
-    assert all(r["verified"] for r in results.values()), results
+    # The full sample carries a BitstringStatusListEntry: Digital Bazaar checks it against this list.
+    docs = _docs_index(tmp_path, {STATUS_LIST_URL: _signed_status_list(issuer_key)})
+    minimal = ours_signed["minimal"]
+    active = sign_credential(
+        with_status({k: v for k, v in minimal.items() if k != "proof"}, ACTIVE_INDEX),
+        issuer_key,
+        did_key_verification_method(issuer_key),
+        SIGNED_AT,
+    )
+    paths.append(_write(tmp_path / "active.json", active))
+    results = db_verify(paths, "--docs", str(docs))
+    assert results["minimal.json"]["verified"], results
+    assert results["active.json"]["verified"] and results["active.json"]["status"] == "active", results
+    # full.json sits at the revoked index: see test_revoked_credential_rejected_by_both.
+    assert results["full.json"]["status"] == "revoked", results
+
+
+async def test_revoked_credential_rejected_by_both(
+    ours_signed: dict[str, dict[str, Any]], issuer_key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    revoked = ours_signed["full"]
+    status_list = _signed_status_list(issuer_key)
+    report = await verify_with_fetch(revoked, StaticFetcher({STATUS_LIST_URL: status_list}), NOW)
+    assert report.codes() == {"status.revoked"}
+    assert report.status == "revoked"
+    results = db_verify(
+        [_write(tmp_path / "revoked.json", revoked)],
+        "--docs",
+        str(_docs_index(tmp_path, {STATUS_LIST_URL: status_list})),
+    )
+    assert results["revoked.json"]["verified"] is False
+    assert results["revoked.json"]["status"] == "revoked"
+
+
+async def test_status_list_of_another_issuer_is_refused_by_both(
+    ours_signed: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Someone else's list must not decide this issuer's credential (Digital Bazaar: verifyMatchingIssuers)."""
+    foreign = _signed_status_list(generate_key())
+    report = await verify_with_fetch(ours_signed["full"], StaticFetcher({STATUS_LIST_URL: foreign}), NOW)
+    assert report.codes() == {"status.issuer_mismatch"}
+    assert report.status == "undetermined"
+    docs = _docs_index(tmp_path, {STATUS_LIST_URL: foreign})
+    results = db_verify([_write(tmp_path / "full.json", ours_signed["full"])], "--docs", str(docs))
+    assert results["full.json"]["verified"] is False
+    assert "do not match" in results["full.json"]["error"]
+
+
+def test_reordered_hashes_rejected_by_both(issuer_key: Ed25519PrivateKey, tmp_path: Path) -> None:
+    """A signature over hash(document) || hash(proof config) — the two hashes swapped — is not eddsa-rdfc-2022."""
+    unsigned = minimal_credential(did_key(issuer_key))
+    config = make_proof_config(did_key_verification_method(issuer_key), SIGNED_AT)
+    hashes = proof_hashes(unsigned, proof_config=config)
+    swapped = {
+        **unsigned,
+        "proof": {
+            **config,
+            "proofValue": encode_base58btc(issuer_key.sign(hashes.document_hash + hashes.proof_config_hash)),
+        },
+    }
+    assert our_verify(swapped) == {"proof.signature_invalid"}
+    results = db_verify([_write(tmp_path / "swapped.json", swapped)])
+    assert results["swapped.json"]["verified"] is False
 
 
 def test_we_verify_digital_bazaar_credentials(db_signed: dict[str, dict[str, Any]], tmp_path: Path) -> None:
@@ -225,10 +324,15 @@ def test_safe_mode_failures_agree(tamper: Tamper, ours_signed: dict[str, dict[st
 def test_demo_credentials_verify_in_digital_bazaar(tmp_path: Path) -> None:
     """What `make demo` writes is accepted by the verifier the DCC wallet runs, not only by ours."""
     from services.cli import main
+    from tests.issuer_support import published_status_lists
 
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out)]) == 0
+    assert main(["demo", "--out", str(out), "--data-dir", str(tmp_path / "data")]) == 0
     files = sorted(out.glob("*.json"))
     assert files
-    results = {Path(line["file"]).name: line for line in _dbvc("verify", *map(str, files))}
+    # The credentials carry revocation status: hand Digital Bazaar the demo's status lists offline.
+    lists = published_status_lists(tmp_path / "data", tmp_path / "lists")
+    index = tmp_path / "lists" / "docs.json"
+    index.write_text(json.dumps({url: path.name for url, path in lists.items()}), encoding="utf-8")
+    results = {Path(line["file"]).name: line for line in _dbvc("verify", "--docs", str(index), *map(str, files))}
     assert all(result["verified"] for result in results.values()), results

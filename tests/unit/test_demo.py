@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 
 from services.cli import main
+from tests.issuer_support import published_status_lists
 
 
 def test_demo_issues_verifiable_credentials(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "credentials"
-    assert main(["demo", "--out", str(out)]) == 0
+    assert main(["demo", "--out", str(out), "--data-dir", str(tmp_path / "data")]) == 0
     summary = capsys.readouterr().out
     assert "Credentials issued: 4" in summary
     assert "duplicate" in summary
@@ -23,7 +24,10 @@ def test_demo_issues_verifiable_credentials(tmp_path: Path, capsys: pytest.Captu
         "chen-sql-essentials.json",
     ]
 
-    assert main(["verify", *map(str, files)]) == 0
+    # Each credential names its revocation list; supply the demo's lists as a verifier would have fetched them.
+    lists = published_status_lists(tmp_path / "data", tmp_path / "lists")
+    docs = [arg for url, path in lists.items() for arg in ("--doc", f"{url}={path}")]
+    assert main(["verify", *docs, *map(str, files)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert all(line["verified"] for line in lines)
 

@@ -132,6 +132,13 @@ async def test_revoking_flips_the_bit_resigns_the_list_and_announces_it(stack: E
     await engine.dispose()
     assert revocation is not None and revocation.reason == "Academic misconduct"
 
+    # The verifier service, checking the status list it fetches, now reports the badge revoked (the other not).
+    verifier = stack.http("verifier")
+    report = (await verifier.get(f"/credentials/{badge.credential_id}/verification")).json()
+    assert report["verified"] is False
+    assert "status.revoked" in {c["code"] for c in report["checks"] if c["outcome"] == "failed"}, report
+    assert (await verifier.get(f"/credentials/{other.credential_id}/verification")).json()["verified"] is True
+
     again = await issuer.post(url, json={"reason": "twice"}, headers=ADMIN)
     assert again.json()["already_revoked"] is True and again.json()["reason"] == "Academic misconduct"
     await stack.settle()
@@ -152,6 +159,10 @@ async def test_did_web_credentials_verify_against_the_served_did_document(web_st
     assert document["assertionMethod"] == [badge.credential["proof"]["verificationMethod"]]
     report = verify_credential(badge.credential, resolver=StaticDocumentResolver({did: document}), now=LATER)
     assert report.verified, report.codes()
+    # The verifier service resolves the did:web (from the issuer, in-process here) and checks the status list.
+    served = (await web_stack.http("verifier").get(f"/credentials/{badge.credential_id}/verification")).json()
+    assert served["verified"] is True, served
+    assert {c["check"]: c["code"] for c in served["checks"]}["status"] == "status.active"
 
     status_list = await fetch_json(web_stack, badge.credential["credentialStatus"]["statusListCredential"])
     key = StaticDocumentResolver({did: document}).resolve_verification_method(

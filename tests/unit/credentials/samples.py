@@ -19,6 +19,7 @@ from shared.credentials import (
     make_identity_object,
     new_credential_id,
 )
+from shared.credentials.status import MIN_LIST_BITS, encode_bitstring
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -124,3 +125,45 @@ def fully_populated_credential(issuer_id: str) -> dict[str, Any]:
             status_list_credential="https://uni.example/status/3",
         ),
     )
+
+
+STATUS_LIST_URL = "https://uni.example/status/3"
+
+
+def status_list_credential(
+    issuer_id: str,
+    url: str = STATUS_LIST_URL,
+    set_indices: tuple[int, ...] = (),
+    purpose: str = "revocation",
+    valid_until: str | None = None,
+) -> dict[str, Any]:
+    """An unsigned BitstringStatusListCredential (131072 entries) with the bits at ``set_indices`` set."""
+    bits = bytearray(MIN_LIST_BITS // 8)
+    for index in set_indices:
+        bits[index // 8] |= 0x80 >> (index % 8)
+    credential: dict[str, Any] = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": issuer_id,
+        "validFrom": "2026-01-01T00:00:00Z",
+        "credentialSubject": {
+            "id": f"{url}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": purpose,
+            "encodedList": encode_bitstring(bytes(bits)),
+        },
+    }
+    if valid_until:
+        credential["validUntil"] = valid_until
+    return credential
+
+
+def with_status(
+    credential: dict[str, Any], index: int, url: str = STATUS_LIST_URL, purpose: str = "revocation"
+) -> dict:
+    """A copy of an unsigned credential with one BitstringStatusListEntry pointing at ``url``/``index``."""
+    entry = BitstringStatusListEntry(
+        id=f"{url}#{index}", status_purpose=purpose, status_list_index=str(index), status_list_credential=url
+    )
+    return {**credential, "credentialStatus": entry.model_dump(mode="json", by_alias=True)}

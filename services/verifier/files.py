@@ -1,0 +1,99 @@
+"""`credstream verify FILE...`: verify credential files (JSON, baked PNG/SVG) and print one JSON line each."""
+
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from services.verifier.verification import build_fetcher
+from shared.credentials.baking import BakingError, extract_from_png, extract_from_svg
+from shared.credentials.dates import parse_xsd_datetime
+from shared.credentials.fetch import DocumentFetcher, StaticFetcher
+from shared.credentials.online import verify_with_fetch
+from shared.credentials.resolver import did_web_document_url
+from shared.settings import Settings
+
+
+class InputError(ValueError):
+    """A file that holds no credential we can read."""
+
+
+def read_credential(path: Path) -> dict[str, Any]:
+    """Read a credential from a JSON file or a baked PNG/SVG badge."""
+    data = path.read_bytes()
+    try:
+        if data.startswith(b"\x89PNG"):
+            text = extract_from_png(data)
+        elif path.suffix.lower() == ".svg" or b"<svg" in data[:2048]:
+            text = extract_from_svg(data)
+        else:
+            text = data.decode("utf-8")
+    except (BakingError, UnicodeDecodeError) as error:
+        raise InputError(str(error)) from error
+    try:
+        credential = json.loads(text)
+    except json.JSONDecodeError as error:
+        if text.count(".") == 2 and " " not in text.strip():
+            raise InputError("a VC-JWT (compact JWS): only Data Integrity proofs are verified") from error
+        raise InputError(f"not JSON: {error}") from error
+    if not isinstance(credential, dict):
+        raise InputError("the credential is not a JSON object")
+    return credential
+
+
+def load_documents(specs: list[str], insecure_hosts: frozenset[str]) -> dict[str, Any]:
+    """Parse `URL=FILE` specs; a did:web DID as the key stands for its DID document's URL."""
+    documents: dict[str, Any] = {}
+    for spec in specs:
+        key, sep, path = spec.partition("=")
+        if not sep or not key or not path:
+            raise InputError(f"--doc wants URL=FILE, got {spec!r}")
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InputError(f"--doc {spec}: {error}") from error
+        url = did_web_document_url(key, insecure_hosts) if key.startswith("did:web:") else key
+        documents[url.partition("#")[0]] = document
+    return documents
+
+
+async def _verify_all(
+    files: list[Path], fetcher: DocumentFetcher, now: datetime, insecure: frozenset[str], trust_named_keys: bool
+) -> bool:
+    all_verified = True
+    for file in files:
+        try:
+            credential = read_credential(file)
+        except (OSError, InputError) as error:
+            print(json.dumps({"file": str(file), "verified": False, "error": str(error)}))
+            all_verified = False
+            continue
+        report = await verify_with_fetch(
+            credential, fetcher, now, insecure_hosts=insecure, trust_named_keys=trust_named_keys
+        )
+        print(json.dumps({"file": str(file), **report.model_dump(mode="json")}))
+        all_verified = all_verified and report.verified
+    return all_verified
+
+
+def verify_files(
+    files: list[Path],
+    docs: list[str],
+    *,
+    offline: bool,
+    now: str | None,
+    settings: Settings,
+    trust_named_keys: bool = False,
+) -> int:
+    """Exit status: 0 if every file verifies, 1 if any does not, 2 for bad arguments."""
+    insecure = settings.insecure_hosts()
+    try:
+        documents = load_documents(docs, insecure)
+        at = parse_xsd_datetime(now) if now else datetime.now(UTC)
+    except (InputError, ValueError) as error:
+        print(f"credstream verify: {error}", file=sys.stderr)
+        return 2
+    fetcher = StaticFetcher(documents, fallback=None if offline else build_fetcher(settings))
+    return 0 if asyncio.run(_verify_all(files, fetcher, at, insecure, trust_named_keys)) else 1

@@ -1,0 +1,153 @@
+"""`POST /verify`: anyone's credential in, per-check report out; bad input gets RFC 9457 problem details."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.runtime import Wiring
+from services.verifier.entrypoint import build
+from shared.credentials import StaticFetcher, did_key, did_key_verification_method, sign_credential
+from shared.credentials.baking import bake_png, bake_svg
+from shared.db.engine import create_engine, session_factory
+from shared.messaging.memory import InMemoryBus
+from shared.settings import Settings
+from tests.unit.credentials.samples import STATUS_LIST_URL, status_list_credential, with_status
+from tests.unit.credentials.test_credentials_baking import SVG, tiny_png
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def status_list(issuer_key: Ed25519PrivateKey, signed_at: datetime) -> dict[str, Any]:
+    unsigned = status_list_credential(did_key(issuer_key), set_indices=(5,))
+    return sign_credential(
+        unsigned, issuer_key, did_key_verification_method(issuer_key), signed_at, check_structure=False
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings, status_list: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    engine = create_engine("sqlite+aiosqlite://")
+    wiring = Wiring(
+        settings.model_copy(update={"max_body_bytes": 50_000}),
+        session_factory(engine),
+        InMemoryBus(),
+        document_fetcher=StaticFetcher({STATUS_LIST_URL: status_list}),  # offline: nothing else can be fetched
+    )
+    app = build(wiring).http
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://verifier") as http:
+        yield http
+    await engine.dispose()
+
+
+async def test_verifies_json_wrapped_and_baked(client: httpx.AsyncClient, signed_credential: dict[str, Any]) -> None:
+    text = json.dumps(signed_credential)
+    for kwargs in (
+        {"json": signed_credential},
+        {"json": {"verifiableCredential": signed_credential}},
+        {"content": text, "headers": {"content-type": "application/vc+ld+json"}},
+        {"content": bake_png(tiny_png(), text), "headers": {"content-type": "image/png"}},
+        {"content": bake_svg(SVG, text), "headers": {"content-type": "image/svg+xml"}},
+    ):
+        response = await client.post("/verify", **kwargs)
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert report["verified"] is True, report
+        assert {c["check"] for c in report["checks"]} >= {
+            "structure",
+            "schema",
+            "data.terms",
+            "issuer.key",
+            "proof.signature",
+            "validity",
+        }
+        for check in report["checks"]:
+            assert set(check) >= {"check", "outcome", "code", "message"}
+
+
+async def test_revoked_and_active_status(
+    client: httpx.AsyncClient, unsigned_credential: dict[str, Any], issuer_key: Ed25519PrivateKey, signed_at: datetime
+) -> None:
+    vm = did_key_verification_method(issuer_key)
+    revoked = sign_credential(with_status(unsigned_credential, 5), issuer_key, vm, signed_at)
+    report = (await client.post("/verify", json=revoked)).json()
+    assert report["verified"] is False and report["status"] == "revoked"
+    assert [c["code"] for c in report["checks"] if c["outcome"] == "failed"] == ["status.revoked"]
+    active = sign_credential(with_status(unsigned_credential, 6), issuer_key, vm, signed_at)
+    report = (await client.post("/verify", json=active)).json()
+    assert report["verified"] is True and report["status"] == "active"
+    elsewhere = sign_credential(
+        with_status(unsigned_credential, 6, url="https://gone.example/list"), issuer_key, vm, signed_at
+    )
+    report = (await client.post("/verify", json=elsewhere)).json()
+    assert report["verified"] is False and report["status"] == "undetermined"
+
+
+JWT = "eyJhbGciOiJFZERTQSJ9.eyJ2YyI6e319.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "request.not_json"),
+        ({"content": b"", "headers": {"content-type": "application/json"}}, 400, "request.empty"),
+        ({"json": [1, 2]}, 422, "request.not_an_object"),
+        ({"json": "hello"}, 422, "request.not_an_object"),
+        ({"json": {"verifiableCredential": [1]}}, 422, "request.not_an_object"),
+        ({"json": JWT}, 415, "request.jwt_not_supported"),
+        ({"json": {"verifiableCredential": JWT}}, 415, "request.jwt_not_supported"),
+        ({"content": JWT, "headers": {"content-type": "application/vc+jwt"}}, 415, "request.jwt_not_supported"),
+        ({"content": JWT, "headers": {"content-type": "application/json"}}, 415, "request.jwt_not_supported"),
+        ({"content": b"<xml/>", "headers": {"content-type": "application/xml"}}, 415, "request.unsupported_media_type"),
+        ({"content": tiny_png(), "headers": {"content-type": "image/png"}}, 422, "request.not_baked"),
+    ],
+    ids=[
+        "not-json",
+        "empty",
+        "array",
+        "string",
+        "wrapped-array",
+        "jwt-in-json",
+        "wrapped-jwt",
+        "vc+jwt",
+        "jwt-as-json",
+        "xml",
+        "unbaked-png",
+    ],
+)
+async def test_bad_input_gets_problem_details(
+    client: httpx.AsyncClient, kwargs: dict[str, Any], status: int, code: str
+) -> None:
+    response = await client.post("/verify", **kwargs)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status and body["code"] == code and body["title"] and body["detail"]
+
+
+async def test_oversized_bodies_are_refused_with_or_without_content_length(client: httpx.AsyncClient) -> None:
+    big = b'{"x": "' + b"a" * 60_000 + b'"}'
+    response = await client.post("/verify", content=big, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.headers["content-type"] == PROBLEM
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b"a" * 10_000
+
+    response = await client.post("/verify", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["code"] == "request.too_large"
+
+
+async def test_garbage_objects_get_a_report_not_a_crash(client: httpx.AsyncClient) -> None:
+    for body in ({}, {"@context": 5, "proof": "x", "credentialStatus": [7]}, {"type": {"a": 1}, "issuer": []}):
+        response = await client.post("/verify", json=body)
+        assert response.status_code == 200, response.text
+        assert response.json()["verified"] is False
