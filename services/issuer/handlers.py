@@ -112,17 +112,14 @@ class IssueCredential:
         # A credential that cannot be built or signed never will be: dead-letter it now with the reason instead
         # of retrying (an undefined term, a relative URL in the Achievement, ...).
         try:
-            # The slot is taken last before signing: the list's row lock is held from here until commit.
+            unsigned = build_credential(
+                passed, issuer=profile, public_base_url=self._settings.public_base_url, issued_at=issued_at
+            )
+            # The slot is taken last: the list's row lock is held from here until the transaction commits.
             slot = await self._status_lists.allocate(
                 session, tenant, signer.did, lambda doc: signer.sign(doc, issued_at, badge=False), issued_at
             )
-            unsigned = build_credential(
-                passed,
-                issuer=profile,
-                public_base_url=self._settings.public_base_url,
-                issued_at=issued_at,
-                status=status_entry(slot),
-            )
+            unsigned["credentialStatus"] = status_entry(slot).model_dump(mode="json", by_alias=True)
             signed = await signer.sign(unsigned, issued_at)
         except ValidationError as error:
             reason = describe_validation_error(error)
