@@ -11,7 +11,10 @@ PUBLISHERS = {
     Topic.ASSESSMENT_PASSED: "assessment",
     Topic.BADGE_ISSUED: "issuer",
     Topic.BADGE_REVOKED: "issuer",
+    Topic.ACHIEVEMENTS: "assessment",
 }
+# How each topic is keyed, where it is not `tenant_id:learner_id`.
+KEYS = {Topic.ACHIEVEMENTS: "`tenant_id:achievement_id` (compacted: the latest record per key is the state)"}
 
 
 def asyncapi_json() -> str:
@@ -35,7 +38,8 @@ def asyncapi_json() -> str:
             schema=contract,
             title=f"{PUBLISHERS[topic]}:{topic}",
             description=(contract.__doc__ or "").strip()
-            + " Records are keyed by `tenant_id:learner_id`; CloudEvents 1.0 attributes travel as `ce_*` headers.",
+            + f" Records are keyed by {KEYS.get(topic, '`tenant_id:learner_id`')}; CloudEvents 1.0 attributes travel"
+            " as `ce_*` headers.",
         )
     spec = AsyncAPI(broker, title="credstream events", version="1.0.0", description=__doc__)
     # Sorted and indented so the committed copy diffs cleanly.

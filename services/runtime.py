@@ -84,7 +84,7 @@ class KafkaService:
         self.name = name
         self.settings = settings
         self.engine = create_engine(settings.database_url)
-        consumer_names: dict[str, str] = {}
+        consumer_names: dict[str, tuple[str, str]] = {}
         publisher_ref: list[RecordPublisher] = []
 
         class _DeadLetters:  # the middleware needs the publisher, which needs the broker it is part of
@@ -105,8 +105,9 @@ class KafkaService:
         )
         self.parts = build_service(name, wiring)
         for consumer in self.parts.consumers:
-            consumer_names[str(consumer.topic)] = consumer.name
-            subscribe(self.broker, consumer, group_id=f"{settings.consumer_group_prefix}-{consumer.name}")
+            group = f"{settings.consumer_group_prefix}-{consumer.name}"
+            consumer_names[str(consumer.topic)] = (consumer.name, group)
+            subscribe(self.broker, consumer, group_id=group)
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
 

@@ -25,8 +25,16 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
 class ProblemError(HTTPException):
     """Raise from a route to answer with problem details; `extra` becomes extension members."""
 
-    def __init__(self, status: int, title: str, detail: str | None = None, **extra: Any) -> None:
-        super().__init__(status_code=status, detail=detail)
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(status_code=status, detail=detail, headers=headers)
         self.title = title
         self.extra = extra
 
@@ -54,7 +62,9 @@ def install_problem_details(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(_request: Request, error: ProblemError) -> JSONResponse:
-        return problem(error.status_code, error.title, error.detail, **error.extra)
+        response = problem(error.status_code, error.title, error.detail, **error.extra)
+        response.headers.update(error.headers or {})
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -97,14 +107,67 @@ def require_admin(expected: str) -> Callable[[Request], Awaitable[None]]:
 
 
 def limit_body_size(app: FastAPI, max_bytes: int) -> None:
-    """Reject bodies over `max_bytes` with 413 before reading them into memory."""
+    """Reject bodies over `max_bytes` with 413 before reading them into memory.
+
+    A declared Content-Length is checked up front; a chunked body (no Content-Length) is counted as it streams in
+    and the request fails with 413 as soon as it passes the limit, before the handler sees any of it.
+    """
 
     @app.middleware("http")
     async def _limit(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_bytes:
-            return problem(413, "Content Too Large", f"The body may hold at most {max_bytes} bytes.")
+            detail = f"The body may hold at most {max_bytes} bytes."
+            return problem(413, "Content Too Large", detail, code="request.too_large")
         return await call_next(request)
+
+    app.add_middleware(_StreamedBodyLimit, max_bytes=max_bytes)
+
+
+class _StreamedBodyLimit:
+    """ASGI middleware counting body bytes as they arrive. Past the limit it answers 413 itself and tells the app
+    the client went away (an exception raised into the app would surface as a 400 or a 500 instead)."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+        rejected = False
+        started = False
+
+        async def counted_receive() -> Any:
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    rejected = True
+                    if not started:
+                        detail = f"The body may hold at most {self.max_bytes} bytes."
+                        await problem(413, "Content Too Large", detail, code="request.too_large")(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Any) -> None:
+            nonlocal started
+            if rejected:
+                return  # the 413 went out; what the app answers to the "disconnected" client is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not rejected:
+                raise
 
 
 def install_health(app: FastAPI, readiness: list[ReadinessCheck]) -> None:

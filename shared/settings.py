@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     )
     achievements_file: str | None = Field(default=None, alias="CREDSTREAM_ACHIEVEMENTS_FILE")
     max_body_bytes: int = Field(default=1_048_576, alias="CREDSTREAM_MAX_BODY_BYTES")
+    lms_rate_per_second: float = Field(
+        default=50.0,
+        gt=0,
+        alias="CREDSTREAM_LMS_RATE_PER_SECOND",
+        description="Default requests per second per LMS connection (token bucket, per replica).",
+    )
+    lms_rate_burst: int = Field(default=100, ge=1, alias="CREDSTREAM_LMS_RATE_BURST")
     insecure_http_hosts: str = Field(
         default="",
         alias="CREDSTREAM_INSECURE_HTTP_HOSTS",

@@ -18,6 +18,12 @@ def infra() -> Iterator[Infrastructure]:
     infrastructure = provide()
     if infrastructure.owned:
         asyncio.run(_reset_topics(infrastructure.kafka_bootstrap_servers))
+    else:
+        # A shared broker is never reset; only topics missing from it are created (e.g. a newly added one, which
+        # auto-creation would otherwise make without its configuration, such as compaction).
+        from shared.messaging.topics import ensure_topics
+
+        asyncio.run(ensure_topics(infrastructure.kafka_bootstrap_servers))
     yield infrastructure
 
 

@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -88,3 +88,41 @@ def header(record: ConsumerRecord, name: str) -> str | None:
         if key == name:
             return value.decode()
     return None
+
+
+def consumer_groups(group_prefix: str) -> list[tuple[str, str]]:
+    """(consumer group, topic) of every consumer the services run under `group_prefix`."""
+    from services.runtime import SERVICES, Wiring, build_service
+    from shared.db.engine import create_engine, session_factory
+    from shared.messaging.memory import InMemoryBus
+    from shared.settings import Settings
+
+    # Nothing connects: the engine is lazy and the bus is in memory; only the consumers' names and topics are read.
+    wiring = Wiring(Settings(_env_file=None), session_factory(create_engine("sqlite+aiosqlite://")), InMemoryBus())
+    return [
+        (f"{group_prefix}-{consumer.name}", str(consumer.topic))
+        for name in SERVICES
+        for consumer in build_service(name, wiring).consumers
+    ]
+
+
+async def skip_topic_history(bootstrap: str, group_prefix: str, *, keep: Collection[str] = ()) -> None:
+    """Commit every consumer group's offsets at the current end of its topic, so that services started next under
+    `group_prefix` read only what is published from now on — not every record earlier runs left on a shared broker
+    (which grows with every run and eventually outlasts any timeout). Groups in `keep` still start from the
+    beginning (e.g. a new replica rebuilding its state from a compacted topic)."""
+    for group, topic in consumer_groups(group_prefix):
+        if group in keep:
+            continue
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            if not partitions:
+                await consumer._client.force_metadata_update()
+                partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            await consumer.commit(ends)
+        finally:
+            await consumer.stop()

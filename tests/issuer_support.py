@@ -25,10 +25,28 @@ FULL_ACHIEVEMENT: dict[str, Any] = {
     "description": "Chooses and builds honest charts for a dataset.",
     "criteria": {
         "narrative": "At least 70% on the chart quiz and a rubric-graded portfolio.",
-        "required_assessments": [
-            {"assessment_id": "chart-quiz", "min_score": 70},
-            {"assessment_id": "portfolio", "min_score": 50},
-        ],
+        "rule": {
+            "type": "all_of",
+            "rules": [
+                {"type": "assessment", "assessment_id": "chart-quiz", "min_score": 70},
+                {
+                    "type": "rubric",
+                    "assessment_id": "portfolio",
+                    "criteria": [
+                        {
+                            "id": "clarity",
+                            "name": "Clarity of the charts",
+                            "levels": [
+                                {"id": "developing", "name": "Developing", "points": 1},
+                                {"id": "proficient", "name": "Proficient", "points": 2},
+                                {"id": "exemplary", "name": "Exemplary", "points": 3.5},
+                            ],
+                            "required_level": "proficient",
+                        }
+                    ],
+                },
+            ],
+        },
     },
     "image": "https://acme.example/badges/data-viz.png",
     "achievement_type": "Competency",
@@ -39,19 +57,6 @@ FULL_ACHIEVEMENT: dict[str, Any] = {
             "target_framework": "ESCO",
             "target_code": "S5.6.1",
             "target_type": "ceasn:Competency",
-        }
-    ],
-    "rubric": [
-        {
-            "id": "clarity",
-            "name": "Clarity of the charts",
-            "assessment_id": "portfolio",
-            "levels": [
-                {"id": "developing", "name": "Developing", "points": 1},
-                {"id": "proficient", "name": "Proficient", "points": 2},
-                {"id": "exemplary", "name": "Exemplary", "points": 3.5},
-            ],
-            "required_level": "proficient",
         }
     ],
     "tags": ["data", "visualisation"],

@@ -1,85 +1,92 @@
-"""Enrollment service: LMS activities in over HTTP (per-LMS API key) and Kafka; normalised events out."""
+"""Enrollment service: LMS activity in over HTTP (native, xAPI, Caliper, Canvas, LTI AGS; per-connection auth,
+mapping and rate limits) and from Kafka (any of those formats); normalised, de-duplicated events out."""
 
 from typing import Annotated
 
-from fastapi import Body, Depends, Request
-from pydantic import BaseModel
+from fastapi import Body, Request
 from sqlalchemy.exc import IntegrityError
 
+from services.enrollment.adapters.connection_store import sync_environment_keys
+from services.enrollment.adapters.secrets import SecretBox
 from services.enrollment.adapters.tables import EnrollmentOutbox, EnrollmentProcessedEvent
-from services.enrollment.handlers import Recorded, on_inbound_activity, record_activity
+from services.enrollment.admin_http import install_admin_routes
+from services.enrollment.connections import RateLimiter
+from services.enrollment.formats import Format
+from services.enrollment.handlers import ItemResult, record_activity
+from services.enrollment.inbound import decode_inbound, on_inbound
+from services.enrollment.lms_http import ActivityReceipt, LmsGate, Receipt, install_lms_routes, receipt
 from services.runtime import ServiceParts, Wiring
 from shared.contracts import LmsActivity, Topic
 from shared.db.engine import transaction
 from shared.db.outbox import OutboxRelay
-from shared.http import ProblemError, bearer_token, create_app
+from shared.http import ProblemError, create_app
 from shared.messaging.consumer import EventConsumer
 
 NAME = "enrollment"
 MAX_BATCH = 500
 
-
-class ActivityReceipt(BaseModel):
-    event_id: str
-    status: Recorded
-
-
-class Receipt(BaseModel):
-    accepted: int
-    duplicates: int
-    results: list[ActivityReceipt]
+__all__ = ["ActivityReceipt", "Receipt", "build"]
 
 
 def build(wiring: Wiring) -> ServiceParts:
     settings, sessions = wiring.settings, wiring.sessions
     relay = OutboxRelay(sessions, EnrollmentOutbox, wiring.publisher)
     app = create_app("credstream enrollment", max_body_bytes=settings.max_body_bytes, readiness=wiring.readiness)
-    api_keys = settings.lms_keys()
-
-    async def lms_tenant(request: Request) -> str:
-        """The tenant whose LMS connection owns the presented API key."""
-        token = bearer_token(request)
-        tenant = api_keys.get(token) if token else None
-        if tenant is None:
-            raise ProblemError(401, "Unauthorized", "Send the LMS connection's API key as a bearer token.")
-        return tenant
+    box = SecretBox(settings.key_encryption_key.get_secret_value())
+    gate = LmsGate(sessions, box, RateLimiter())
 
     @app.post("/v1/activities", status_code=202, response_model=Receipt, tags=["lms"])
-    async def post_activities(
-        payload: Annotated[LmsActivity | list[LmsActivity], Body()],
-        tenant: Annotated[str, Depends(lms_tenant)],
-    ) -> Receipt:
-        """Accept one LMS activity or a batch. 202 means stored durably; it will reach the pipeline."""
+    async def post_activities(request: Request, payload: Annotated[LmsActivity | list[LmsActivity], Body()]) -> Receipt:
+        """Accept one native LMS activity or a batch. 202 means stored durably; it will reach the pipeline."""
+        connection, _ = await gate.admit(request, await request.body(), Format.NATIVE)
         activities = payload if isinstance(payload, list) else [payload]
         if len(activities) > MAX_BATCH:
             raise ProblemError(413, "Batch too large", f"Send at most {MAX_BATCH} activities per request.")
-        foreign = sorted({a.tenant_id for a in activities} - {tenant})
+        foreign = sorted({a.tenant_id for a in activities} - {connection.tenant_id})
         if foreign:
             raise ProblemError(403, "Wrong tenant", f"This API key may not post for tenant(s) {', '.join(foreign)}.")
-        results = await _record_all(activities, source=f"lms-http:{tenant}")
+        results = await _record_all(activities, source=f"lms-http:{connection.tenant_id}")
         relay.wake()
-        accepted = sum(r.status is Recorded.ACCEPTED for r in results)
-        return Receipt(accepted=accepted, duplicates=len(results) - accepted, results=results)
+        return receipt(results)
 
-    async def _record_all(activities: list[LmsActivity], source: str) -> list[ActivityReceipt]:
+    async def _record_all(activities: list[LmsActivity], source: str) -> list[ItemResult]:
         for _attempt in range(3):
             try:
                 async with transaction(sessions) as session:
                     return [
-                        ActivityReceipt(event_id=a.event_id, status=await record_activity(session, a, source))
-                        for a in activities
+                        ItemResult(f"/{i}", a.event_id, await record_activity(session, a, source), a.kind.value)
+                        for i, a in enumerate(activities)
                     ]
             except IntegrityError:
                 continue  # a concurrent request stored the same event id first: retry sees it as a duplicate
         raise ProblemError(409, "Conflict", "The same events are being stored concurrently; retry.")
 
+    install_lms_routes(app, gate, sessions, relay.wake)
+    install_admin_routes(app, settings, sessions, box, relay.wake)
+
+    async def sync_keys() -> None:
+        """CREDSTREAM_LMS_API_KEYS become connections of kind `any` (bootstrap/dev keys keep working)."""
+        for _attempt in range(3):
+            try:
+                async with transaction(sessions) as session:
+                    await sync_environment_keys(
+                        session,
+                        settings.lms_keys(),
+                        rate_per_second=settings.lms_rate_per_second,
+                        burst=settings.lms_rate_burst,
+                    )
+                return
+            except IntegrityError:
+                continue  # another replica synchronised the same keys at the same moment
+
     inbound = EventConsumer(
         name=NAME,
         topic=Topic.LMS_INBOUND,
         contract=LmsActivity,
-        handler=on_inbound_activity,
+        handler=on_inbound,  # type: ignore[arg-type]
         sessions=sessions,
         processed_table=EnrollmentProcessedEvent,
         after_commit=relay.wake,
+        decoder=decode_inbound,  # type: ignore[arg-type]
     )
-    return ServiceParts(name=NAME, http=app, consumers=[inbound], relay=relay)
+    return ServiceParts(name=NAME, http=app, consumers=[inbound], relay=relay, on_start=[sync_keys])

@@ -10,6 +10,7 @@ from shared.contracts import (
     AssessmentPassed,
     AssessmentResult,
     RecipientIdentity,
+    ResultKind,
     RubricCriterionSnapshot,
 )
 from shared.credentials.ob3 import (
@@ -28,6 +29,20 @@ from shared.credentials.ob3 import (
 )
 from shared.settings import IssuerProfileConfig
 
+# Results that are a yes (passed, completed, earned) rather than a score: (Result value, verb for people).
+_STATUS_KINDS = {
+    ResultKind.SUCCESS: ("Passed", "Passed"),
+    ResultKind.COMPLETION: ("Completed", "Completed"),
+    ResultKind.ACHIEVEMENT: ("Earned", "Earned the Achievement"),
+}
+_GENRES = {
+    ResultKind.SCORE: "Assessment",
+    ResultKind.SUCCESS: "Assessment",
+    ResultKind.RUBRIC: "Assessment",
+    ResultKind.OVERALL_SCORE: "Assessments",
+    ResultKind.COMPLETION: "Activity",
+    ResultKind.ACHIEVEMENT: "Achievement",
+}
 _CREDENTIAL_NAMESPACE = uuid.UUID("6f1c7a5e-2b8d-4e3f-a1c9-5d7e9b0f2a34")
 _LEARNER_NAMESPACE = uuid.UUID("0e8a4c2f-7d6b-4a19-b3e5-c1f2d3a4b5c6")
 
@@ -72,20 +87,21 @@ def build_credential(
     """
     snapshot = passed.achievement
     achievement_iri = f"{public_base_url.rstrip('/')}/achievements/{passed.tenant_id}/{quote(snapshot.id, safe='')}"
-    scores = [(result, _score_description(achievement_iri, result)) for result in passed.results]
+    scores = [(result, _result_description(achievement_iri, result)) for result in passed.results]
     rubric = [(criterion, _rubric_description(achievement_iri, criterion)) for criterion in snapshot.rubric or []]
-    achieved_levels = {k: v for result in passed.results for k, v in (result.rubric or {}).items()}
-    results = [
-        Result(value=_percent(result.score, result.max_score), result_description=description.id)
-        for result, description in scores
-    ]
+    # Rubric criterion ids are unique within one assessment's rubric only: key achieved levels by both.
+    achieved_levels = {
+        (result.assessment_id, criterion_id): level
+        for result in passed.results
+        for criterion_id, level in (result.rubric or {}).items()
+    }
+    results = [_result(result, description) for result, description in scores]
     for criterion, description in rubric:
-        level = achieved_levels.get(criterion.id)
-        if level is not None and any(known.id == level for known in criterion.levels):
-            name = next(known.name for known in criterion.levels if known.id == level)
-            results.append(
-                Result(value=name, result_description=description.id, achieved_level=_level_iri(description.id, level))
-            )
+        level = achieved_levels.get((criterion.assessment_id or "", criterion.id))
+        known = {known.id: known.name for known in criterion.levels}
+        if level in known:
+            achieved = _level_iri(description.id, level)
+            results.append(Result(value=known[level], result_description=description.id, achieved_level=achieved))
     image = Image(id=snapshot.image_url, caption=snapshot.name) if snapshot.image_url else None
     achievement = Achievement(
         id=achievement_iri,
@@ -122,10 +138,15 @@ def build_credential(
     )
 
 
-def _score_description(achievement_iri: str, result: AssessmentResult) -> ResultDescription:
+def _result_description(achievement_iri: str, result: AssessmentResult) -> ResultDescription:
+    rd_id = f"{achievement_iri}#result/{result.kind}/{quote(result.assessment_id, safe='')}"
+    if result.kind in _STATUS_KINDS:
+        name = result.name or f"{_STATUS_KINDS[result.kind][1]} {result.assessment_id}"
+        return ResultDescription(id=rd_id, name=name, result_type="Status")
+    default = "Overall score" if result.kind is ResultKind.OVERALL_SCORE else f"Score on {result.assessment_id}"
     return ResultDescription(
-        id=f"{achievement_iri}#assessment/{quote(result.assessment_id, safe='')}",
-        name=f"Score on {result.assessment_id}",
+        id=rd_id,
+        name=result.name or default,
         result_type="Percent",
         value_min="0",
         value_max="100",
@@ -133,8 +154,15 @@ def _score_description(achievement_iri: str, result: AssessmentResult) -> Result
     )
 
 
+def _result(result: AssessmentResult, description: ResultDescription) -> Result:
+    if result.kind in _STATUS_KINDS:
+        return Result(value=_STATUS_KINDS[result.kind][0], status="Completed", result_description=description.id)
+    return Result(value=_percent(result.score, result.max_score), result_description=description.id)
+
+
 def _rubric_description(achievement_iri: str, criterion: RubricCriterionSnapshot) -> ResultDescription:
-    rd_id = f"{achievement_iri}#rubric/{quote(criterion.id, safe='')}"
+    assessment = quote(criterion.assessment_id or "", safe="")
+    rd_id = f"{achievement_iri}#rubric/{assessment}/{quote(criterion.id, safe='')}"
     levels = [
         RubricCriterionLevel(
             id=_level_iri(rd_id, level.id),
@@ -170,13 +198,20 @@ def _alignment(alignment: AlignmentSnapshot) -> Alignment:
 
 
 def _evidence(result: AssessmentResult) -> Evidence:
+    if result.kind in _STATUS_KINDS:
+        verb = _STATUS_KINDS[result.kind][1]
+        return Evidence(
+            name=result.name or f"{_GENRES[result.kind]} {result.assessment_id}",
+            description=f"{verb} {result.assessment_id}.",
+            genre=_GENRES[result.kind],
+        )
     return Evidence(
-        name=f"Assessment {result.assessment_id}",
+        name=result.name or f"{_GENRES[result.kind]} {result.assessment_id}",
         description=(
             f"Scored {_number(result.score)} of {_number(result.max_score)}"
             f" (at least {_number(result.required_score)} required)."
         ),
-        genre="Assessment",
+        genre=_GENRES[result.kind],
     )
 
 

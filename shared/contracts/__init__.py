@@ -7,7 +7,9 @@ typed events without installing the services.
 from shared.contracts.cloudevents import CloudEvent, MissingCloudEventAttribute
 from shared.contracts.events import (
     CONTRACTS,
+    AchievementDefined,
     AchievementSnapshot,
+    AchievementStatus,
     ActivityKind,
     AlignmentSnapshot,
     Answer,
@@ -19,14 +21,18 @@ from shared.contracts.events import (
     Event,
     LmsActivity,
     RecipientIdentity,
+    ResultKind,
     RubricCriterionSnapshot,
     RubricLevelSnapshot,
+    TopicEvent,
 )
 from shared.contracts.topics import Topic, dead_letter_topic
 
 __all__ = [
     "CONTRACTS",
+    "AchievementDefined",
     "AchievementSnapshot",
+    "AchievementStatus",
     "ActivityKind",
     "AlignmentSnapshot",
     "Answer",
@@ -40,8 +46,10 @@ __all__ = [
     "LmsActivity",
     "MissingCloudEventAttribute",
     "RecipientIdentity",
+    "ResultKind",
     "RubricCriterionSnapshot",
     "RubricLevelSnapshot",
     "Topic",
+    "TopicEvent",
     "dead_letter_topic",
 ]

@@ -20,8 +20,8 @@ _TENANT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _ID_FIELD = Field(min_length=1, max_length=256)
 
 
-class Event(BaseModel):
-    """Fields common to every credstream event."""
+class TopicEvent(BaseModel):
+    """Fields common to every record on a credstream topic; `key()` says how the topic is keyed."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -30,6 +30,14 @@ class Event(BaseModel):
 
     schema_version: int
     tenant_id: str = Field(pattern=_TENANT_PATTERN, description="The issuing organisation (tenant).")
+
+    def key(self) -> str:
+        raise NotImplementedError
+
+
+class Event(TopicEvent):
+    """Fields common to every credstream learner event."""
+
     learner_id: str = Field(min_length=1, max_length=256, description="The learner's id within the tenant.")
 
     def key(self) -> str:
@@ -124,16 +132,31 @@ class EnrollmentRecorded(_Activity):
     recipient: RecipientIdentity | None = None
 
 
+class ResultKind(StrEnum):
+    """What an AssessmentResult measures (which criteria rule produced it)."""
+
+    SCORE = "score"  # an assessment's score against a minimum
+    SUCCESS = "success"  # an assessment the LMS flagged as passed
+    RUBRIC = "rubric"  # a rubric-graded assessment; see `rubric`
+    OVERALL_SCORE = "overall_score"  # the (weighted) mean over several assessments, in percent
+    COMPLETION = "completion"  # an activity completed (score 1 of 1)
+    ACHIEVEMENT = "achievement"  # a component Achievement of a pathway (score 1 of 1)
+
+
 class AssessmentResult(BaseModel):
-    """One assessment's outcome that counted towards an award."""
+    """One outcome that counted towards an award. For rubric results the score is the sum of level points."""
 
     model_config = ConfigDict(frozen=True)
 
-    assessment_id: str
+    assessment_id: str = Field(description="The assessment (or activity, overall-score id, component achievement).")
     score: float
     max_score: float
     required_score: float
     rubric: dict[str, str] | None = Field(default=None, description="Rubric criterion id -> achieved level id.")
+    kind: ResultKind = ResultKind.SCORE
+    name: str | None = None
+    success: bool | None = None
+    achieved_at: AwareDatetime | None = None
 
 
 class AlignmentSnapshot(BaseModel):
@@ -201,12 +224,13 @@ class AssessmentPassed(Event):
     CE_TYPE = "io.credstream.assessment.passed.v1"
 
     schema_version: Literal[1] = 1
-    award_id: uuid.UUID = Field(description="Deterministic id of (tenant, learner, achievement).")
+    award_id: uuid.UUID = Field(description="Deterministic id of (tenant, learner, achievement, renewal period).")
     achievement: AchievementSnapshot
     results: list[AssessmentResult]
     learner_name: str | None = None
     recipient: RecipientIdentity | None = None
     passed_at: AwareDatetime
+    award_period: int = Field(default=0, ge=0, description="0 for the first award, n for the n-th renewal.")
 
 
 class BadgeIssued(Event):
@@ -242,7 +266,37 @@ class BadgeRevoked(Event):
     status_list_index: int
 
 
-CONTRACTS: dict[Topic, type[Event]] = {
+class AchievementStatus(StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"  # kept for display and history; earns no new awards
+
+
+class AchievementDefined(TopicEvent):
+    """A version of an Achievement definition (created, changed or retired) on the compacted topic
+    `credstream.achievements.v1`, keyed `tenant:achievement`: the latest record per key is the current definition."""
+
+    TOPIC = Topic.ACHIEVEMENTS
+    CE_TYPE = "io.credstream.achievement.defined.v1"
+
+    schema_version: Literal[1] = 1
+    achievement_id: str = Field(min_length=1, max_length=256)
+    version: int = Field(ge=1)
+    status: AchievementStatus
+    definition: dict[str, Any] = Field(description="The Achievement definition as the admin API accepted it.")
+    defined_at: AwareDatetime
+
+    def key(self) -> str:
+        return f"{self.tenant_id}:{self.achievement_id}"
+
+
+CONTRACTS: dict[Topic, type[TopicEvent]] = {
     contract.TOPIC: contract
-    for contract in (LmsActivity, EnrollmentRecorded, AssessmentPassed, BadgeIssued, BadgeRevoked)
+    for contract in (
+        LmsActivity,
+        EnrollmentRecorded,
+        AssessmentPassed,
+        BadgeIssued,
+        BadgeRevoked,
+        AchievementDefined,
+    )
 }

@@ -11,7 +11,7 @@ import structlog
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contracts import CloudEvent, Event
+from shared.contracts import CloudEvent, TopicEvent
 from shared.db.engine import SessionFactory, transaction
 from shared.db.tables import OutboxRecord
 from shared.messaging.records import OutboundRecord, RecordPublisher, event_record
@@ -19,7 +19,7 @@ from shared.messaging.records import OutboundRecord, RecordPublisher, event_reco
 log = structlog.get_logger(__name__)
 
 
-def stage_event(session: AsyncSession, table: type[OutboxRecord], event: Event, ce: CloudEvent) -> None:
+def stage_event(session: AsyncSession, table: type[OutboxRecord], event: TopicEvent, ce: CloudEvent) -> None:
     """Write `event` to the outbox in the caller's transaction: published if and only if the state commits."""
     record = event_record(event, ce)
     session.add(
@@ -62,6 +62,9 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many records went out."""
+        bind = self._sessions.kw.get("bind")
+        if bind is not None and bind.dialect.name == "sqlite":
+            return await self._relay_outside_transaction()
         table = self._table
         async with transaction(self._sessions) as session:
             bind = session.bind
@@ -86,6 +89,28 @@ class OutboxRelay:
             )
             await session.execute(delete(table).where(table.id.in_([r.id for r in rows])))  # type: ignore[union-attr]
             return len(rows)
+
+    async def _relay_outside_transaction(self) -> int:
+        """SQLite has one write lock per database, and a transaction here holds it from its first statement. An
+        in-process consumer of a topic this outbox feeds (the embedded mode's bus delivers during `publish`) may
+        write to the same database, so the batch is read, published, then deleted in separate transactions."""
+        table = self._table
+        async with transaction(self._sessions) as session:
+            rows = (
+                (
+                    await session.execute(select(table).order_by(table.id).limit(self._batch_size))  # type: ignore[arg-type]
+                )
+                .scalars()
+                .all()
+            )
+        if not rows:
+            return 0
+        await self._publisher.publish(
+            [OutboundRecord(r.topic, r.key, r.value.encode(), json.loads(r.headers)) for r in rows]
+        )
+        async with transaction(self._sessions) as session:
+            await session.execute(delete(table).where(table.id.in_([r.id for r in rows])))  # type: ignore[union-attr]
+        return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set; transport or database errors are logged and retried with back-off."""

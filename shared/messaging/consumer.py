@@ -18,14 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contracts import CloudEvent, Event, Topic
+from shared.contracts import CloudEvent, Topic, TopicEvent
 from shared.db.engine import SessionFactory, transaction
 from shared.db.tables import ProcessedEvent
 from shared.messaging.records import InboundRecord, PoisonRecord, decode_cloud_event, decode_event
 
 log = structlog.get_logger(__name__)
 
-E = TypeVar("E", bound=Event)
+E = TypeVar("E", bound=TopicEvent)
 Handler = Callable[[AsyncSession, E, CloudEvent], Awaitable[None]]
 
 
@@ -54,8 +54,13 @@ class EventConsumer(Generic[E]):
     after_commit: Callable[[], None] = field(default=lambda: None)
     attempts: int = 3
     retry_delay: float = 0.2
+    # For a topic that carries more than one format: turns the raw record into (event, attributes) or raises
+    # PoisonRecord. Transports then hand it the record as received instead of validating `contract` themselves.
+    decoder: Callable[[InboundRecord], tuple[E, CloudEvent]] | None = None
 
     def decode(self, record: InboundRecord) -> tuple[E, CloudEvent]:
+        if self.decoder is not None:
+            return self.decoder(record)
         ce = decode_cloud_event(record.headers, self.contract.CE_TYPE)
         return decode_event(self.contract, record.value), ce
 

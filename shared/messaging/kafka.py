@@ -74,7 +74,9 @@ def _inbound(message: Any) -> InboundRecord:
     )
 
 
-def dead_letter_middleware(consumer_names: Mapping[str, str], publisher: KafkaRecordPublisher) -> type[BaseMiddleware]:
+def dead_letter_middleware(
+    consumers: Mapping[str, tuple[str, str]], publisher: KafkaRecordPublisher
+) -> type[BaseMiddleware]:
     """Broker middleware: undecodable or poison records go to `<topic>.dlq` and are committed, never blocking
     the partition; infrastructure errors pause, then propagate so the record is redelivered, not lost."""
 
@@ -91,14 +93,14 @@ def dead_letter_middleware(consumer_names: Mapping[str, str], publisher: KafkaRe
                     raise
                 reason = f"{type(error).__name__}: {error}"
             record = _inbound(msg)
-            consumer = consumer_names.get(record.topic, "unknown")
+            consumer, group = consumers.get(record.topic, ("unknown", "unknown"))
             await publisher.publish(
                 [
                     OutboundRecord(
                         topic=dead_letter_topic(record.topic),
                         key=record.key or "",
                         value=record.value,
-                        headers=dead_letter_headers(record, reason, consumer),
+                        headers=dead_letter_headers(record, reason, consumer, group),
                     )
                 ]
             )
@@ -115,8 +117,30 @@ def dead_letter_middleware(consumer_names: Mapping[str, str], publisher: KafkaRe
     return DeadLetterMiddleware
 
 
+async def _raw_body(message: Any) -> bytes:
+    return bytes(message.body)
+
+
 def subscribe(broker: KafkaBroker, consumer: EventConsumer[Any], *, group_id: str) -> None:
     """Register `consumer` on its topic: offsets are committed only after its transaction committed."""
+
+    options: dict[str, Any] = {
+        "group_id": group_id,
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+        "title": f"{consumer.name}:{consumer.topic}",
+    }
+    if consumer.decoder is not None:
+        # Several formats on one topic: the consumer decodes each record itself from its headers and bytes, so
+        # FastStream must neither JSON-decode nor validate the body.
+        async def on_raw_record(body: Any, message: KafkaMessage = Context("message")) -> None:
+            await consumer.handle_record(_inbound(message))
+
+        # Documented as the contract or raw bytes (another LMS format); validation lets the bytes through as they are.
+        on_raw_record.__annotations__["body"] = consumer.contract | bytes
+        on_raw_record.__doc__ = consumer.contract.__doc__
+        broker.subscriber(str(consumer.topic), decoder=_raw_body, **options)(on_raw_record)
+        return
 
     async def on_record(body: Any, message: KafkaMessage = Context("message")) -> None:
         ce = decode_cloud_event(message.headers, consumer.contract.CE_TYPE)
@@ -125,10 +149,4 @@ def subscribe(broker: KafkaBroker, consumer: EventConsumer[Any], *, group_id: st
     # The body's type is the contract: FastStream validates it and documents it in the AsyncAPI schema.
     on_record.__annotations__["body"] = consumer.contract
     on_record.__doc__ = consumer.contract.__doc__
-    broker.subscriber(
-        str(consumer.topic),
-        group_id=group_id,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        title=f"{consumer.name}:{consumer.topic}",
-    )(on_record)
+    broker.subscriber(str(consumer.topic), **options)(on_record)

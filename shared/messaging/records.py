@@ -9,7 +9,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from shared.contracts import CloudEvent, Event, MissingCloudEventAttribute
+from shared.contracts import CloudEvent, MissingCloudEventAttribute, TopicEvent
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -46,7 +46,7 @@ class RecordPublisher(Protocol):
     async def publish(self, records: Sequence[OutboundRecord]) -> None: ...
 
 
-def event_record(event: Event, ce: CloudEvent) -> OutboundRecord:
+def event_record(event: TopicEvent, ce: CloudEvent) -> OutboundRecord:
     return OutboundRecord(
         topic=str(event.TOPIC),
         key=event.key(),
@@ -82,12 +82,13 @@ def decode_cloud_event(headers: Mapping[str, str], expected_type: str | None = N
     return ce
 
 
-def dead_letter_headers(record: InboundRecord, reason: str, consumer: str) -> dict[str, str]:
-    """The original headers plus why and where the record failed."""
+def dead_letter_headers(record: InboundRecord, reason: str, consumer: str, group: str | None = None) -> dict[str, str]:
+    """The original headers plus why and where the record failed (and which consumer group gave up on it)."""
     return {
         **record.headers,
         "dlq_reason": reason[:2000],
         "dlq_consumer": consumer,
+        "dlq_consumer_group": group or consumer,
         "dlq_original_topic": record.topic,
         "dlq_original_partition": str(record.partition),
         "dlq_original_offset": str(record.offset),

@@ -4,9 +4,15 @@ jobs and for tests, so nothing depends on the broker's auto-create defaults."""
 import contextlib
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.contracts import Topic, dead_letter_topic
+
+# Topics whose records are state rather than history: Kafka keeps the latest record per key forever.
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    str(Topic.ACHIEVEMENTS): {"cleanup.policy": "compact"},
+}
 
 
 def all_topics() -> list[str]:
@@ -14,7 +20,8 @@ def all_topics() -> list[str]:
 
 
 async def ensure_topics(bootstrap_servers: str, *, partitions: int = 3, replication_factor: int = 1) -> list[str]:
-    """Create any missing credstream topic; returns the ones created."""
+    """Create any missing credstream topic; returns the ones created. An existing topic whose required
+    configuration differs (e.g. auto-created before `create-topics` ran) gets that configuration set."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="credstream-topics")
     await admin.start()
     try:
@@ -25,10 +32,28 @@ async def ensure_topics(bootstrap_servers: str, *, partitions: int = 3, replicat
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [
-                        NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)
+                        NewTopic(
+                            name,
+                            num_partitions=partitions,
+                            replication_factor=replication_factor,
+                            topic_configs=TOPIC_CONFIGS.get(name, {}),
+                        )
                         for name in missing
                     ]
                 )
+        for name, wanted in TOPIC_CONFIGS.items():
+            if name in existing and await _topic_config(admin, name, list(wanted)) != wanted:
+                await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, wanted)])
         return missing
     finally:
         await admin.close()
+
+
+async def _topic_config(admin: AIOKafkaAdminClient, name: str, keys: list[str]) -> dict[str, str]:
+    responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name, dict.fromkeys(keys))])
+    found: dict[str, str] = {}
+    for response in responses:
+        for resource in response.resources:
+            for entry in resource[4]:  # (name, value, read_only, is_default, is_sensitive[, synonyms])
+                found[entry[0]] = entry[1]
+    return found

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from aiokafka import ConsumerRecord
 from sqlalchemy import func, select
 
 from services.enrollment.adapters.tables import EnrollmentOutbox, ReceivedLmsEvent
@@ -19,7 +20,7 @@ from shared.db.migrations import upgrade
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.records import OutboundRecord
 from shared.settings import Settings
-from tests.helpers import eventually, header, produce, read_topic
+from tests.helpers import eventually, header, produce, read_topic, skip_topic_history
 from tests.infra import Infrastructure
 
 
@@ -46,18 +47,30 @@ class MemoryHarness:
 class KafkaHarness:
     bootstrap: str
     sessions: SessionFactory
+    group: str
 
     async def publish(self, record: OutboundRecord) -> None:
         await produce(self.bootstrap, record.topic, record.value, key=record.key, headers=record.headers)
 
     async def dead_letters(self, key: str, count: int) -> list[dict[str, str]]:
+        # On a shared broker other test sessions' consumers (other groups) may dead-letter the same records too:
+        # count each original record (partition, offset) once.
+        def distinct(records: list[ConsumerRecord]) -> list[dict[str, str]]:
+            by_origin: dict[tuple[str, str], dict[str, str]] = {}
+            for record in records:
+                headers = {k: v.decode() for k, v in record.headers}
+                origin = (headers.get("dlq_original_partition", ""), headers.get("dlq_original_offset", ""))
+                by_origin.setdefault(origin, headers)
+            return list(by_origin.values())
+
         records = await read_topic(
             self.bootstrap,
             dead_letter_topic(str(Topic.LMS_INBOUND)),
-            match=lambda r: r.key == key.encode(),
-            until=lambda found: len(found) >= count,
+            # Other consumer groups on the same broker dead-letter the same records: count ours.
+            match=lambda r: r.key == key.encode() and ("dlq_consumer_group", self.group.encode()) in r.headers,
+            until=lambda found: len(distinct(found)) >= count,
         )
-        return [{k: v.decode() for k, v in r.headers} for r in records]
+        return distinct(records)
 
 
 @pytest.fixture(params=["memory", pytest.param("kafka", marks=pytest.mark.integration)])
@@ -86,10 +99,12 @@ async def kafka_harness(settings: Settings, infra: Infrastructure, postgres_url:
             "consumer_group_prefix": f"test-{uuid.uuid4().hex[:8]}",
         }
     )
+    await skip_topic_history(infra.kafka_bootstrap_servers, kafka_settings.consumer_group_prefix)
     service = KafkaService("enrollment", kafka_settings)
     await service.start()
     try:
-        yield KafkaHarness(infra.kafka_bootstrap_servers, session_factory(service.engine))
+        group = f"{kafka_settings.consumer_group_prefix}-enrollment"
+        yield KafkaHarness(infra.kafka_bootstrap_servers, session_factory(service.engine), group)
     finally:
         await service.stop()
 

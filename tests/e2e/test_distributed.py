@@ -4,6 +4,7 @@ An LMS posts over HTTP; the badge-issued record is read from Kafka as an integra
 fetched from and verified by the verifier's public API.
 """
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ import pytest
 
 from shared.contracts import BadgeIssued, Topic
 from tests.e2e.processes import ADMIN_TOKEN, LMS_KEY, SERVICES, ServiceProcesses
-from tests.helpers import eventually, header, read_topic
+from tests.helpers import eventually, header, read_to_end, read_topic, skip_topic_history
 from tests.infra import Infrastructure
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -26,6 +27,8 @@ LMS = {"Authorization": f"Bearer {LMS_KEY}"}
 def stack(infra: Infrastructure, postgres_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Start `credstream serve <service>` four times; yield each service's base URL."""
     processes = ServiceProcesses(infra.kafka_bootstrap_servers, postgres_url, tmp_path, f"e2e-{uuid.uuid4().hex[:8]}")
+    # Start from the end of the shared topics: replaying every earlier run's records outlasts the timeouts.
+    asyncio.run(skip_topic_history(infra.kafka_bootstrap_servers, processes.group))
     for name in SERVICES:
         processes.start(name)
     try:
@@ -112,7 +115,8 @@ async def test_lms_events_become_a_verified_badge(stack: dict[str, str], infra: 
         records = await read_topic(
             infra.kafka_bootstrap_servers,
             str(Topic.BADGE_ISSUED),
-            match=lambda r: r.key == f"e2e-school:{learner}".encode(),
+            # Ours, by our issuer profile: on a shared broker another run's issuer may announce this award too.
+            match=lambda r: r.key == f"e2e-school:{learner}".encode() and b'"E2E School"' in r.value,
             until=lambda found: len(found) >= 1,
             timeout=90,
         )
@@ -141,11 +145,8 @@ async def test_lms_events_become_a_verified_badge(stack: dict[str, str], infra: 
         }
 
         # Still exactly one badge for this learner once everything has settled.
-        records = await read_topic(
-            infra.kafka_bootstrap_servers,
-            str(Topic.BADGE_ISSUED),
-            match=lambda r: r.key == f"e2e-school:{learner}".encode(),
-            until=lambda found: True,
-            timeout=10,
-        )
-        assert len(records) == 1
+        # (Read to the end of the topic, however long it grew; counted by credential id, as on a shared broker
+        # another run replaying the topics may re-announce the same credential.)
+        records = await read_to_end(infra.kafka_bootstrap_servers, str(Topic.BADGE_ISSUED))
+        mine = [BadgeIssued.model_validate_json(r.value) for r in records if r.key == f"e2e-school:{learner}".encode()]
+        assert {b.credential_id for b in mine} == {badge.credential_id}

@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from services.assessment.admin import define_achievement
 from services.assessment.domain import AchievementDefinition
-from services.assessment.handlers import define_achievement
 from services.runtime import SERVICES, KafkaService
 from services.verifier.adapters.tables import PublishedCredential
 from shared.contracts import BadgeIssued, CloudEvent, LmsActivity, Topic, dead_letter_topic
 from shared.db.engine import session_factory, transaction
 from shared.settings import Settings
-from tests.helpers import eventually, header, produce, read_to_end, read_topic
+from tests.helpers import eventually, header, produce, read_to_end, read_topic, skip_topic_history
 from tests.infra import Infrastructure
 
 pytestmark = pytest.mark.integration
@@ -34,6 +34,7 @@ async def services(
             "consumer_group_prefix": f"it-{uuid.uuid4().hex[:8]}",
         }
     )
+    await skip_topic_history(infra.kafka_bootstrap_servers, config.consumer_group_prefix)
     running = {name: KafkaService(name, config) for name in SERVICES}
     for service in running.values():
         await service.start()
@@ -85,7 +86,8 @@ async def test_direct_kafka_publishing_with_a_redelivery_and_a_poison_record(
         occurred_at=t0 + timedelta(minutes=1),
     )
     await publish(enrol)
-    await publish(b'{"tenant_id": "' + tenant.encode() + b'", "kind": "enrolled"}')  # poison: must not block
+    poison = b'{"tenant_id": "' + tenant.encode() + b'", "kind": "enrolled"}'
+    await publish(poison)  # must not block
     await publish(exam, ce_id="exam-delivery")
     await publish(exam, ce_id="exam-delivery")  # Kafka-level redelivery
     await publish(exam)  # the LMS re-sent the same event id in a new envelope
@@ -93,7 +95,8 @@ async def test_direct_kafka_publishing_with_a_redelivery_and_a_poison_record(
     dead = await read_topic(
         bootstrap,
         dead_letter_topic(str(Topic.LMS_INBOUND)),
-        match=lambda r: r.key == f"{tenant}:ivy".encode(),
+        # Only the poison record: on a shared broker, a foreign run on another contract version may dead-letter more.
+        match=lambda r: r.key == f"{tenant}:ivy".encode() and r.value == poison,
         until=lambda found: len(found) >= 1,
     )
     assert "learner_id" in (header(dead[0], "dlq_reason") or "")
@@ -119,7 +122,9 @@ async def test_direct_kafka_publishing_with_a_redelivery_and_a_poison_record(
     row = await eventually(published)
     assert json.loads(row.credential) == badge.credential
 
-    # Once the pipeline is idle, the topic holds exactly one badge for this award.
+    # Once the pipeline is idle, the topic holds exactly one badge for this award. (Counted by credential id: on a
+    # shared broker, another run's fresh consumer group replaying the topics may re-announce the same credential id.)
     await asyncio.sleep(2)
     records = await read_to_end(bootstrap, str(Topic.BADGE_ISSUED))
-    assert len([r for r in records if r.key == f"{tenant}:ivy".encode()]) == 1
+    mine = [BadgeIssued.model_validate_json(r.value) for r in records if r.key == f"{tenant}:ivy".encode()]
+    assert {b.credential_id for b in mine} == {badge.credential_id}

@@ -1,5 +1,5 @@
-"""The OB3 presentation fields of an Achievement (alignment, rubric, tags, credits, expiry) through the admin API
-into the issued credential."""
+"""The OB3 presentation fields of an Achievement (alignment, tags, credits, expiry; rubric levels from the
+criteria's rubric rules) through the admin API into the issued credential."""
 
 import hashlib
 import json
@@ -41,8 +41,7 @@ def test_snapshot_carries_the_presentation_fields() -> None:
 @pytest.mark.parametrize(
     ("change", "pointer"),
     [
-        ({"rubric": [{**FULL_ACHIEVEMENT["rubric"][0], "required_level": "legendary"}]}, "/rubric/0"),
-        ({"rubric": [FULL_ACHIEVEMENT["rubric"][0], FULL_ACHIEVEMENT["rubric"][0]]}, "/rubric"),
+        ({"tags": [""]}, "/tags/0"),
         (
             {"alignment": [{"target_name": "x", "target_url": "https://x.example", "target_type": "Skill"}]},
             "/alignment/0/target_type",
@@ -72,6 +71,9 @@ async def test_presentation_fields_reach_the_credential(stack: EmbeddedStack) ->
     assert achievement["humanCode"] == "DV-101" and achievement["fieldOfStudy"] == "Data science"
     rubric = [d for d in achievement["resultDescription"] if d["resultType"] == "RubricCriterionLevel"]
     assert [level["name"] for level in rubric[0]["rubricCriterionLevel"]] == ["Developing", "Proficient", "Exemplary"]
+    # The rubric level the LMS reported for the portfolio is the learner's result on that criterion.
+    [level] = [r for r in badge.credential["credentialSubject"]["result"] if "achievedLevel" in r]
+    assert level["value"] == "Exemplary" and level["achievedLevel"].endswith("#rubric/portfolio/clarity/exemplary")
     assert "validUntil" in badge.credential
     [identity] = badge.credential["credentialSubject"]["identifier"]
     assert identity["identityType"] == "emailAddress" and identity["hashed"] is True

@@ -21,6 +21,7 @@ from shared.contracts import (
     AssessmentResult,
     CloudEvent,
     RecipientIdentity,
+    ResultKind,
     RubricCriterionSnapshot,
     RubricLevelSnapshot,
     Topic,
@@ -146,7 +147,20 @@ def full_passed() -> AssessmentPassed:
         results=[
             AssessmentResult(assessment_id="quiz", score=41, max_score=50, required_score=35),
             AssessmentResult(
-                assessment_id="portfolio", score=8, max_score=10, required_score=5, rubric={"clarity": "proficient"}
+                assessment_id="portfolio",
+                kind=ResultKind.RUBRIC,
+                score=2.5,
+                max_score=2.5,
+                required_score=2.5,
+                rubric={"clarity": "proficient"},
+            ),
+            AssessmentResult(
+                assessment_id="intro-module",
+                kind=ResultKind.COMPLETION,
+                name="Introduction module",
+                score=1,
+                max_score=1,
+                required_score=1,
             ),
         ],
         recipient=RecipientIdentity(identity_hash="sha256$" + "ab" * 32, salt="0123456789abcdef"),
@@ -218,18 +232,30 @@ def test_full_credential_carries_every_ob3_field_and_signs() -> None:
     assert achievement["alignment"][0]["targetUrl"] == "https://esco.example/skill/dv"
     assert achievement["alignment"][0]["targetType"] == "ceasn:Competency"
     descriptions = {d["id"]: d for d in achievement["resultDescription"]}
-    rubric = descriptions[f"{iri}#rubric/clarity"]
+    rubric = descriptions[f"{iri}#rubric/portfolio/clarity"]
     assert rubric["resultType"] == "RubricCriterionLevel"
-    assert rubric["requiredLevel"] == f"{iri}#rubric/clarity/proficient"
+    assert rubric["requiredLevel"] == f"{iri}#rubric/portfolio/clarity/proficient"
     assert [(level["name"], level["points"]) for level in rubric["rubricCriterionLevel"]] == [
         ("Developing", "1"),
         ("Proficient", "2.5"),
     ]
-    assert descriptions[f"{iri}#assessment/quiz"]["requiredValue"] == "70"
+    assert descriptions[f"{iri}#result/score/quiz"]["requiredValue"] == "70"
+    assert descriptions[f"{iri}#result/completion/intro-module"]["resultType"] == "Status"
     results = {r["resultDescription"]: r for r in subject["result"]}
-    assert results[f"{iri}#assessment/quiz"]["value"] == "82"
-    assert results[f"{iri}#rubric/clarity"]["achievedLevel"] == f"{iri}#rubric/clarity/proficient"
-    assert [e["name"] for e in credential["evidence"]] == ["Assessment quiz", "Assessment portfolio"]
+    assert results[f"{iri}#result/score/quiz"]["value"] == "82"
+    assert results[f"{iri}#result/rubric/portfolio"]["value"] == "100"
+    assert results[f"{iri}#rubric/portfolio/clarity"]["achievedLevel"] == f"{iri}#rubric/portfolio/clarity/proficient"
+    assert results[f"{iri}#result/completion/intro-module"] == {
+        "type": ["Result"],
+        "value": "Completed",
+        "resultDescription": f"{iri}#result/completion/intro-module",
+        "status": "Completed",
+    }
+    assert [e["name"] for e in credential["evidence"]] == [
+        "Assessment quiz",
+        "Assessment portfolio",
+        "Introduction module",
+    ]
     assert credential["evidence"][0]["description"] == "Scored 41 of 50 (at least 35 required)."
 
     # Every term is defined by the contexts (sign_credential refuses otherwise) and the signature verifies.

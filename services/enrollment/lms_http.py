@@ -1,0 +1,275 @@
+"""The LMS-facing HTTP endpoints: native activities, xAPI statements, Caliper envelopes, Canvas live events, LTI AGS
+scores. Each request: authenticate the connection → rate limit → parse (problem details with a JSON pointer on
+bad input) → map and record in ONE transaction with the outbox rows → answer. Nothing is published before commit,
+and a 2xx means the events are durable."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Query, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+
+from services.enrollment.adapters.connection_store import Connection, by_api_key, open_connection
+from services.enrollment.adapters.secrets import SecretBox
+from services.enrollment.adapters.tables import LmsConnection
+from services.enrollment.connections import (
+    CONNECTION_HEADER,
+    FORMATS,
+    SIGNATURE_HEADER,
+    AuthenticationError,
+    AuthMethod,
+    RateLimiter,
+    verify_signature,
+)
+from services.enrollment.formats import Format, FormatError, Item, lti_ags, media_type, parse, xapi
+from services.enrollment.handlers import InvalidActivity, ItemResult, Recorded, ingest
+from shared.db.engine import SessionFactory, transaction
+from shared.http import ProblemError, bearer_token
+
+XAPI_VERSION = "1.0.3"
+
+
+class ActivityReceipt(BaseModel):
+    """What became of one item: accepted (durable, on its way), duplicate (seen before), unmapped (kept; no
+    mapping rule covers its course/activity yet), ignored (valid, but nothing credstream acts on)."""
+
+    event_id: str | None
+    status: Recorded
+    pointer: str = Field(default="", description="JSON pointer of the item in the request body")
+    kind: str | None = None
+    reason: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class Receipt(BaseModel):
+    accepted: int
+    duplicates: int
+    unmapped: int = 0
+    ignored: int = 0
+    results: list[ActivityReceipt]
+
+
+def receipt(results: list[ItemResult]) -> Receipt:
+    count = {status: sum(r.status is status for r in results) for status in Recorded}
+    return Receipt(
+        accepted=count[Recorded.ACCEPTED],
+        duplicates=count[Recorded.DUPLICATE],
+        unmapped=count[Recorded.UNMAPPED],
+        ignored=count[Recorded.IGNORED],
+        results=[
+            ActivityReceipt(
+                event_id=r.event_id,
+                status=r.status,
+                pointer=r.pointer,
+                kind=r.kind,
+                reason=r.reason,
+                notes=list(r.notes),
+            )
+            for r in results
+        ],
+    )
+
+
+def invalid(error: FormatError, fmt: Format) -> ProblemError:
+    return ProblemError(
+        422,
+        "Invalid request body",
+        f"The {fmt} payload is not valid: {error.pointer}: {error.detail}",
+        errors=[{"pointer": error.pointer, "detail": error.detail}],
+    )
+
+
+def decode_json(body: bytes) -> Any:
+    if not body.strip():
+        raise ProblemError(400, "Empty body", "Send the payload as a JSON body.")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        where = f" at line {error.lineno} column {error.colno}" if isinstance(error, json.JSONDecodeError) else ""
+        raise ProblemError(400, "Malformed JSON", f"The body is not JSON{where}.") from None
+
+
+class LmsGate:
+    """Decides which connection a request comes from, whether it may send this format, and whether it is within
+    its rate limit. Raises problem details (401/403/429) otherwise."""
+
+    def __init__(self, sessions: SessionFactory, box: SecretBox, limiter: RateLimiter) -> None:
+        self._sessions = sessions
+        self._box = box
+        self._limiter = limiter
+
+    async def admit(self, request: Request, body: bytes, fmt: Format) -> tuple[Connection, Any]:
+        """The connection, and the payload when the transport already yielded it (JWT claims), else None."""
+        connection, payload = await self._authenticate(request, body)
+        if fmt not in FORMATS[connection.source_kind]:
+            raise ProblemError(
+                403, "Format not allowed", f"Connection {connection.id} ({connection.source_kind}) may not send {fmt}."
+            )
+        wait = self._limiter.retry_after(connection.id, connection.rate_per_second, connection.burst)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise ProblemError(
+                429,
+                "Too Many Requests",
+                f"Connection {connection.id} may send {connection.rate_per_second:g} requests per second"
+                f" (bursts of {connection.burst}); retry in {seconds} s.",
+                headers={"Retry-After": str(seconds)},
+            )
+        return connection, payload
+
+    async def _authenticate(self, request: Request, body: bytes) -> tuple[Connection, Any]:
+        named = request.headers.get(CONNECTION_HEADER) or request.query_params.get("connection")
+        key = _api_key(request)
+        async with self._sessions() as session:
+            row = await by_api_key(session, key) if key else None
+            if named and (row is None or row.id != named):
+                row = await session.get(LmsConnection, named)
+                if row is not None and AuthMethod(row.auth_method) is AuthMethod.API_KEY:
+                    row = None  # naming an API-key connection is not enough: its key must be presented
+        if row is None or not row.enabled:
+            raise _unauthorized(
+                "Present the LMS connection's API key (Bearer, X-API-Key or Basic), or name a"
+                " signing connection in X-Credstream-Connection."
+            )
+        connection = open_connection(row, self._box)
+        try:
+            if connection.auth_method is AuthMethod.HMAC:
+                assert connection.hmac_secret is not None
+                verify_signature(connection.hmac_secret, body, request.headers.get(SIGNATURE_HEADER))
+            elif connection.auth_method is AuthMethod.JWT:
+                assert connection.jwt is not None
+                return connection, connection.jwt.claims(body)
+        except AuthenticationError as error:
+            raise _unauthorized(str(error)) from None
+        return connection, None
+
+
+def _unauthorized(detail: str) -> ProblemError:
+    return ProblemError(401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer, Basic realm="credstream"'})
+
+
+def _api_key(request: Request) -> str | None:
+    """Bearer / X-API-Key, or the password of HTTP Basic auth (xAPI LRS clients send key:secret that way)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic" and value:
+        try:
+            user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return password or user or None
+    return bearer_token(request)
+
+
+Recorder = Callable[[Connection, list[Item]], Awaitable[list[ItemResult]]]
+
+
+def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wake: Callable[[], None]) -> None:
+    """Register the format endpoints on the enrollment app."""
+
+    async def record(connection: Connection, items: list[Item], fmt: Format) -> list[ItemResult]:
+        for _attempt in range(3):
+            try:
+                async with transaction(sessions) as session:
+                    results = await ingest(session, connection, items)
+                break
+            except InvalidActivity as error:  # the transaction rolled back: nothing of the batch is stored
+                raise invalid(FormatError(error.pointer, error.detail), fmt) from None
+            except IntegrityError:
+                continue  # a concurrent request stored the same event first: the retry sees it as a duplicate
+        else:
+            raise ProblemError(409, "Conflict", "The same events are being stored concurrently; retry.")
+        wake()
+        return results
+
+    async def receive(request: Request, fmt: Format, *, lineitem: str | None = None) -> tuple[Connection, list[Item]]:
+        body = await request.body()
+        connection, payload = await gate.admit(request, body, fmt)
+        if payload is None:
+            payload = decode_json(body)
+        try:
+            items = parse(fmt, payload, received_at=datetime.now(UTC), lineitem=lineitem)
+        except FormatError as error:
+            raise invalid(error, fmt) from None
+        return connection, items
+
+    @app.post("/caliper", status_code=202, response_model=Receipt, tags=["lms"])
+    async def post_caliper(request: Request) -> Receipt:
+        """IMS Caliper 1.1: an envelope `{sensor, sendTime, dataVersion, data[]}` or a bare event (Canvas Live
+        Events in Caliper format, optionally JWT-signed)."""
+        connection, items = await receive(request, Format.CALIPER)
+        return receipt(await record(connection, items, Format.CALIPER))
+
+    @app.post("/canvas/live-events", status_code=202, response_model=Receipt, tags=["lms"])
+    async def post_canvas(request: Request) -> Receipt:
+        """Canvas Live Events in Canvas format: `{metadata, body}` (optionally JWT-signed)."""
+        connection, items = await receive(request, Format.CANVAS)
+        return receipt(await record(connection, items, Format.CANVAS))
+
+    @app.post("/lti/ags/{lineitem:path}/scores", status_code=202, response_model=Receipt, tags=["lms"])
+    async def post_ags_score(lineitem: str, request: Request) -> Receipt:
+        """LTI Advantage AGS: one Score (`application/vnd.ims.lis.v1.score+json`) for the line item in the path."""
+        content_type = media_type(request.headers.get("content-type"))
+        if content_type not in (lti_ags.CONTENT_TYPE, "application/json", "application/jwt"):
+            raise ProblemError(415, "Unsupported Media Type", f"Send the Score as {lti_ags.CONTENT_TYPE}.")
+        connection, items = await receive(request, Format.LTI_AGS, lineitem=lineitem)
+        return receipt(await record(connection, items, Format.LTI_AGS))
+
+    @app.get("/xapi/about", tags=["lms"])
+    async def xapi_about() -> dict[str, Any]:
+        """xAPI About resource: the versions this LRS endpoint accepts."""
+        return {"version": list(xapi.SUPPORTED_VERSIONS)}
+
+    @app.post("/xapi/statements", tags=["lms"], response_model=list[str])
+    async def post_statements(request: Request, response: Response) -> list[str]:
+        """xAPI POST Statements: one statement or an array, as an LRS receives them. Answers 200 with the statement
+        ids in order (ids are derived for statements without one), as the xAPI spec requires of an LRS."""
+        _xapi_headers(request, response)
+        connection, items = await receive(request, Format.XAPI)
+        results = await record(connection, items, Format.XAPI)
+        _xapi_counts(response, results)
+        return [item.event_id for item in items if item.event_id]
+
+    @app.put("/xapi/statements", status_code=204, tags=["lms"])
+    async def put_statement(request: Request, statement_id: str = Query(alias="statementId")) -> Response:
+        """xAPI PUT Statements: one statement under the id given in `statementId`."""
+        response = Response(status_code=204)
+        _xapi_headers(request, response)
+        body = await request.body()
+        connection, payload = await gate.admit(request, body, Format.XAPI)
+        statement = decode_json(body) if payload is None else payload
+        if not isinstance(statement, dict):
+            raise invalid(FormatError("", "PUT takes a single statement object"), Format.XAPI)
+        if statement.get("id") not in (None, statement_id):
+            raise invalid(FormatError("/id", "differs from the statementId parameter"), Format.XAPI)
+        try:
+            items = xapi.parse({**statement, "id": statement_id}, received_at=datetime.now(UTC))
+        except FormatError as error:
+            raise invalid(error, Format.XAPI) from None
+        _xapi_counts(response, await record(connection, items, Format.XAPI))
+        return response
+
+
+def _xapi_headers(request: Request, response: Response) -> None:
+    try:
+        xapi.check_version(request.headers.get("x-experience-api-version"))
+    except FormatError as error:
+        raise ProblemError(
+            400, "Unsupported xAPI version", error.detail, headers={"X-Experience-API-Version": XAPI_VERSION}
+        ) from None
+    response.headers["X-Experience-API-Version"] = XAPI_VERSION
+
+
+def _xapi_counts(response: Response, results: list[ItemResult]) -> None:
+    """An LRS answers with ids only; what credstream made of them travels in headers."""
+    response.headers["X-Credstream-Accepted"] = str(sum(r.status is Recorded.ACCEPTED for r in results))
+    response.headers["X-Credstream-Unmapped"] = str(sum(r.status is Recorded.UNMAPPED for r in results))
+    response.headers["X-Credstream-Ignored"] = str(sum(r.status is Recorded.IGNORED for r in results))
