@@ -190,7 +190,8 @@ async def test_revocation_is_announced_through_the_outbox_on_kafka(
             {"tenant_id": tenant, "learner_id": "ivy", "event_id": "e2", "kind": "scored",
              "assessment_id": "chart-quiz", "score": 45, "max_score": 50, "occurred_at": t0.isoformat()},
             {"tenant_id": tenant, "learner_id": "ivy", "event_id": "e3", "kind": "scored",
-             "assessment_id": "portfolio", "score": 9, "max_score": 10, "occurred_at": t0.isoformat()},
+             "assessment_id": "portfolio", "score": 9, "max_score": 10, "rubric": {"clarity": "proficient"},
+             "occurred_at": t0.isoformat()},
         ]  # fmt: skip
         response = await enrollment.post("/v1/activities", json=activities, headers=LMS)
         assert response.status_code == 202, response.text
