@@ -10,6 +10,7 @@ PUBLISHERS = {
     Topic.ENROLLMENT: "enrollment",
     Topic.ASSESSMENT_PASSED: "assessment",
     Topic.BADGE_ISSUED: "issuer",
+    Topic.BADGE_REVOKED: "issuer",
     Topic.ACHIEVEMENTS: "assessment",
 }
 # How each topic is keyed, where it is not `tenant_id:learner_id`.

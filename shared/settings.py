@@ -1,6 +1,8 @@
 """Configuration from the environment (pydantic-settings). Secrets left at their defaults stop production."""
 
 from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,9 +21,20 @@ class InsecureDefaultError(ValueError):
     """A secret was left at its development default while CREDSTREAM_ENV=production."""
 
 
+class DidMethod(StrEnum):
+    KEY = "key"
+    WEB = "web"
+
+
 class IssuerProfileConfig(BaseModel):
     """How a tenant appears as the issuer of its badges."""
 
+    id: str | None = Field(
+        default=None,
+        pattern=r"^did:web:[^:#/?]+(:[^:#/?]+)*$",
+        description="The tenant's own did:web DID, if not the one derived from CREDSTREAM_ISSUER_BASE_URL "
+        "(its DID document must then be proxied to this issuer's /tenants/<tenant>/did.json).",
+    )
     name: str
     url: str | None = None
     email: str | None = None
@@ -53,7 +66,37 @@ class Settings(BaseSettings):
         alias="CREDSTREAM_KEY_ENCRYPTION_KEY",
         description="Secret that encrypts issuer signing keys at rest.",
     )
+    key_encryption_key_file: Path | None = Field(
+        default=None,
+        alias="CREDSTREAM_KEY_ENCRYPTION_KEY_FILE",
+        description="A mounted secret file holding the key-encryption secret (wins over the variable).",
+    )
     public_base_url: str = Field(default="http://127.0.0.1:8004", alias="CREDSTREAM_PUBLIC_BASE_URL")
+    issuer_base_url: str | None = Field(
+        default=None,
+        alias="CREDSTREAM_ISSUER_BASE_URL",
+        description="Public URL of the issuer service (DID documents, status lists); default "
+        "CREDSTREAM_PUBLIC_BASE_URL, i.e. one host routes /.well-known, /tenants and /status-lists to the issuer.",
+    )
+    issuer_did_method: DidMethod | None = Field(
+        default=None,
+        alias="CREDSTREAM_ISSUER_DID_METHOD",
+        description="`key` (self-contained did:key) or `web` (did:web on the issuer's host); default web in "
+        "production, key in development.",
+    )
+    issuer_host_tenant: str | None = Field(
+        default=None,
+        alias="CREDSTREAM_ISSUER_HOST_TENANT",
+        description="With did:web: the tenant that is did:web:<host> itself (/.well-known/did.json); every other "
+        "tenant is did:web:<host>:tenants:<tenant>.",
+    )
+    status_list_max_age: int = Field(
+        default=300,
+        ge=0,
+        alias="CREDSTREAM_STATUS_LIST_MAX_AGE",
+        description="Seconds verifiers may cache a status list (Cache-Control max-age): how late a revocation "
+        "may be seen.",
+    )
     issuers: dict[str, IssuerProfileConfig] = Field(
         default_factory=dict,
         alias="CREDSTREAM_ISSUERS",
@@ -84,6 +127,18 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _secret_files(self) -> "Settings":
+        if self.key_encryption_key_file is not None:
+            try:
+                secret = self.key_encryption_key_file.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise ValueError(f"CREDSTREAM_KEY_ENCRYPTION_KEY_FILE cannot be read: {error.strerror}") from error
+            if not secret:
+                raise ValueError("CREDSTREAM_KEY_ENCRYPTION_KEY_FILE is empty")
+            self.key_encryption_key = SecretStr(secret)
+        return self
+
+    @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> "Settings":
         if self.env is Environment.PRODUCTION:
             defaults = {
@@ -97,6 +152,24 @@ class Settings(BaseSettings):
             if self.insecure_hosts():
                 raise InsecureDefaultError("CREDSTREAM_INSECURE_HTTP_HOSTS must be empty in production (https only)")
         return self
+
+    @model_validator(mode="after")
+    def _did_web_needs_https(self) -> "Settings":
+        # did:web resolves over HTTPS only; a production issuer on http:// would sign unverifiable badges.
+        web = self.env is Environment.PRODUCTION and self.did_method() == DidMethod.WEB
+        if web and urlsplit(self.issuer_url()).scheme != "https":
+            raise ValueError("did:web needs an https:// CREDSTREAM_ISSUER_BASE_URL (or CREDSTREAM_PUBLIC_BASE_URL)")
+        return self
+
+    def did_method(self) -> DidMethod:
+        """The issuers' DID method: as configured, else did:web in production and did:key in development."""
+        if self.issuer_did_method is not None:
+            return self.issuer_did_method
+        return DidMethod.WEB if self.env is Environment.PRODUCTION else DidMethod.KEY
+
+    def issuer_url(self) -> str:
+        """The issuer service's public base URL, without a trailing slash."""
+        return (self.issuer_base_url or self.public_base_url).rstrip("/")
 
     def insecure_hosts(self) -> frozenset[str]:
         """Hosts that may be fetched over plain http / at private addresses (development only)."""

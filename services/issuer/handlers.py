@@ -1,30 +1,103 @@
-"""Issuer use case: one signed credential per award, stored and announced in one transaction."""
+"""Issuer use cases: issue one signed credential per award, revoke credentials, rotate and revoke keys.
+
+Every state change and the event announcing it commit in one transaction (outbox).
+"""
 
 import asyncio
 import json
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import structlog
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.issuer.adapters.keystore import KeyStore
-from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox
+from services.issuer.adapters.keystore import KeyStore, TenantKey
+from services.issuer.adapters.status_lists import StatusLists
+from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, SigningKey, as_utc
 from services.issuer.domain import build_credential, credential_uuid, issuer_profile
-from shared.contracts import AssessmentPassed, BadgeIssued, CloudEvent
-from shared.credentials.keys import did_key, did_key_verification_method
+from services.issuer.identity import (
+    PublishedKey,
+    did_document,
+    tenant_did,
+    tenant_web_did,
+    verification_method_id,
+)
+from services.issuer.status import REVOCATION, status_entry
+from shared.contracts import AssessmentPassed, BadgeIssued, BadgeRevoked, CloudEvent
+from shared.credentials.errors import CredentialError
+from shared.credentials.keys import DID_KEY_PREFIX
 from shared.credentials.proof import sign_credential
 from shared.db.outbox import stage_event
-from shared.settings import Settings
+from shared.messaging.records import PoisonRecord, describe_validation_error
+from shared.settings import DidMethod, Settings
 
 SOURCE = "credstream/issuer"
+_REVOKED_NAMESPACE = uuid.UUID("3b9e4f1a-6c2d-4e8b-9f7a-1d2c3b4a5e6f")
+log = structlog.get_logger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """A tenant's signing identity at one moment: its DID and the key that signs for it."""
+
+    did: str
+    key: TenantKey
+
+    @property
+    def verification_method(self) -> str:
+        return verification_method_id(self.did, self.key.key_id)
+
+    async def sign(self, unsigned: dict[str, Any], created: datetime, *, badge: bool = True) -> dict[str, Any]:
+        # Canonicalisation is CPU-heavy pure Python: keep the event loop free for HTTP and heartbeats.
+        return await asyncio.to_thread(
+            sign_credential,
+            unsigned,
+            self.key.private_key,
+            self.verification_method,
+            created,
+            check_structure=badge,
+        )
+
+
+class Issuers:
+    """Who signs for a tenant: did:key (the key is the DID) or did:web (one DID, keys rotate under it)."""
+
+    def __init__(self, settings: Settings, keys: KeyStore) -> None:
+        self.settings = settings
+        self.keys = keys
+
+    async def current(self, session: AsyncSession, tenant_id: str) -> Signer:
+        key = await self.keys.active_key(session, tenant_id)
+        return Signer(tenant_did(self.settings, tenant_id, key.key_id), key)
+
+    async def for_did(self, session: AsyncSession, tenant_id: str, did: str) -> Signer:
+        """The signer for something `did` issued earlier (a status list): a did:key can only sign as itself."""
+        if did.startswith(DID_KEY_PREFIX):
+            return Signer(did, await self.keys.key(session, tenant_id, did.removeprefix(DID_KEY_PREFIX)))
+        return Signer(did, await self.keys.active_key(session, tenant_id))
+
+    def web_did(self, tenant_id: str) -> str | None:
+        """The tenant's did:web DID, or None when issuers use did:key."""
+        if self.settings.did_method() != DidMethod.WEB:
+            return None
+        return tenant_web_did(self.settings, tenant_id)
 
 
 class IssueCredential:
     """Consumer of `credstream.assessment-passed.v1`."""
 
-    def __init__(self, settings: Settings, keys: KeyStore) -> None:
+    def __init__(self, settings: Settings, issuers: Issuers, status_lists: StatusLists) -> None:
         self._settings = settings
-        self._keys = keys
+        self._issuers = issuers
+        self._status_lists = status_lists
 
     async def __call__(self, session: AsyncSession, passed: AssessmentPassed, _ce: CloudEvent) -> None:
         existing = await session.execute(
@@ -32,38 +105,202 @@ class IssueCredential:
         )
         if existing.first() is not None:
             return
-        key = await self._keys.active_key(session, passed.tenant_id)
-        issuer_id = did_key(key)
-        issued_at = datetime.now(UTC).replace(microsecond=0)
-        profile = issuer_profile(issuer_id, passed.tenant_id, self._settings.issuers.get(passed.tenant_id))
-        unsigned = build_credential(
-            passed, issuer=profile, public_base_url=self._settings.public_base_url, issued_at=issued_at
-        )
-        # Canonicalisation is CPU-heavy pure Python: keep the event loop free for HTTP and heartbeats.
-        signed = await asyncio.to_thread(sign_credential, unsigned, key, did_key_verification_method(key), issued_at)
+        tenant = passed.tenant_id
+        signer = await self._issuers.current(session, tenant)
+        issued_at = _now()
+        profile = issuer_profile(signer.did, tenant, self._settings.issuers.get(tenant))
+        # A credential that cannot be built or signed never will be: dead-letter it now with the reason instead
+        # of retrying (an undefined term, a relative URL in the Achievement, ...).
+        try:
+            unsigned = build_credential(
+                passed, issuer=profile, public_base_url=self._settings.public_base_url, issued_at=issued_at
+            )
+            # The slot is taken last: the list's row lock is held from here until the transaction commits.
+            slot = await self._status_lists.allocate(
+                session, tenant, signer.did, lambda doc: signer.sign(doc, issued_at, badge=False), issued_at
+            )
+            unsigned["credentialStatus"] = status_entry(slot).model_dump(mode="json", by_alias=True)
+            signed = await signer.sign(unsigned, issued_at)
+        except ValidationError as error:
+            reason = describe_validation_error(error)
+            raise PoisonRecord(f"award {passed.award_id}: invalid credential: {reason}") from error
+        except CredentialError as error:
+            raise PoisonRecord(f"award {passed.award_id}: cannot sign: [{error.code}] {error}") from error
         credential_id = credential_uuid(passed.award_id)
         session.add(
             IssuedCredential(
                 credential_id=credential_id,
                 award_id=passed.award_id,
-                tenant_id=passed.tenant_id,
+                tenant_id=tenant,
                 learner_id=passed.learner_id,
                 achievement_id=passed.achievement.id,
-                issuer_id=issuer_id,
+                issuer_id=signer.did,
                 credential=json.dumps(signed),
                 issued_at=issued_at,
+                status_list_id=slot.list_id,
+                status_list_index=slot.index,
             )
         )
         issued = BadgeIssued(
-            tenant_id=passed.tenant_id,
+            tenant_id=tenant,
             learner_id=passed.learner_id,
             award_id=passed.award_id,
             achievement_id=passed.achievement.id,
             credential_id=signed["id"],
-            issuer_id=issuer_id,
+            issuer_id=signer.did,
             issued_at=issued_at,
             credential=signed,
         )
         ce = CloudEvent(id=str(credential_id), source=SOURCE, type=BadgeIssued.CE_TYPE, subject=issued.key())
         stage_event(session, IssuerOutbox, issued, ce)
         await session.flush()
+
+
+@dataclass(frozen=True)
+class Revocation:
+    credential_id: str
+    revoked_at: datetime
+    reason: str
+    status_list_credential: str
+    status_list_index: int
+    already_revoked: bool
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "credential_id": self.credential_id,
+            "revoked": True,
+            "revoked_at": _iso(self.revoked_at),
+            "reason": self.reason,
+            "status_purpose": REVOCATION,
+            "status_list_credential": self.status_list_credential,
+            "status_list_index": self.status_list_index,
+            "already_revoked": self.already_revoked,
+        }
+
+
+class CredentialNotFound(LookupError):
+    pass
+
+
+class NoStatusEntry(ValueError):
+    """The credential was issued before status lists existed, so it has no bit to flip."""
+
+
+async def revoke_credential(
+    session: AsyncSession,
+    issuers: Issuers,
+    status_lists: StatusLists,
+    credential_id: uuid.UUID,
+    reason: str,
+) -> Revocation:
+    """Set the credential's revocation bit, re-sign its list and announce `badge-revoked`, in one transaction.
+
+    Revoking twice is harmless: the second call reports the first revocation and emits nothing.
+    """
+    row = await session.get(IssuedCredential, credential_id, with_for_update=True)
+    if row is None:
+        raise CredentialNotFound(str(credential_id))
+    if row.status_list_id is None or row.status_list_index is None:
+        raise NoStatusEntry(f"credential {credential_id} has no status list entry")
+    url = status_lists.url(row.tenant_id, row.status_list_id)
+    if row.revoked_at is not None:
+        return Revocation(
+            f"urn:uuid:{credential_id}", row.revoked_at, row.revocation_reason or "", url, row.status_list_index, True
+        )
+    now = _now()
+    status_list = await status_lists.get(session, row.tenant_id, row.status_list_id)
+    if status_list is None:
+        raise LookupError(f"status list {url} is missing")
+    signer = await issuers.for_did(session, row.tenant_id, status_list.issuer_id)
+    await status_lists.set_status(
+        session,
+        row.tenant_id,
+        row.status_list_id,
+        row.status_list_index,
+        lambda doc: signer.sign(doc, now, badge=False),
+        now,
+    )
+    row.revoked_at, row.revocation_reason = now, reason
+    session.add(row)
+    revoked = BadgeRevoked(
+        tenant_id=row.tenant_id,
+        learner_id=row.learner_id,
+        award_id=row.award_id,
+        achievement_id=row.achievement_id,
+        credential_id=f"urn:uuid:{credential_id}",
+        issuer_id=row.issuer_id,
+        revoked_at=now,
+        reason=reason,
+        status_purpose=REVOCATION,
+        status_list_credential=url,
+        status_list_index=row.status_list_index,
+    )
+    ce_id = uuid.uuid5(_REVOKED_NAMESPACE, str(credential_id))
+    stage_event(
+        session,
+        IssuerOutbox,
+        revoked,
+        CloudEvent(id=str(ce_id), source=SOURCE, type=BadgeRevoked.CE_TYPE, subject=revoked.key()),
+    )
+    await session.flush()
+    log.info("credential.revoked", tenant=row.tenant_id, credential_id=str(credential_id))
+    return Revocation(revoked.credential_id, now, reason, url, row.status_list_index, False)
+
+
+def key_info(issuers: Issuers, row: SigningKey) -> dict[str, Any]:
+    """Public facts about a key (never the sealed seed)."""
+    did = tenant_did(issuers.settings, row.tenant_id, row.key_id)
+    return {
+        "tenant_id": row.tenant_id,
+        "key_id": row.key_id,
+        "did": did,
+        "verification_method": verification_method_id(did, row.key_id),
+        "active": row.active,
+        "created_at": _iso(row.created_at),
+        "retired_at": _iso(row.retired_at),
+        "revoked_at": _iso(row.revoked_at),
+    }
+
+
+async def rotate_key(session: AsyncSession, issuers: Issuers, tenant_id: str) -> dict[str, Any]:
+    """Activate a new key for the tenant; earlier keys stay published (did:web) or self-certifying (did:key)."""
+    key = await issuers.keys.rotate(session, tenant_id)
+    row = await session.get(SigningKey, (tenant_id, key.key_id))
+    assert row is not None
+    log.info("issuer.key_rotated", tenant=tenant_id, key_id=key.key_id)
+    return key_info(issuers, row)
+
+
+async def revoke_key(
+    session: AsyncSession, issuers: Issuers, status_lists: StatusLists, tenant_id: str, key_id: str
+) -> dict[str, Any]:
+    """Mark a retired did:web key revoked: verifiers then reject everything it signed.
+
+    Status lists whose current signature is by that key are re-signed with the active key, so that the status
+    of credentials signed by other keys stays checkable.
+    """
+    row = await issuers.keys.revoke(session, tenant_id, key_id)
+    signer = await issuers.current(session, tenant_id)
+    now = _now()
+    revoked_method = verification_method_id(signer.did, key_id)
+    for status_list in await status_lists.signed_with(session, tenant_id, revoked_method):
+        await status_lists.resign(session, status_list, lambda doc: signer.sign(doc, now, badge=False), now)
+    log.info("issuer.key_revoked", tenant=tenant_id, key_id=key_id)
+    return key_info(issuers, row)
+
+
+async def tenant_did_document(session: AsyncSession, issuers: Issuers, tenant_id: str) -> dict[str, Any] | None:
+    """The did:web DID document of a tenant that has keys; None if it has none or issuers use did:key."""
+    did = issuers.web_did(tenant_id)
+    if did is None:
+        return None
+    rows = await issuers.keys.keys(session, tenant_id)
+    if not rows:
+        return None
+    return did_document(
+        did, [PublishedKey(row.key_id, as_utc(row.revoked_at) if row.revoked_at else None) for row in rows]
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else as_utc(value).isoformat().replace("+00:00", "Z")

@@ -7,10 +7,10 @@ from fastapi import Request
 
 from services.runtime import ServiceParts, Wiring
 from services.verifier.adapters.tables import PublishedCredential, VerifierProcessedEvent
-from services.verifier.handlers import on_badge_issued
+from services.verifier.handlers import on_badge_issued, on_badge_revoked
 from services.verifier.pages.routes import install_badge_pages
 from services.verifier.verification import CredentialVerifier, build_fetcher, parse_credential, read_body
-from shared.contracts import BadgeIssued, Topic
+from shared.contracts import BadgeIssued, BadgeRevoked, Topic
 from shared.http import ProblemError, create_app
 from shared.ids import parse_credential_uuid
 from shared.messaging.consumer import EventConsumer
@@ -59,4 +59,12 @@ def build(wiring: Wiring) -> ServiceParts:
         sessions=sessions,
         processed_table=VerifierProcessedEvent,
     )
-    return ServiceParts(name=NAME, http=app, consumers=[consumer])
+    revocations = EventConsumer(
+        name=f"{NAME}-revocations",
+        topic=Topic.BADGE_REVOKED,
+        contract=BadgeRevoked,
+        handler=on_badge_revoked,
+        sessions=sessions,
+        processed_table=VerifierProcessedEvent,
+    )
+    return ServiceParts(name=NAME, http=app, consumers=[consumer, revocations])

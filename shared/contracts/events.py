@@ -159,6 +159,43 @@ class AssessmentResult(BaseModel):
     achieved_at: AwareDatetime | None = None
 
 
+class AlignmentSnapshot(BaseModel):
+    """Where an Achievement aligns with an external framework: a skill, competency or standard."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target_name: str
+    target_url: str
+    target_description: str | None = None
+    target_framework: str | None = None
+    target_code: str | None = None
+    target_type: str | None = None
+
+
+class RubricLevelSnapshot(BaseModel):
+    """One level of a rubric criterion, e.g. "Proficient" (3 points)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    description: str | None = None
+    points: float | None = None
+
+
+class RubricCriterionSnapshot(BaseModel):
+    """A rubric criterion, its levels (lowest first) and the level the Achievement requires, if any."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    description: str | None = None
+    assessment_id: str | None = None
+    levels: list[RubricLevelSnapshot]
+    required_level: str | None = None
+
+
 class AchievementSnapshot(BaseModel):
     """The Achievement as defined when it was awarded, so the issuer needs no other service's tables."""
 
@@ -171,6 +208,13 @@ class AchievementSnapshot(BaseModel):
     criteria_narrative: str
     image_url: str | None = None
     achievement_type: str | None = None
+    alignment: list[AlignmentSnapshot] | None = None
+    rubric: list[RubricCriterionSnapshot] | None = None
+    tags: list[str] | None = None
+    credits_available: float | None = None
+    human_code: str | None = None
+    field_of_study: str | None = None
+    valid_for_days: int | None = Field(default=None, description="Credentials expire this many days after issue.")
 
 
 class AssessmentPassed(Event):
@@ -204,6 +248,24 @@ class BadgeIssued(Event):
     credential: dict[str, Any]
 
 
+class BadgeRevoked(Event):
+    """An issued credential was revoked: its bit in the issuer's status list is now set, `reason` says why."""
+
+    TOPIC = Topic.BADGE_REVOKED
+    CE_TYPE = "io.credstream.badge.revoked.v1"
+
+    schema_version: Literal[1] = 1
+    award_id: uuid.UUID
+    achievement_id: str
+    credential_id: str
+    issuer_id: str
+    revoked_at: datetime
+    reason: str
+    status_purpose: str = "revocation"
+    status_list_credential: str = Field(description="URL of the BitstringStatusListCredential holding the bit.")
+    status_list_index: int
+
+
 class AchievementStatus(StrEnum):
     ACTIVE = "active"
     RETIRED = "retired"  # kept for display and history; earns no new awards
@@ -229,5 +291,12 @@ class AchievementDefined(TopicEvent):
 
 CONTRACTS: dict[Topic, type[TopicEvent]] = {
     contract.TOPIC: contract
-    for contract in (LmsActivity, EnrollmentRecorded, AssessmentPassed, BadgeIssued, AchievementDefined)
+    for contract in (
+        LmsActivity,
+        EnrollmentRecorded,
+        AssessmentPassed,
+        BadgeIssued,
+        BadgeRevoked,
+        AchievementDefined,
+    )
 }

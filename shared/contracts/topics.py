@@ -8,6 +8,7 @@ class Topic(StrEnum):
     ENROLLMENT = "credstream.enrollment.v1"
     ASSESSMENT_PASSED = "credstream.assessment-passed.v1"
     BADGE_ISSUED = "credstream.badge-issued.v1"
+    BADGE_REVOKED = "credstream.badge-revoked.v1"
     ACHIEVEMENTS = "credstream.achievements.v1"  # compacted, keyed tenant:achievement
 
 

@@ -47,6 +47,15 @@ def _aware(value: datetime) -> datetime:
 Iri = Annotated[str, AfterValidator(_absolute_iri)]
 DateTime = Annotated[datetime, AfterValidator(_aware), PlainSerializer(format_xsd_datetime, return_type=str)]
 
+
+def _json_number(value: float) -> float | int:
+    # Integral values go out as JSON integers: Python writes 5.0 where JavaScript writes 5, and JSON-LD turns
+    # 5.0 into "5.0E0" but 5 into "5", so a float here would canonicalise differently in jsonld.js.
+    return int(value) if float(value).is_integer() else value
+
+
+Number = Annotated[float, Field(ge=0), PlainSerializer(_json_number)]
+
 # OB 3.0 IdentifierTypeEnum (extensions must use the "ext:" prefix).
 IDENTIFIER_TYPES = frozenset(
     [
@@ -99,6 +108,7 @@ AchievementTypes = _types_including("Achievement")
 AchievementSubjectTypes = _types_including("AchievementSubject")
 AlignmentTypes = _types_including("Alignment")
 ResultDescriptionTypes = _types_including("ResultDescription")
+RubricCriterionLevelTypes = _types_including("RubricCriterionLevel")
 ResultTypes = _types_including("Result")
 EvidenceTypes = _types_including("Evidence")
 CredentialTypes = _types_including("VerifiableCredential", "OpenBadgeCredential")
@@ -149,6 +159,18 @@ class Alignment(_Model):
     target_type: str | None = None
 
 
+class RubricCriterionLevel(_Model):
+    """One level of a rubric criterion (e.g. "Proficient"), referenced by a Result's ``achievedLevel``."""
+
+    id: Iri
+    type: RubricCriterionLevelTypes = _typed("RubricCriterionLevel")
+    name: str
+    description: str | None = None
+    level: str | None = None
+    points: str | None = None
+    alignment: list[Alignment] | None = None
+
+
 class ResultDescription(_Model):
     """Describes a possible result (e.g. a score) that holders of the achievement can have."""
 
@@ -156,8 +178,11 @@ class ResultDescription(_Model):
     type: ResultDescriptionTypes = _typed("ResultDescription")
     name: str
     result_type: str
+    alignment: list[Alignment] | None = None
     allowed_value: list[str] | None = None
+    required_level: Iri | None = None
     required_value: str | None = None
+    rubric_criterion_level: list[RubricCriterionLevel] | None = None
     value_min: str | None = None
     value_max: str | None = None
 
@@ -175,6 +200,12 @@ class Achievement(_Model):
     tag: list[str] | None = None
     alignment: list[Alignment] | None = None
     result_description: list[ResultDescription] | None = None
+    credits_available: Number | None = None
+    version: str | None = None
+    human_code: str | None = None
+    field_of_study: str | None = None
+    specialization: str | None = None
+    in_language: str | None = None
 
 
 class IdentityObject(_Model):
@@ -219,6 +250,9 @@ class AchievementSubject(_Model):
     achievement: Achievement
     identifier: list[IdentityObject] | None = None
     result: list[Result] | None = None
+    activity_start_date: DateTime | None = None
+    activity_end_date: DateTime | None = None
+    credits_earned: Number | None = None
 
     @model_validator(mode="after")
     def _identified(self) -> AchievementSubject:
@@ -326,6 +360,9 @@ def build_open_badge_credential(
     awarded_date: datetime | None = None,
     evidence: list[Evidence] | None = None,
     credential_status: BitstringStatusListEntry | None = None,
+    activity_start_date: datetime | None = None,
+    activity_end_date: datetime | None = None,
+    credits_earned: float | None = None,
 ) -> dict[str, Any]:
     """Build an unsigned OB 3.0 ``OpenBadgeCredential`` JSON document (validated through the models).
 
@@ -342,7 +379,13 @@ def build_open_badge_credential(
         valid_until=valid_until,
         awarded_date=awarded_date,
         credential_subject=AchievementSubject(
-            id=subject_id, achievement=achievement, identifier=identifier, result=results
+            id=subject_id,
+            achievement=achievement,
+            identifier=identifier,
+            result=results,
+            activity_start_date=activity_start_date,
+            activity_end_date=activity_end_date,
+            credits_earned=credits_earned,
         ),
         evidence=evidence,
         credential_status=credential_status,

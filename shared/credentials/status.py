@@ -83,6 +83,8 @@ def decode_bitstring(encoded: Any) -> bytes:
         raise StatusListError(f"encodedList is not GZIP data: {exc}") from exc
     if len(bits) > MAX_LIST_BYTES or decompressor.unconsumed_tail:
         raise StatusListError(f"status list is larger than {MAX_LIST_BYTES} bytes")
+    if not decompressor.eof:
+        raise StatusListError("encodedList holds truncated GZIP data")
     return bits
 
 

@@ -195,7 +195,6 @@ async def test_badge_page_has_no_accessibility_violations(served: ServedStack, b
 
 # After the merge the issuer-ob3 revoke API exists; the page shows "Revoked" once the verifier's report has a failing
 # status check (verifier-any: BitstringStatusList check, or the badge-revoked read model) — the lead enables it.
-@pytest.mark.xfail(reason="needs issuer-ob3 revocation", strict=False)
 async def test_badge_page_shows_revoked_after_a_revoke(served: ServedStack, browser: Any, output_dir: Path) -> None:
     stack = served.stack
     badge = await issue_badge(stack, learner="rui", learner_name="Rui Costa")

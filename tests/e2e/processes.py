@@ -50,6 +50,9 @@ class ServiceProcesses:
             "CREDSTREAM_LMS_API_KEYS": f"{TENANT}:{LMS_KEY}",
             "CREDSTREAM_ISSUERS": json.dumps({TENANT: {"name": "E2E School", "url": "https://school.example"}}),
             "CREDSTREAM_PUBLIC_BASE_URL": self.url("verifier"),
+            # Status lists are served by the issuer; the verifier fetches them over loopback http (dev only).
+            "CREDSTREAM_ISSUER_BASE_URL": self.url("issuer"),
+            "CREDSTREAM_INSECURE_HTTP_HOSTS": "127.0.0.1",
             "LOG_FORMAT": "json",
         }
 

@@ -141,6 +141,7 @@ async def test_lms_events_become_a_verified_badge(stack: dict[str, str], infra: 
             "issuer.key",
             "proof.signature",
             "validity",
+            "status",
         }
 
         # Still exactly one badge for this learner once everything has settled.

@@ -324,10 +324,15 @@ def test_safe_mode_failures_agree(tamper: Tamper, ours_signed: dict[str, dict[st
 def test_demo_credentials_verify_in_digital_bazaar(tmp_path: Path) -> None:
     """What `make demo` writes is accepted by the verifier the DCC wallet runs, not only by ours."""
     from services.cli import main
+    from tests.issuer_support import published_status_lists
 
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out)]) == 0
+    assert main(["demo", "--out", str(out), "--data-dir", str(tmp_path / "data")]) == 0
     files = sorted(out.glob("*.json"))
     assert files
-    results = {Path(line["file"]).name: line for line in _dbvc("verify", *map(str, files))}
+    # The credentials carry revocation status: hand Digital Bazaar the demo's status lists offline.
+    lists = published_status_lists(tmp_path / "data", tmp_path / "lists")
+    index = tmp_path / "lists" / "docs.json"
+    index.write_text(json.dumps({url: path.name for url, path in lists.items()}), encoding="utf-8")
+    results = {Path(line["file"]).name: line for line in _dbvc("verify", "--docs", str(index), *map(str, files))}
     assert all(result["verified"] for result in results.values()), results

@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 
 from services.cli import main
+from tests.issuer_support import published_status_lists
 
 
 def test_demo_issues_verifiable_credentials(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "credentials"
-    assert main(["demo", "--out", str(out)]) == 0
+    assert main(["demo", "--out", str(out), "--data-dir", str(tmp_path / "data")]) == 0
     summary = capsys.readouterr().out
     assert "Credentials issued: 9" in summary
     assert "Moodle (xAPI, Basic auth) posted 3 statements: 2 accepted, 1 ignored" in summary
@@ -33,7 +34,10 @@ def test_demo_issues_verifiable_credentials(tmp_path: Path, capsys: pytest.Captu
     assert "Bilal Haddad    presenter            not earned" in summary  # structure below the required level
     assert "Chen Wei        data-analyst         badge issued" in summary  # the three-badge pathway
 
-    assert main(["verify", *map(str, files)]) == 0
+    # Each credential names its revocation list; supply the demo's lists as a verifier would have fetched them.
+    lists = published_status_lists(tmp_path / "data", tmp_path / "lists")
+    docs = [arg for url, path in lists.items() for arg in ("--doc", f"{url}={path}")]
+    assert main(["verify", *docs, *map(str, files)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert all(line["verified"] for line in lines)
 

@@ -18,6 +18,7 @@ def test_production_starts_with_real_secrets() -> None:
         CREDSTREAM_ADMIN_TOKEN="a-long-random-token",
         CREDSTREAM_LMS_API_KEYS="acme:k1, globex:k2",
         CREDSTREAM_KEY_ENCRYPTION_KEY="another-long-random-secret",
+        CREDSTREAM_PUBLIC_BASE_URL="https://badges.example.org",  # production issuers are did:web: https only
     )
     assert settings.lms_keys() == {"k1": "acme", "k2": "globex"}
     assert "a-long-random-token" not in repr(settings)  # secrets never appear in logs or reprs

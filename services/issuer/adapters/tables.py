@@ -1,23 +1,43 @@
 """The issuer service's own tables."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, LargeBinary, Text
+from sqlalchemy import DateTime, Index, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
 from shared.db.tables import OutboxRecord, ProcessedEvent, utcnow
 
 
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands timezone-aware columns back naive (in UTC); PostgreSQL keeps the zone."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class SigningKey(SQLModel, table=True):
-    """A tenant's Ed25519 signing key; the private half is stored encrypted under the key-encryption key."""
+    """A tenant's Ed25519 signing key; the private half is stored encrypted under the key-encryption key.
+
+    At most one key per tenant is active (a partial unique index): two replicas creating or rotating a key at
+    the same moment cannot both win. Inactive keys are kept so that every earlier badge keeps verifying.
+    """
 
     __tablename__ = "issuer_signing_keys"
+    __table_args__ = (
+        Index(
+            "uq_issuer_signing_keys_one_active",
+            "tenant_id",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
     tenant_id: str = Field(primary_key=True, max_length=63)
     key_id: str = Field(primary_key=True, max_length=128, description="publicKeyMultibase")
     encrypted_private_key: bytes = Field(sa_type=LargeBinary)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    retired_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class IssuedCredential(SQLModel, table=True):
@@ -32,6 +52,34 @@ class IssuedCredential(SQLModel, table=True):
     issuer_id: str = Field(max_length=512)
     credential: str = Field(sa_type=Text)
     issued_at: datetime = Field(sa_type=DateTime(timezone=True))
+    # Where its revocation bit lives (null only for credentials issued before status lists existed).
+    status_list_id: int | None = None
+    status_list_index: int | None = None
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revocation_reason: str | None = Field(default=None, max_length=1000)
+
+
+class StatusList(SQLModel, table=True):
+    """One Bitstring Status List of a tenant: its bits, the next free slot, and the signed list credential.
+
+    A list belongs to one issuer DID (verifiers require the list's issuer to be the credential's issuer), so a
+    did:key rotation, which changes the DID, starts a new list. Slots are handed out by incrementing
+    `allocated` under the row's lock in the issuing transaction; `(slot_multiplier * n + slot_offset) mod size`
+    spreads them over the list so that an index does not reveal the order of issue.
+    """
+
+    __tablename__ = "issuer_status_lists"
+    tenant_id: str = Field(primary_key=True, max_length=63)
+    purpose: str = Field(primary_key=True, max_length=20)
+    list_id: int = Field(primary_key=True)
+    issuer_id: str = Field(max_length=512, index=True)
+    size: int
+    allocated: int = 0
+    slot_multiplier: int
+    slot_offset: int
+    bits: bytes = Field(sa_type=LargeBinary)
+    credential: str = Field(sa_type=Text, description="The signed BitstringStatusListCredential (JSON)")
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
 class IssuerOutbox(OutboxRecord, table=True):

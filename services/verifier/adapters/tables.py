@@ -21,5 +21,20 @@ class PublishedCredential(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
+class CredentialRevocation(SQLModel, table=True):
+    """A revocation announced on `credstream.badge-revoked.v1`. Its own table, not a column of
+    PublishedCredential: the two topics are consumed independently, so a revocation may arrive first."""
+
+    __tablename__ = "verifier_revocations"
+    credential_uuid: uuid.UUID = Field(primary_key=True)
+    credential_id: str = Field(max_length=512)
+    tenant_id: str = Field(max_length=63, index=True)
+    revoked_at: datetime = Field(sa_type=DateTime(timezone=True))
+    reason: str = Field(max_length=1000)
+    status_list_credential: str = Field(max_length=2048)
+    status_list_index: int
+    received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
 class VerifierProcessedEvent(ProcessedEvent, table=True):
     __tablename__ = "verifier_processed_events"
