@@ -6,13 +6,12 @@ Concurrency here is real: each task has its own connection and transaction, as t
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
@@ -21,17 +20,17 @@ from services.issuer.adapters.status_lists import StatusLists
 from services.issuer.adapters.tables import SigningKey, StatusList
 from services.issuer.entrypoint import _in_transaction
 from services.issuer.status import Slot
-from services.runtime import SERVICES, KafkaService
+from services.runtime import KafkaService
 from services.verifier.handlers import revocation_of
 from shared.contracts import BadgeIssued, BadgeRevoked, Topic
 from shared.credentials.bitstring_status_list import status_of
 from shared.db.engine import SessionFactory, create_engine, session_factory, transaction
 from shared.db.migrations import upgrade
-from shared.messaging.topics import ensure_topics
 from shared.settings import Settings
 from tests.helpers import eventually, read_topic
 from tests.infra import Infrastructure
 from tests.issuer_support import ADMIN, FULL_ACHIEVEMENT
+from tests.kafka_stack import kafka_services, kafka_settings
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -128,44 +127,11 @@ ISSUER_URL = f"https://{TENANT}.issuer.example"
 async def services(
     settings: Settings, infra: Infrastructure, postgres_url: str
 ) -> AsyncIterator[dict[str, KafkaService]]:
-    await ensure_topics(infra.kafka_bootstrap_servers)  # creates credstream.badge-revoked.v1 if missing
-    config = settings.model_copy(
-        update={
-            "database_url": postgres_url,
-            "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
-            "consumer_group_prefix": f"it-{uuid.uuid4().hex[:8]}",
-            "lms_api_keys": SecretStr(f"{TENANT}:it-lms-key"),
-            "issuer_base_url": ISSUER_URL,
-        }
+    config = kafka_settings(
+        settings, infra, postgres_url, lms_api_keys=SecretStr(f"{TENANT}:it-lms-key"), issuer_base_url=ISSUER_URL
     )
-    running = {name: KafkaService(name, config) for name in SERVICES}
-    await start_at_the_end(infra.kafka_bootstrap_servers, config.consumer_group_prefix, running.values())
-    for service in running.values():
-        await service.start()
-    try:
+    async with kafka_services(config) as running:
         yield running
-    finally:
-        for service in running.values():
-            await service.stop()
-
-
-async def start_at_the_end(bootstrap: str, prefix: str, services: Iterable[KafkaService]) -> None:
-    """Commit the current end offsets for the new consumer groups: the shared topics hold every earlier run's
-    records, which a new group would otherwise work through first (it starts from the earliest offset)."""
-    for service in services:
-        for consumer in service.parts.consumers:
-            kafka = AIOKafkaConsumer(
-                bootstrap_servers=bootstrap, group_id=f"{prefix}-{consumer.name}", enable_auto_commit=False
-            )
-            await kafka.start()
-            try:
-                await kafka._client.force_metadata_update()
-                known = kafka.partitions_for_topic(str(consumer.topic)) or set()
-                partitions = [TopicPartition(str(consumer.topic), p) for p in sorted(known)]
-                kafka.assign(partitions)
-                await kafka.commit(await kafka.end_offsets(partitions))
-            finally:
-                await kafka.stop()
 
 
 def client(service: KafkaService) -> httpx.AsyncClient:
