@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from services.assessment.adapters.tables import AchievementRow
+from services.embedded import IssuerDocuments
 from services.runtime import SERVICES, KafkaService
 from services.verifier.adapters.tables import PublishedCredential
+from services.verifier.verification import build_fetcher
 from shared.contracts import (
     AchievementDefined,
     AssessmentPassed,
@@ -54,7 +56,11 @@ async def services(
 ) -> AsyncIterator[dict[str, KafkaService]]:
     config = configure(settings, infra, postgres_url)
     await skip_topic_history(infra.kafka_bootstrap_servers, config.consumer_group_prefix)
-    running = {name: KafkaService(name, config) for name in SERVICES}
+    running = {name: KafkaService(name, config) for name in SERVICES if name != "verifier"}
+    # Badges carry a status list URL on the issuer, which no socket serves here: the verifier asks the issuer app.
+    issuer = running["issuer"].parts.http
+    fetcher = IssuerDocuments(issuer, config.issuer_url(), build_fetcher(config))
+    running["verifier"] = KafkaService("verifier", config, document_fetcher=fetcher)
     for service in running.values():
         await service.start()
     try:

@@ -6,16 +6,16 @@ Concurrency here is real: each task has its own connection and transaction, as t
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from services.embedded import IssuerDocuments
 from services.issuer.adapters.keystore import KeyEncryption, KeyStore
 from services.issuer.adapters.status_lists import StatusLists
 from services.issuer.adapters.tables import SigningKey, StatusList
@@ -23,13 +23,14 @@ from services.issuer.entrypoint import _in_transaction
 from services.issuer.status import Slot
 from services.runtime import SERVICES, KafkaService
 from services.verifier.handlers import revocation_of
+from services.verifier.verification import build_fetcher
 from shared.contracts import BadgeIssued, BadgeRevoked, Topic
 from shared.credentials.bitstring_status_list import status_of
 from shared.db.engine import SessionFactory, create_engine, session_factory, transaction
 from shared.db.migrations import upgrade
 from shared.messaging.topics import ensure_topics
 from shared.settings import Settings
-from tests.helpers import eventually, read_topic
+from tests.helpers import eventually, read_topic, skip_topic_history
 from tests.infra import Infrastructure
 from tests.issuer_support import ADMIN, FULL_ACHIEVEMENT
 
@@ -138,8 +139,10 @@ async def services(
             "issuer_base_url": ISSUER_URL,
         }
     )
-    running = {name: KafkaService(name, config) for name in SERVICES}
-    await start_at_the_end(infra.kafka_bootstrap_servers, config.consumer_group_prefix, running.values())
+    await skip_topic_history(infra.kafka_bootstrap_servers, config.consumer_group_prefix)
+    running = {name: KafkaService(name, config) for name in SERVICES if name != "verifier"}
+    # The verifier checks status lists; the issuer's URL is not served on a socket here: answer it in-process.
+    running["verifier"] = KafkaService("verifier", config, document_fetcher=issuer_documents(running["issuer"]))
     for service in running.values():
         await service.start()
     try:
@@ -149,23 +152,9 @@ async def services(
             await service.stop()
 
 
-async def start_at_the_end(bootstrap: str, prefix: str, services: Iterable[KafkaService]) -> None:
-    """Commit the current end offsets for the new consumer groups: the shared topics hold every earlier run's
-    records, which a new group would otherwise work through first (it starts from the earliest offset)."""
-    for service in services:
-        for consumer in service.parts.consumers:
-            kafka = AIOKafkaConsumer(
-                bootstrap_servers=bootstrap, group_id=f"{prefix}-{consumer.name}", enable_auto_commit=False
-            )
-            await kafka.start()
-            try:
-                await kafka._client.force_metadata_update()
-                known = kafka.partitions_for_topic(str(consumer.topic)) or set()
-                partitions = [TopicPartition(str(consumer.topic), p) for p in sorted(known)]
-                kafka.assign(partitions)
-                await kafka.commit(await kafka.end_offsets(partitions))
-            finally:
-                await kafka.stop()
+def issuer_documents(issuer: KafkaService) -> IssuerDocuments:
+    settings = issuer.settings
+    return IssuerDocuments(issuer.parts.http, settings.issuer_url(), build_fetcher(settings))
 
 
 def client(service: KafkaService) -> httpx.AsyncClient:
@@ -225,3 +214,7 @@ async def test_revocation_is_announced_through_the_outbox_on_kafka(
 
     revocation = await eventually(recorded)
     assert revocation.reason == "Issued in error"
+    async with client(services["verifier"]) as verifier:
+        report = (await verifier.get(f"/credentials/{credential_uuid}/verification")).json()
+    assert report["verified"] is False
+    assert "status.revoked" in {c["code"] for c in report["checks"] if c["outcome"] == "failed"}, report
