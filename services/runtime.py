@@ -73,7 +73,8 @@ class KafkaService:
     `credstream serve` wraps it with an HTTP server and signal handling; tests run several in one process.
     """
 
-    def __init__(self, name: str, settings: Settings) -> None:
+    def __init__(self, name: str, settings: Settings, *, document_fetcher: Any = None) -> None:
+        """`document_fetcher`: the verifier's fetcher for issuer documents and status lists (default: HTTP)."""
         from shared.messaging.kafka import (
             KafkaRecordPublisher,
             create_broker,
@@ -102,6 +103,7 @@ class KafkaService:
             session_factory(self.engine),
             publisher_ref[0],
             [database_check(self.engine), self._kafka],
+            document_fetcher=document_fetcher,
         )
         self.parts = build_service(name, wiring)
         for consumer in self.parts.consumers:

@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 
+from services.embedded import IssuerDocuments
 from services.runtime import SERVICES, KafkaService
+from services.verifier.verification import build_fetcher
 from shared.messaging.topics import ensure_topics
 from shared.settings import Settings
 from tests.helpers import skip_topic_history
@@ -33,7 +35,11 @@ async def kafka_services(
     every earlier run's records), except the groups in `keep_history`."""
     await ensure_topics(config.kafka_bootstrap_servers)
     await skip_topic_history(config.kafka_bootstrap_servers, config.consumer_group_prefix, keep=keep_history)
-    running = {name: KafkaService(name, config) for name in SERVICES}
+    running = {name: KafkaService(name, config) for name in SERVICES if name != "verifier"}
+    # Badges name a status list on the issuer's public URL, which no socket serves here: the verifier asks the
+    # issuer's app in-process (as the embedded mode does).
+    issuer_documents = IssuerDocuments(running["issuer"].parts.http, config.issuer_url(), build_fetcher(config))
+    running["verifier"] = KafkaService("verifier", config, document_fetcher=issuer_documents)
     for service in running.values():
         await service.start()
     try:

@@ -28,7 +28,6 @@ from shared.contracts import (
     ResultKind,
     Topic,
 )
-from shared.credentials import DidKeyResolver, verify_credential
 from shared.db.engine import session_factory
 from shared.messaging.topics import _topic_config
 from shared.settings import Settings
@@ -141,10 +140,10 @@ async def verified_badge(services: dict[str, KafkaService], tenant: str, award_i
             return await session.get(PublishedCredential, uuid.UUID(credential_uuid))
 
     await eventually(published)
-    # No HTTP servers run here, so the issuer's status list cannot be fetched: check everything else offline
-    # (status is reported `skipped`); the e2e tests cover status lists over HTTP.
-    report = verify_credential(badge.credential, resolver=DidKeyResolver(), now=datetime.now(UTC))
-    assert report.verified, report.model_dump()
+    transport = httpx.ASGITransport(app=services["verifier"].parts.http)
+    async with httpx.AsyncClient(transport=transport, base_url="http://verifier") as client:
+        report = (await client.get(f"/credentials/{credential_uuid}/verification")).json()
+    assert report["verified"] and report["status"] == "active", report
     return badge
 
 

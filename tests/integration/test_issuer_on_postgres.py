@@ -191,3 +191,7 @@ async def test_revocation_is_announced_through_the_outbox_on_kafka(
 
     revocation = await eventually(recorded)
     assert revocation.reason == "Issued in error"
+    async with client(services["verifier"]) as verifier:
+        report = (await verifier.get(f"/credentials/{credential_uuid}/verification")).json()
+    assert report["verified"] is False
+    assert "status.revoked" in {c["code"] for c in report["checks"] if c["outcome"] == "failed"}, report
