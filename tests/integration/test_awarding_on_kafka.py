@@ -328,10 +328,15 @@ async def test_a_new_replica_rebuilds_its_definitions_from_the_compacted_topic(
         await skip_topic_history(bootstrap, prefix, keep={f"{prefix}-assessment-achievements"})
         await replica.start()
         try:
-            await eventually(lambda: applied(replica, tenant, {"sql"}), timeout=120)
-            async with session_factory(replica.engine)() as session:
-                row = await session.get(AchievementRow, (tenant, "sql"))
-            assert row is not None and (row.version, row.status) == (2, "active")
+
+            async def second_version() -> AchievementRow | None:
+                async with session_factory(replica.engine)() as session:
+                    found = await session.get(AchievementRow, (tenant, "sql"))
+                return found if found is not None and found.version == 2 else None
+
+            # Versions 1 and 2 arrive one after the other: wait for the later one, not just for any.
+            row = await eventually(second_version, timeout=120)
+            assert (row.version, row.status) == (2, "active")
             assert '"SQL Fundamentals"' in row.definition
         finally:
             await replica.stop()
