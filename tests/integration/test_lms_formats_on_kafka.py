@@ -18,7 +18,7 @@ from services.runtime import SERVICES, KafkaService
 from shared.contracts import BadgeIssued, EnrollmentRecorded, Topic, dead_letter_topic
 from shared.credentials import DidKeyResolver, verify_credential
 from shared.settings import Settings
-from tests.helpers import header, produce, read_to_end, read_topic
+from tests.helpers import header, produce, read_to_end, read_topic, skip_topic_history
 from tests.infra import Infrastructure
 from tests.lms_helpers import (
     connect,
@@ -53,6 +53,7 @@ async def services(
             "consumer_group_prefix": f"it-{uuid.uuid4().hex[:8]}",
         }
     )
+    await skip_topic_history(infra.kafka_bootstrap_servers, config.consumer_group_prefix)  # see tests/helpers.py
     running = {name: KafkaService(name, config) for name in SERVICES}
     for service in running.values():
         await service.start()
