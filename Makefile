@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 INTEROP := tests/interop
+BROWSER_TESTS := tests/browser
 OUT ?= out/demo
 
-.PHONY: demo test lint venv interop-deps infra-up infra-down clean asyncapi
+.PHONY: demo test lint venv interop-deps browser-deps bench infra-up infra-down clean asyncapi
 
 venv: $(STAMP)
 
@@ -25,6 +26,19 @@ $(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-l
 	cd $(INTEROP) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Debian's Chromium for the browser tests (tests/browser, driven by Playwright; no browser downloads needed),
+# and axe-core (npm) which they inject to check accessibility.
+CHROMIUM ?= /usr/bin/chromium
+browser-deps: $(BROWSER_TESTS)/node_modules/.installed
+	@test -x $(CHROMIUM) || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+$(BROWSER_TESTS)/node_modules/.installed: $(BROWSER_TESTS)/package.json $(BROWSER_TESTS)/package-lock.json
+	cd $(BROWSER_TESTS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -39,11 +53,15 @@ infra-down:
 # Kafka and PostgreSQL: KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set; otherwise deploy/local/infra.sh starts them
 # here (cold: Maven download + start; warm: seconds) and leaves them running for the next run. (Running pytest
 # directly falls back the same way, or to testcontainers where a Docker engine answers: tests/infra.py.)
-test: venv interop-deps
+test: venv interop-deps browser-deps
 	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] || [ -z "$$DATABASE_URL" ]; then \
 	  deploy/local/infra.sh up && . .cache/local/infra.env; \
 	fi; \
 	$(VENV)/bin/python -m pytest -q -rs --durations=8
+
+# Credentials signed/verified per second on one core, and Digital Bazaar's vc verifying the same ones.
+bench: venv interop-deps
+	taskset -c 0 $(VENV)/bin/python bench/sign_verify.py $(BENCH_ARGS)
 
 asyncapi: venv
 	$(VENV)/bin/credstream asyncapi > docs/asyncapi.json

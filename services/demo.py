@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from services.demo_awarding import AWARDING_ROWS, richer_awarding
+from services.demo_issuance import revocation_and_rotation, status_lists
+from services.demo_lms import LMS_LEARNERS, lms_sources
 from services.embedded import EmbeddedStack
 from shared.contracts import BadgeIssued, CloudEvent, LmsActivity, Topic, dead_letter_topic
 from shared.messaging.records import OutboundRecord
@@ -142,6 +145,10 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) 
     response.raise_for_status()
     say(f"LMS re-sent event {duplicate['event_id']!r}: {response.json()['results'][0]['status']}")
 
+    # Moodle and Canvas speak their own formats (xAPI, Caliper) through their own connections and mappings.
+    await lms_sources(stack, admin, datetime.now(UTC) - timedelta(hours=1), say)
+    await richer_awarding(stack, admin, lms, datetime.now(UTC) - timedelta(minutes=90), say)
+
     # Someone publishes garbage on the inbound topic: it must be dead-lettered, not block anything.
     ce = CloudEvent(source="lms://broken-plugin", type=LmsActivity.CE_TYPE)
     garbage = OutboundRecord(
@@ -154,15 +161,15 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) 
     verifier = stack.http("verifier")
     say("\nlearner         achievement          outcome")
     awarded = {(b.learner_id, b.achievement_id): b for b in issued}
-    for learner, name, enrolments, _ in LEARNERS:
-        for achievement in enrolments:
-            badge = awarded.get((learner, achievement))
-            if badge is None:
-                say(f"{name:<15} {achievement:<20} not earned")
-                continue
-            report = (await verifier.get(f"/credentials/{badge.credential_id}/verification")).json()
-            status = "VERIFIED" if report["verified"] else "NOT VERIFIED"
-            say(f"{name:<15} {achievement:<20} badge issued, {status}  ({badge.credential_id})")
+    rows = [(learner, name, achievement) for learner, name, enrolments, _ in LEARNERS for achievement in enrolments]
+    for learner, name, achievement in rows + LMS_LEARNERS + AWARDING_ROWS:
+        badge = awarded.get((learner, achievement))
+        if badge is None:
+            say(f"{name:<15} {achievement:<20} not earned")
+            continue
+        report = (await verifier.get(f"/credentials/{badge.credential_id}/verification")).json()
+        status = "VERIFIED" if report["verified"] else "NOT VERIFIED"
+        say(f"{name:<15} {achievement:<20} badge issued, {status}  ({badge.credential_id})")
 
     dead = stack.bus.records(dead_letter_topic(str(Topic.LMS_INBOUND)))
     say(f"\nCredentials issued: {len(issued)} (the duplicate LMS event produced no second badge)")
@@ -175,14 +182,30 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) 
     failed = [c["code"] for c in report["checks"] if c["outcome"] == "failed"]
     say(f"A tampered copy (achievement renamed) verifies: {report['verified']} — failed checks: {', '.join(failed)}")
 
+    revoked = await revocation_and_rotation(stack, admin, lms, datetime.now(UTC) - timedelta(minutes=30), say)
+    issued = [BadgeIssued.model_validate_json(r.value) for r in stack.bus.records(str(Topic.BADGE_ISSUED))]
+
     if out is not None:
-        _write_credentials(out, issued)
-        say(f"\nWrote {len(issued)} credentials to {out}/ — check them with: credstream verify {out}/*.json")
+        docs = _write_credentials(out, issued, await status_lists(stack, issued), {revoked})
+        say(
+            f"\nWrote {len(issued)} credentials to {out}/ (the revoked one to {out}/revoked/) and the status lists "
+            f"they use to {out}/status-lists/."
+        )
+        say(f"Check them offline: credstream verify --offline {' '.join(docs)} {out}/*.json")
     return 0 if issued and not report["verified"] else 1
 
 
-def _write_credentials(out: Path, issued: list[BadgeIssued]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+def _write_credentials(out: Path, issued: list[BadgeIssued], documents: dict[str, Any], revoked: set[str]) -> list[str]:
+    """Write the credentials and the status lists; returns the `--doc URL=FILE` arguments for the latter."""
+    (out / "status-lists").mkdir(parents=True, exist_ok=True)
+    arguments = []
+    for number, (url, document) in enumerate(documents.items(), start=1):
+        path = out / "status-lists" / f"list-{number}.json"
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        arguments.append(f"--doc {url}={path}")
     for badge in issued:
-        path = out / f"{badge.learner_id}-{badge.achievement_id}.json"
+        folder = out / "revoked" if badge.credential_id in revoked else out
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{badge.learner_id}-{badge.achievement_id}.json"
         path.write_text(json.dumps(badge.credential, indent=2) + "\n", encoding="utf-8")
+    return arguments

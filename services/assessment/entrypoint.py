@@ -19,9 +19,9 @@ from services.assessment import admin
 from services.assessment.adapters.tables import AnswerKeyRow, AssessmentOutbox, AssessmentProcessedEvent
 from services.assessment.domain import Achievement, AchievementDefinition
 from services.assessment.grading import AnswerKey, QuestionSummary, summarize
-from services.assessment.handlers import on_achievement_defined, on_enrollment_event
+from services.assessment.handlers import on_achievement_defined, on_badge_revoked, on_enrollment_event
 from services.runtime import ServiceParts, Wiring
-from shared.contracts import AchievementDefined, EnrollmentRecorded, Topic
+from shared.contracts import AchievementDefined, BadgeRevoked, EnrollmentRecorded, Topic
 from shared.db.engine import SessionFactory, transaction
 from shared.db.outbox import OutboxRelay
 from shared.http import ProblemError, create_app, require_admin
@@ -259,4 +259,15 @@ def build(wiring: Wiring) -> ServiceParts:
         processed_table=AssessmentProcessedEvent,
         after_commit=relay.wake,
     )
-    return ServiceParts(name=NAME, http=app, consumers=[activities, definitions], relay=relay, on_start=[seed])
+    revocations = EventConsumer(
+        name=f"{NAME}-revocations",
+        topic=Topic.BADGE_REVOKED,
+        contract=BadgeRevoked,
+        handler=on_badge_revoked,
+        sessions=sessions,
+        processed_table=AssessmentProcessedEvent,
+        after_commit=relay.wake,
+    )
+    return ServiceParts(
+        name=NAME, http=app, consumers=[activities, definitions, revocations], relay=relay, on_start=[seed]
+    )

@@ -35,6 +35,7 @@ from shared.db.engine import SessionFactory, transaction
 from shared.http import ProblemError, bearer_token
 
 XAPI_VERSION = "1.0.3"
+MAX_ITEMS = 1000  # per request, so one request is one short transaction
 
 
 class ActivityReceipt(BaseModel):
@@ -199,6 +200,8 @@ def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wa
             items = parse(fmt, payload, received_at=datetime.now(UTC), lineitem=lineitem)
         except FormatError as error:
             raise invalid(error, fmt) from None
+        if len(items) > MAX_ITEMS:
+            raise ProblemError(413, "Batch too large", f"Send at most {MAX_ITEMS} statements or events per request.")
         return connection, items
 
     @app.post("/caliper", status_code=202, response_model=Receipt, tags=["lms"])

@@ -4,11 +4,11 @@ import json
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 
 from services.runtime import ServiceParts, Wiring
 from services.verifier.adapters.tables import PublishedCredential, VerifierProcessedEvent
 from services.verifier.handlers import on_badge_issued, on_badge_revoked
+from services.verifier.pages.routes import install_badge_pages
 from services.verifier.verification import CredentialVerifier, build_fetcher, parse_credential, read_body
 from shared.contracts import BadgeIssued, BadgeRevoked, Topic
 from shared.http import ProblemError, create_app
@@ -16,7 +16,6 @@ from shared.ids import parse_credential_uuid
 from shared.messaging.consumer import EventConsumer
 
 NAME = "verifier"
-VC_MEDIA_TYPE = "application/vc+ld+json"
 
 
 def build(wiring: Wiring) -> ServiceParts:
@@ -34,10 +33,8 @@ def build(wiring: Wiring) -> ServiceParts:
             raise ProblemError(404, "Not Found", f"No credential {credential_id!r} is published here.")
         return json.loads(row.credential)
 
-    @app.get("/credentials/{credential_id}", tags=["public"])
-    async def get_credential(credential_id: str) -> JSONResponse:
-        """The signed credential, as issued."""
-        return JSONResponse(await stored(credential_id), media_type=VC_MEDIA_TYPE)
+    # GET /credentials/{id}: the credential as JSON (default) or its badge page (Accept: text/html); downloads.
+    install_badge_pages(app, load=stored, verify=verifier.verify, public_base_url=settings.public_base_url)
 
     @app.get("/credentials/{credential_id}/verification", tags=["public"])
     async def verify_stored(credential_id: str) -> dict[str, Any]:

@@ -17,10 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from services.assessment.adapters.tables import AchievementRow
-from services.embedded import IssuerDocuments
-from services.runtime import SERVICES, KafkaService
+from services.runtime import KafkaService
 from services.verifier.adapters.tables import PublishedCredential
-from services.verifier.verification import build_fetcher
 from shared.contracts import (
     AchievementDefined,
     AssessmentPassed,
@@ -35,39 +33,22 @@ from shared.messaging.topics import _topic_config
 from shared.settings import Settings
 from tests.helpers import eventually, produce, read_to_end, read_topic, skip_topic_history
 from tests.infra import Infrastructure
+from tests.kafka_stack import kafka_services, kafka_settings
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": "Bearer dev-admin-token"}
 
 
 def configure(settings: Settings, infra: Infrastructure, database_url: str) -> Settings:
-    return settings.model_copy(
-        update={
-            "database_url": database_url,
-            "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
-            "consumer_group_prefix": f"it-{uuid.uuid4().hex[:8]}",
-        }
-    )
+    return kafka_settings(settings, infra, database_url)
 
 
 @pytest.fixture
 async def services(
     settings: Settings, infra: Infrastructure, postgres_url: str
 ) -> AsyncIterator[dict[str, KafkaService]]:
-    config = configure(settings, infra, postgres_url)
-    await skip_topic_history(infra.kafka_bootstrap_servers, config.consumer_group_prefix)
-    running = {name: KafkaService(name, config) for name in SERVICES if name != "verifier"}
-    # Badges carry a status list URL on the issuer, which no socket serves here: the verifier asks the issuer app.
-    issuer = running["issuer"].parts.http
-    fetcher = IssuerDocuments(issuer, config.issuer_url(), build_fetcher(config))
-    running["verifier"] = KafkaService("verifier", config, document_fetcher=fetcher)
-    for service in running.values():
-        await service.start()
-    try:
+    async with kafka_services(configure(settings, infra, postgres_url)) as running:
         yield running
-    finally:
-        for service in running.values():
-            await service.stop()
 
 
 @asynccontextmanager
@@ -162,7 +143,7 @@ async def verified_badge(services: dict[str, KafkaService], tenant: str, award_i
     transport = httpx.ASGITransport(app=services["verifier"].parts.http)
     async with httpx.AsyncClient(transport=transport, base_url="http://verifier") as client:
         report = (await client.get(f"/credentials/{credential_uuid}/verification")).json()
-    assert report["verified"], report
+    assert report["verified"] and report["status"] == "active", report
     return badge
 
 

@@ -15,24 +15,22 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from services.embedded import IssuerDocuments
 from services.issuer.adapters.keystore import KeyEncryption, KeyStore
 from services.issuer.adapters.status_lists import StatusLists
 from services.issuer.adapters.tables import SigningKey, StatusList
 from services.issuer.entrypoint import _in_transaction
 from services.issuer.status import Slot
-from services.runtime import SERVICES, KafkaService
+from services.runtime import KafkaService
 from services.verifier.handlers import revocation_of
-from services.verifier.verification import build_fetcher
 from shared.contracts import BadgeIssued, BadgeRevoked, Topic
 from shared.credentials.bitstring_status_list import status_of
 from shared.db.engine import SessionFactory, create_engine, session_factory, transaction
 from shared.db.migrations import upgrade
-from shared.messaging.topics import ensure_topics
 from shared.settings import Settings
-from tests.helpers import eventually, read_topic, skip_topic_history
+from tests.helpers import eventually, read_topic
 from tests.infra import Infrastructure
 from tests.issuer_support import ADMIN, FULL_ACHIEVEMENT
+from tests.kafka_stack import kafka_services, kafka_settings
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -129,32 +127,11 @@ ISSUER_URL = f"https://{TENANT}.issuer.example"
 async def services(
     settings: Settings, infra: Infrastructure, postgres_url: str
 ) -> AsyncIterator[dict[str, KafkaService]]:
-    await ensure_topics(infra.kafka_bootstrap_servers)  # creates credstream.badge-revoked.v1 if missing
-    config = settings.model_copy(
-        update={
-            "database_url": postgres_url,
-            "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
-            "consumer_group_prefix": f"it-{uuid.uuid4().hex[:8]}",
-            "lms_api_keys": SecretStr(f"{TENANT}:it-lms-key"),
-            "issuer_base_url": ISSUER_URL,
-        }
+    config = kafka_settings(
+        settings, infra, postgres_url, lms_api_keys=SecretStr(f"{TENANT}:it-lms-key"), issuer_base_url=ISSUER_URL
     )
-    await skip_topic_history(infra.kafka_bootstrap_servers, config.consumer_group_prefix)
-    running = {name: KafkaService(name, config) for name in SERVICES if name != "verifier"}
-    # The verifier checks status lists; the issuer's URL is not served on a socket here: answer it in-process.
-    running["verifier"] = KafkaService("verifier", config, document_fetcher=issuer_documents(running["issuer"]))
-    for service in running.values():
-        await service.start()
-    try:
+    async with kafka_services(config) as running:
         yield running
-    finally:
-        for service in running.values():
-            await service.stop()
-
-
-def issuer_documents(issuer: KafkaService) -> IssuerDocuments:
-    settings = issuer.settings
-    return IssuerDocuments(issuer.parts.http, settings.issuer_url(), build_fetcher(settings))
 
 
 def client(service: KafkaService) -> httpx.AsyncClient:

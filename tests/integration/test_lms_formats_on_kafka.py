@@ -14,12 +14,13 @@ from aiokafka import ConsumerRecord
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.runtime import SERVICES, KafkaService
+from services.runtime import KafkaService
 from shared.contracts import BadgeIssued, EnrollmentRecorded, Topic, dead_letter_topic
 from shared.credentials import DidKeyResolver, verify_credential
 from shared.settings import Settings
-from tests.helpers import header, produce, read_to_end, read_topic, skip_topic_history
+from tests.helpers import header, produce, read_to_end, read_topic
 from tests.infra import Infrastructure
+from tests.kafka_stack import kafka_services, kafka_settings
 from tests.lms_helpers import (
     connect,
     define_achievement,
@@ -46,22 +47,8 @@ CANVAS_RULES = [
 async def services(
     settings: Settings, infra: Infrastructure, postgres_url: str
 ) -> AsyncIterator[dict[str, KafkaService]]:
-    config = settings.model_copy(
-        update={
-            "database_url": postgres_url,
-            "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
-            "consumer_group_prefix": f"it-{uuid.uuid4().hex[:8]}",
-        }
-    )
-    await skip_topic_history(infra.kafka_bootstrap_servers, config.consumer_group_prefix)  # see tests/helpers.py
-    running = {name: KafkaService(name, config) for name in SERVICES}
-    for service in running.values():
-        await service.start()
-    try:
+    async with kafka_services(kafka_settings(settings, infra, postgres_url)) as running:
         yield running
-    finally:
-        for service in running.values():
-            await service.stop()
 
 
 def http(service: KafkaService) -> httpx.AsyncClient:
@@ -71,8 +58,7 @@ def http(service: KafkaService) -> httpx.AsyncClient:
 
 async def badge_for(bootstrap: str, tenant: str, learner: str) -> BadgeIssued:
     key = f"{tenant}:{learner}".encode()
-    # Generous: a new consumer group first replays the shared topics' history (other test runs' records).
-    found = await read_topic(bootstrap, str(Topic.BADGE_ISSUED), match=lambda r: r.key == key, until=bool, timeout=240)
+    found = await read_topic(bootstrap, str(Topic.BADGE_ISSUED), match=lambda r: r.key == key, until=bool, timeout=120)
     record = found[0]
     badge = BadgeIssued.model_validate_json(record.value)
     report = verify_credential(badge.credential, resolver=DidKeyResolver(), now=datetime.now(UTC))

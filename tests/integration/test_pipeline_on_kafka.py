@@ -12,13 +12,14 @@ from sqlalchemy import select
 
 from services.assessment.admin import define_achievement
 from services.assessment.domain import AchievementDefinition
-from services.runtime import SERVICES, KafkaService
+from services.runtime import KafkaService
 from services.verifier.adapters.tables import PublishedCredential
 from shared.contracts import BadgeIssued, CloudEvent, LmsActivity, Topic, dead_letter_topic
 from shared.db.engine import session_factory, transaction
 from shared.settings import Settings
-from tests.helpers import eventually, header, produce, read_to_end, read_topic, skip_topic_history
+from tests.helpers import eventually, header, produce, read_to_end, read_topic
 from tests.infra import Infrastructure
+from tests.kafka_stack import kafka_services, kafka_settings
 
 pytestmark = pytest.mark.integration
 
@@ -27,22 +28,8 @@ pytestmark = pytest.mark.integration
 async def services(
     settings: Settings, infra: Infrastructure, postgres_url: str
 ) -> AsyncIterator[dict[str, KafkaService]]:
-    config = settings.model_copy(
-        update={
-            "database_url": postgres_url,
-            "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
-            "consumer_group_prefix": f"it-{uuid.uuid4().hex[:8]}",
-        }
-    )
-    await skip_topic_history(infra.kafka_bootstrap_servers, config.consumer_group_prefix)
-    running = {name: KafkaService(name, config) for name in SERVICES}
-    for service in running.values():
-        await service.start()
-    try:
+    async with kafka_services(kafka_settings(settings, infra, postgres_url)) as running:
         yield running
-    finally:
-        for service in running.values():
-            await service.stop()
 
 
 async def test_direct_kafka_publishing_with_a_redelivery_and_a_poison_record(

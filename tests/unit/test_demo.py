@@ -6,30 +6,47 @@ from pathlib import Path
 import pytest
 
 from services.cli import main
-from tests.issuer_support import published_status_lists
 
 
 def test_demo_issues_verifiable_credentials(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "credentials"
     assert main(["demo", "--out", str(out), "--data-dir", str(tmp_path / "data")]) == 0
     summary = capsys.readouterr().out
-    assert "Credentials issued: 4" in summary
+    assert "Credentials issued: 9" in summary
+    assert "Moodle (xAPI, Basic auth) posted 3 statements: 2 accepted, 1 ignored" in summary
+    assert "Canvas (Caliper, HMAC-signed) posted 2 live events" in summary
     assert "duplicate" in summary
     assert "Dead-lettered" in summary
     files = sorted(out.glob("*.json"))
     assert [f.name for f in files] == [
-        "alice-data-literacy.json",
         "alice-python-foundations.json",
+        "bilal-python-foundations.json",
+        "canvas-21070000000020064-canvas-optics.json",
+        "chen-data-analyst.json",
         "chen-data-literacy.json",
+        "chen-python-foundations.json",
         "chen-sql-essentials.json",
+        "dana-presenter.json",
+        "moodle-1042-moodle-engines.json",
     ]
+    assert "Dana Okafor     presenter            badge issued" in summary  # rubric-graded
+    assert "Bilal Haddad    presenter            not earned" in summary  # structure below the required level
+    assert "Chen Wei        data-analyst         badge issued" in summary  # the three-badge pathway
 
-    # Each credential names its revocation list; supply the demo's lists as a verifier would have fetched them.
-    lists = published_status_lists(tmp_path / "data", tmp_path / "lists")
-    docs = [arg for url, path in lists.items() for arg in ("--doc", f"{url}={path}")]
+    assert "Credentials issued: 9" in summary
+    assert "Revoked Alice's Data Literacy badge → verifier: verified=False, status=revoked" in summary
+    assert "signed by the new key (a different verification method): verified=True" in summary
+    assert "signed before the rotation: verified=True" in summary
+
+    # The demo prints how to verify offline, with the status lists it wrote as --doc URL=FILE.
+    [command] = [line for line in summary.splitlines() if line.startswith("Check them offline: credstream verify")]
+    docs = [token for token in command.split()[5:] if not token.endswith("*.json")]
     assert main(["verify", *docs, *map(str, files)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert all(line["verified"] for line in lines)
+    assert all(line["verified"] and line["status"] == "active" for line in lines)
+    assert main(["verify", *docs, str(out / "revoked" / "alice-data-literacy.json")]) == 1
+    [revoked] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert revoked["status"] == "revoked"
 
     tampered = tmp_path / "tampered.json"
     credential = json.loads(files[0].read_text())

@@ -1,0 +1,68 @@
+"""Jinja2 rendering of the badge page (autoescaped) with its inline stylesheet and Content-Security-Policy."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from .view import BadgeView
+
+_HERE = Path(__file__).resolve().parent
+_VERDICT_SYMBOLS = {"verified": "✓", "expired": "!", "not-yet-valid": "!"}
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(_HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@cache
+def stylesheet() -> str:
+    return (_HERE / "static" / "badge.css").read_text(encoding="utf-8")
+
+
+@cache
+def content_security_policy() -> str:
+    """No scripts at all, only this page's own stylesheet (by hash), images from here or inline."""
+    digest = base64.b64encode(hashlib.sha256(stylesheet().encode("utf-8")).digest()).decode("ascii")
+    return (
+        "default-src 'none'; "
+        "img-src 'self' data:; "
+        f"style-src 'sha256-{digest}'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+def image_alt(view: BadgeView) -> str:
+    return f"Badge: {view.title}, issued by {view.issuer.text}"
+
+
+def render_badge_page(view: BadgeView) -> str:
+    """The HTML page for ``view``; every value is escaped by the template engine."""
+    description = view.description or f"{view.title}, an Open Badge issued by {view.issuer.text}."
+    og_description = f"{description} Status: {view.status.label}."
+    return (
+        _environment()
+        .get_template("badge.html")
+        .render(
+            view=view,
+            css=stylesheet(),
+            og_description=og_description,
+            image_alt=image_alt(view),
+            verdict_symbol=_VERDICT_SYMBOLS.get(view.status.key, "✗"),
+        )
+    )
+
+
+def render_not_found(credential_id: str) -> str:
+    return _environment().get_template("not_found.html").render(credential_id=credential_id, css=stylesheet())
