@@ -15,7 +15,7 @@ from services.demo_lms import LMS_LEARNERS, lms_sources
 from services.embedded import EmbeddedStack
 from shared.contracts import BadgeIssued, CloudEvent, LmsActivity, Topic, dead_letter_topic
 from shared.messaging.records import OutboundRecord
-from shared.settings import Settings
+from shared.settings import IssuerProfileConfig, Settings
 
 TENANT = "demo"
 ACHIEVEMENTS: list[dict[str, Any]] = [
@@ -108,7 +108,16 @@ def _activities(start: datetime) -> list[LmsActivity]:
     return events
 
 
+DEMO_ISSUER = IssuerProfileConfig(
+    name="Northwind Academy (demo)",
+    url="https://academy.example.org",
+    description="A fictional school issuing credstream's demo badges.",
+)
+
+
 async def run_demo(settings: Settings, *, out: Path | None = None, data_dir: Path | None = None) -> int:
+    if TENANT not in settings.issuers:  # an issuer profile from CREDSTREAM_ISSUERS wins
+        settings = settings.model_copy(update={"issuers": {**settings.issuers, TENANT: DEMO_ISSUER}})
     with tempfile.TemporaryDirectory(prefix="credstream-demo-") as scratch:
         stack = EmbeddedStack(settings, data_dir or Path(scratch))
         await stack.start()
