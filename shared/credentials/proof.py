@@ -152,6 +152,19 @@ def verify_proof(
     if proof.get("type") != DATA_INTEGRITY_PROOF or proof.get("cryptosuite") != EDDSA_RDFC_2022:
         suite = proof.get("cryptosuite") or proof.get("type")
         return ProofCheckResult(False, "proof.unsupported_cryptosuite", f"unsupported proof suite {suite!r}")
+    return check_ed25519_signature(credential, proof, public_key, loader=loader)
+
+
+def check_ed25519_signature(
+    credential: dict[str, Any],
+    proof: dict[str, Any],
+    public_key: Ed25519PublicKey,
+    *,
+    loader: DocumentLoader | None = None,
+    suite: str | None = None,
+) -> ProofCheckResult:
+    """The Ed25519 check shared by every supported suite: a well-formed proof whose signature covers
+    SHA-256(canonical proof config) || SHA-256(canonical document)."""
     try:
         parse_xsd_datetime(proof.get("created"))
         signature = decode_base58btc(proof.get("proofValue", ""))
@@ -167,4 +180,4 @@ def verify_proof(
         public_key.verify(signature, hashes.hash_data)
     except InvalidSignature:
         return ProofCheckResult(False, "proof.signature_invalid", "signature does not match the credential")
-    return ProofCheckResult(True, "proof.valid", "signature is valid")
+    return ProofCheckResult(True, "proof.valid", f"{suite} signature is valid" if suite else "signature is valid")

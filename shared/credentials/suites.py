@@ -17,20 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .dates import parse_xsd_datetime
-from .errors import CredentialError, KeyFormatError
 from .jsonld import DocumentLoader
-from .multibase import decode_base58btc
 from .proof import (
     DATA_INTEGRITY_PROOF,
     ED25519_SIGNATURE_2020,
-    ED25519_SIGNATURE_SIZE,
     EDDSA_RDFC_2022,
     ProofCheckResult,
-    proof_hashes,
+    check_ed25519_signature,
 )
 
 EDDSA_2022 = "eddsa-2022"
@@ -66,19 +61,4 @@ def verify_embedded_proof(
     suite = suite_name(proof)
     if suite not in SUPPORTED_SUITES:
         return ProofCheckResult(False, "proof.unsupported_cryptosuite", f"unsupported proof suite {suite!r}")
-    try:
-        parse_xsd_datetime(proof.get("created"))
-        signature = decode_base58btc(proof.get("proofValue", ""))
-    except (ValueError, KeyFormatError) as exc:
-        return ProofCheckResult(False, "proof.malformed", f"malformed proof: {exc}")
-    if len(signature) != ED25519_SIGNATURE_SIZE:
-        return ProofCheckResult(False, "proof.malformed", f"signature has {len(signature)} bytes, expected 64")
-    try:
-        hashes = proof_hashes(credential, proof_config=proof, loader=loader, check_terms=False)
-    except CredentialError as exc:
-        return ProofCheckResult(False, exc.code, f"cannot canonicalise credential: {exc}")
-    try:
-        public_key.verify(signature, hashes.hash_data)
-    except InvalidSignature:
-        return ProofCheckResult(False, "proof.signature_invalid", "signature does not match the credential")
-    return ProofCheckResult(True, "proof.valid", f"{suite} signature is valid")
+    return check_ed25519_signature(credential, proof, public_key, loader=loader, suite=suite)
