@@ -2,15 +2,11 @@
 
 import json
 import uuid
-from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.verifier.adapters.tables import CredentialRevocation, PublishedCredential
 from shared.contracts import BadgeIssued, BadgeRevoked, CloudEvent
-from shared.credentials.resolver import DidKeyResolver
-from shared.credentials.verification import VerificationReport, verify_credential
 from shared.ids import parse_credential_uuid
 
 
@@ -55,8 +51,3 @@ async def on_badge_revoked(session: AsyncSession, event: BadgeRevoked, _ce: Clou
 async def revocation_of(session: AsyncSession, credential_uuid: uuid.UUID) -> CredentialRevocation | None:
     """The announced revocation of a credential, if any (the read model; the status list is the authority)."""
     return await session.get(CredentialRevocation, credential_uuid)
-
-
-def verify(credential: dict[str, Any], now: datetime | None = None) -> VerificationReport:
-    """Verify any OB3 / VC credential offline (did:key issuers; other key documents come in a later issue)."""
-    return verify_credential(credential, resolver=DidKeyResolver(), now=now or datetime.now(UTC))

@@ -15,8 +15,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from services.verifier.handlers import verify
-from shared.credentials import did_key, did_key_verification_method, generate_key, sign_credential
+from shared.credentials import (
+    DidKeyResolver,
+    did_key,
+    did_key_verification_method,
+    generate_key,
+    sign_credential,
+    verify_credential,
+)
 from shared.credentials.baking import extract_from_png, extract_from_svg
 from tests.badges import ACHIEVEMENT, issue_badge, publish_credential
 from tests.browser.conftest import ServedStack, browser_unavailable
@@ -130,7 +136,7 @@ async def test_downloads_from_the_page_carry_a_verifiable_credential(served: Ser
         data = await asyncio.to_thread(Path(await download.path()).read_bytes)
         credential = extract(data)
         assert credential == badge.credential, text
-        assert verify(credential).verified, text
+        assert verify_credential(credential, resolver=DidKeyResolver(), now=datetime.now(UTC)).verified, text
     problems.assert_none()
     await ctx.close()
 
