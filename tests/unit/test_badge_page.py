@@ -18,13 +18,12 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from services.embedded import EmbeddedStack
-from services.verifier.handlers import verify
 from services.verifier.pages.badge_image import BadgeArt, badge_images, generated_png, generated_svg
 from services.verifier.pages.negotiation import HTML, JSON, LD_JSON, VC_JSON, negotiate, offered_for
 from services.verifier.pages.routes import install_badge_pages
 from services.verifier.pages.view import build_view, linkedin_add_url, recipient_name, status_of
 from shared.contracts import BadgeIssued
-from shared.credentials import CheckResult, VerificationReport
+from shared.credentials import CheckResult, DidKeyResolver, VerificationReport, verify_credential
 from shared.credentials.baking import extract_from_png, extract_from_svg
 from shared.http import install_problem_details
 from tests.badges import ACHIEVEMENT, badge_settings, issue_badge
@@ -196,7 +195,7 @@ async def test_downloads_are_baked_and_verify(stack: EmbeddedStack, badge: Badge
         assert response.headers["content-disposition"] == f'attachment; filename="{stem}.{ext}"'
         credential = extract(response.content)
         assert credential == badge.credential, ext
-        assert verify(credential).verified, ext
+        assert verify_credential(credential, resolver=DidKeyResolver(), now=datetime.now(UTC)).verified, ext
 
 
 async def test_badge_images(stack: EmbeddedStack, badge: BadgeIssued) -> None:
