@@ -8,9 +8,15 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db.errors import DatabaseUnavailable, is_outage
+
 PROBLEM_JSON = "application/problem+json"
+# What a client is told to wait while the database is unavailable (a PostgreSQL restart recovers in seconds).
+OUTAGE_RETRY_AFTER_SECONDS = 5
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
@@ -69,6 +75,22 @@ def install_problem_details(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         return problem(error.status_code, _title(error.status_code), str(error.detail) if error.detail else None)
+
+    async def _outage(_request: Request, error: Exception) -> JSONResponse:
+        if not is_outage(error):
+            raise error  # a defect, not an outage: the server's usual 500
+        response = problem(
+            503,
+            "Service Unavailable",
+            "The service's database is unavailable right now; send the request again after Retry-After seconds.",
+            code="database.unavailable",
+        )
+        response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+        return response
+
+    # An LMS that takes a 500 as permanent would drop its events; a 503 + Retry-After tells it to send them again.
+    for outage_type in (DatabaseUnavailable, DBAPIError, PoolTimeout, OSError):
+        app.add_exception_handler(outage_type, _outage)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from shared.db.errors import DatabaseUnavailable
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -49,4 +51,20 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
     """One unit of work: everything written inside commits together or not at all."""
     async with sessions() as session, session.begin():
+        try:
+            # Take the connection (and BEGIN) now, so that failing to is told apart from the work failing.
+            await session.connection()
+        except Exception as error:
+            raise DatabaseUnavailable(f"no transaction could be begun: {type(error).__name__}: {error}") from error
         yield session
+
+
+async def database_answers(sessions: SessionFactory) -> bool:
+    """Whether the database runs a trivial query right now: proof, before blaming a record, that it could have
+    been processed."""
+    try:
+        async with sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True

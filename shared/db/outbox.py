@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.backoff import Backoff
 from shared.contracts import CloudEvent, TopicEvent
 from shared.db.engine import SessionFactory, transaction
 from shared.db.tables import OutboxRecord
@@ -114,20 +115,21 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set; transport or database errors are logged and retried with back-off."""
-        backoff = self._poll_interval
+        backoff = Backoff(first=self._poll_interval * 2, cap=10.0)
         while not stop.is_set():
+            wait = self._poll_interval
             try:
                 sent = await self.relay_once()
-                backoff = self._poll_interval
+                backoff.reset()
             except Exception as error:
                 log.warning("outbox.relay_failed", table=self._table.__tablename__, error=repr(error))  # type: ignore[attr-defined]
                 sent = 0
-                backoff = min(backoff * 2, 10.0)
+                wait = backoff.next_delay()
             if sent:
                 continue
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)
+                await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
 
     async def drain(self) -> None:
         """Publish everything staged so far (used on shutdown and by the embedded demo)."""

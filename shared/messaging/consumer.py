@@ -2,7 +2,8 @@
 
 decode → (in one transaction: skip if already processed, record it as processed, run the handler) → commit.
 Bad records and handlers that keep failing raise PoisonRecord (the transport dead-letters the record);
-infrastructure errors propagate so the transport redelivers the record later instead of losing it.
+infrastructure errors (a database outage: `shared.db.errors.is_outage`) propagate so the transport redelivers the
+record later instead of losing it. A record is blamed only once the database is proven to answer.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Generic, TypeVar
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import CloudEvent, Topic, TopicEvent
-from shared.db.engine import SessionFactory, transaction
+from shared.db.engine import SessionFactory, database_answers, transaction
+from shared.db.errors import DatabaseUnavailable, is_outage
 from shared.db.tables import ProcessedEvent
 from shared.messaging.records import InboundRecord, PoisonRecord, decode_cloud_event, decode_event
 
@@ -35,10 +37,8 @@ class Outcome(StrEnum):
 
 
 def is_transient(error: BaseException) -> bool:
-    """Errors that say 'try again later' (broker/database unreachable), not 'this record is bad'."""
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, OperationalError | InterfaceError | ConnectionError | TimeoutError | OSError)
+    """Errors that say 'try again later' (database or broker unavailable), not 'this record is bad'."""
+    return is_outage(error) or isinstance(error, ConnectionError | TimeoutError | OSError)
 
 
 @dataclass
@@ -65,8 +65,15 @@ class EventConsumer(Generic[E]):
         return decode_event(self.contract, record.value), ce
 
     async def process(self, event: E, ce: CloudEvent) -> Outcome:
-        """Handle `event` once; a redelivered event is a no-op."""
+        """Handle `event` once; a redelivered event is a no-op.
+
+        A failing handler is retried; the last attempt runs only once the database has answered, and the record
+        becomes poison only if that attempt fails too while the database still answers. A failure while the
+        database does not answer is an outage: it propagates, and the record is redelivered.
+        """
         for attempt in range(1, self.attempts + 1):
+            if 1 < attempt == self.attempts:
+                await self._unless_database_down()
             try:
                 outcome = await self._process_once(event, ce)
             except PoisonRecord:
@@ -82,6 +89,7 @@ class EventConsumer(Generic[E]):
                     raise
                 log.warning("consumer.handler_failed", consumer=self.name, attempt=attempt, error=repr(error))
                 if attempt == self.attempts:
+                    await self._unless_database_down(error)
                     raise PoisonRecord(f"handler failed {attempt} times: {type(error).__name__}: {error}") from error
             else:
                 if outcome is Outcome.PROCESSED:
@@ -102,6 +110,13 @@ class EventConsumer(Generic[E]):
             await session.flush()
             await self.handler(session, event, ce)
         return Outcome.PROCESSED
+
+    async def _unless_database_down(self, error: BaseException | None = None) -> None:
+        """Raise DatabaseUnavailable unless a trivial query succeeds: a record is not to blame for an outage."""
+        if not await database_answers(self.sessions):
+            raise DatabaseUnavailable("the database does not answer; the record is redelivered, not blamed") from (
+                error
+            )
 
     async def _seen(self, session: AsyncSession, ce: CloudEvent) -> bool:
         table = self.processed_table

@@ -12,6 +12,7 @@ from faststream.kafka.message import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 
+from shared.backoff import Backoff
 from shared.contracts import dead_letter_topic
 from shared.messaging.consumer import EventConsumer, is_transient
 from shared.messaging.records import (
@@ -25,8 +26,10 @@ from shared.messaging.records import (
 
 log = structlog.get_logger(__name__)
 
-# A record whose handler hit an infrastructure error is redelivered after this pause (seek back, no commit).
-REDELIVERY_PAUSE_SECONDS = 1.0
+# A record whose handler hit an outage is redelivered (seek back, no commit) after a pause that grows while the
+# outage lasts: 0.5 s, 1 s, 2 s ... capped, so recovery is noticed within seconds and nothing is dropped meanwhile.
+REDELIVERY_FIRST_PAUSE_SECONDS = 0.5
+REDELIVERY_MAX_PAUSE_SECONDS = 15.0
 
 
 def create_broker(bootstrap_servers: str, *, client_id: str, middlewares: Sequence[Any] = ()) -> KafkaBroker:
@@ -78,20 +81,39 @@ def dead_letter_middleware(
     consumers: Mapping[str, tuple[str, str]], publisher: KafkaRecordPublisher
 ) -> type[BaseMiddleware]:
     """Broker middleware: undecodable or poison records go to `<topic>.dlq` and are committed, never blocking
-    the partition; infrastructure errors pause, then propagate so the record is redelivered, not lost."""
+    the partition; infrastructure errors pause (capped, jittered back-off per partition for as long as they last),
+    then propagate so the record is redelivered, not lost."""
+    backoffs: dict[tuple[str, int], Backoff] = {}
 
     class DeadLetterMiddleware(BaseMiddleware):
         async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+            raw = msg.raw_message
+            backoff = backoffs.setdefault(
+                (raw.topic, raw.partition), Backoff(REDELIVERY_FIRST_PAUSE_SECONDS, REDELIVERY_MAX_PAUSE_SECONDS)
+            )
             try:
-                return await call_next(msg)
+                result = await call_next(msg)
             except (PoisonRecord, ValidationError) as error:
                 reason = error.reason if isinstance(error, PoisonRecord) else describe_validation_error(error)
             except Exception as error:
                 if is_transient(error):
-                    log.warning("consumer.transient_error", error=repr(error))
-                    await asyncio.sleep(REDELIVERY_PAUSE_SECONDS)
+                    pause = backoff.next_delay()
+                    log.warning(
+                        "consumer.transient_error",
+                        topic=raw.topic,
+                        partition=raw.partition,
+                        offset=raw.offset,
+                        failures=backoff.failures,
+                        redelivery_in=round(pause, 2),
+                        error=repr(error),
+                    )
+                    await asyncio.sleep(pause)
                     raise
                 reason = f"{type(error).__name__}: {error}"
+            else:
+                backoff.reset()
+                return result
+            backoff.reset()
             record = _inbound(msg)
             consumer, group = consumers.get(record.topic, ("unknown", "unknown"))
             await publisher.publish(

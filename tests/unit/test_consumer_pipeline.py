@@ -4,17 +4,21 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from services.enrollment.adapters.tables import EnrollmentProcessedEvent, ReceivedLmsEvent
 from services.enrollment.handlers import on_inbound_activity
 from shared.contracts import CloudEvent, LmsActivity, Topic
-from shared.db.engine import create_engine, session_factory
+from shared.db.engine import create_engine, database_answers, session_factory
+from shared.db.errors import DatabaseUnavailable, is_outage
 from shared.db.migrations import upgrade
+from shared.messaging import consumer as consumer_module
 from shared.messaging.consumer import EventConsumer, Outcome
 from shared.messaging.records import InboundRecord, PoisonRecord
+from tests.unit.test_database_outages import as_sqlalchemy_raises_it
 
 
 @pytest.fixture
@@ -91,3 +95,45 @@ async def test_records_without_cloudevents_headers_are_poison(sessions) -> None:
     )
     with pytest.raises(PoisonRecord, match="ce_source"):
         await consumer(sessions).handle_record(record)
+
+
+async def test_an_outage_in_the_handler_propagates_at_once_for_redelivery(sessions) -> None:  # type: ignore[no-untyped-def]
+    calls = 0
+
+    async def starting_up(session, activity, ce) -> None:  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        raise as_sqlalchemy_raises_it(asyncpg.CannotConnectNowError("the database system is starting up"))
+
+    with pytest.raises(DBAPIError):
+        await consumer(sessions, starting_up).process(*event())
+    assert calls == 1
+
+
+async def test_a_record_is_not_blamed_while_the_database_does_not_answer(
+    sessions,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A handler error that is not classified as an outage, while `SELECT 1` fails too: redeliver, don't
+    dead-letter."""
+
+    async def confused(session, activity, ce) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("unexpected driver state")
+
+    async def database_down(_sessions: object) -> bool:
+        return False
+
+    monkeypatch.setattr(consumer_module, "database_answers", database_down)
+    with pytest.raises(DatabaseUnavailable) as raised:
+        await consumer(sessions, confused).process(*event())
+    assert not isinstance(raised.value, PoisonRecord)
+    assert is_outage(raised.value)
+
+
+async def test_a_record_is_blamed_when_it_fails_while_the_database_answers(sessions) -> None:  # type: ignore[no-untyped-def]
+    async def broken(session, activity, ce) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("cannot handle this")
+
+    assert await database_answers(sessions)
+    with pytest.raises(PoisonRecord, match="handler failed 3 times"):
+        await consumer(sessions, broken).process(*event())
