@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -10,12 +10,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 T = TypeVar("T")
 
 
-async def produce(bootstrap: str, topic: str, value: bytes, *, key: str, headers: dict[str, str]) -> None:
+async def produce(bootstrap: str, topic: str, value: bytes, *, key: str, headers: Mapping[str, str | bytes]) -> None:
+    """Publish one record; a header given as bytes is sent as is (e.g. to send one that is not UTF-8)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(
-            topic, value, key=key.encode(), headers=[(k, v.encode()) for k, v in headers.items()]
+            topic,
+            value,
+            key=key.encode(),
+            headers=[(k, v if isinstance(v, bytes) else v.encode()) for k, v in headers.items()],
         )
     finally:
         await producer.stop()

@@ -1,10 +1,12 @@
 """Kafka transport on FastStream: typed subscribers, commit-after-durable, dead letters, idempotent producer."""
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
+from aiokafka import ConsumerRecord
 from faststream import Context
 from faststream._internal.middlewares import BaseMiddleware
 from faststream.kafka import KafkaBroker
@@ -13,13 +15,12 @@ from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 
 from shared.backoff import Backoff
-from shared.contracts import dead_letter_topic
 from shared.messaging.consumer import EventConsumer, is_transient
 from shared.messaging.records import (
     InboundRecord,
     OutboundRecord,
     PoisonRecord,
-    dead_letter_headers,
+    dead_letter_record,
     decode_cloud_event,
     describe_validation_error,
 )
@@ -40,6 +41,7 @@ def create_broker(bootstrap_servers: str, *, client_id: str, middlewares: Sequen
         enable_idempotence=True,
         acks="all",
         middlewares=middlewares,
+        parser=parse_leniently,
         logger=structlog.get_logger("faststream"),
     )
 
@@ -77,6 +79,35 @@ def _inbound(message: Any) -> InboundRecord:
     )
 
 
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def parse_leniently(record: ConsumerRecord, parse: Callable[[ConsumerRecord], Awaitable[Any]]) -> Any:
+    """FastStream decodes every header as strict UTF-8 before any middleware runs, so one bad header would fail the
+    record outside the dead-letter middleware, redelivery after redelivery. Parse a copy with the bad bytes
+    replaced (U+FFFD) instead, and keep the record as received as `raw_message`: the middleware sees what was wrong
+    with it and dead-letters it."""
+    if all(value is not None and _is_utf8(value) for _, value in record.headers):
+        return await parse(record)
+    lenient = [(name, (value or b"").decode(errors="replace").encode()) for name, value in record.headers]
+    message = await parse(dataclasses.replace(record, headers=lenient))
+    message.raw_message = record
+    return message
+
+
+def header_problem(record: ConsumerRecord) -> str | None:
+    """Why the record's headers make it unprocessable (not UTF-8), if they do."""
+    bad = sorted({name for name, value in record.headers if value is not None and not _is_utf8(value)})
+    if bad:
+        return f"header(s) not UTF-8: {', '.join(repr(name) for name in bad)[:500]}"
+    return None
+
+
 def dead_letter_middleware(
     consumers: Mapping[str, tuple[str, str]], publisher: KafkaRecordPublisher
 ) -> type[BaseMiddleware]:
@@ -91,41 +122,34 @@ def dead_letter_middleware(
             backoff = backoffs.setdefault(
                 (raw.topic, raw.partition), Backoff(REDELIVERY_FIRST_PAUSE_SECONDS, REDELIVERY_MAX_PAUSE_SECONDS)
             )
-            try:
-                result = await call_next(msg)
-            except (PoisonRecord, ValidationError) as error:
-                reason = error.reason if isinstance(error, PoisonRecord) else describe_validation_error(error)
-            except Exception as error:
-                if is_transient(error):
-                    pause = backoff.next_delay()
-                    log.warning(
-                        "consumer.transient_error",
-                        topic=raw.topic,
-                        partition=raw.partition,
-                        offset=raw.offset,
-                        failures=backoff.failures,
-                        redelivery_in=round(pause, 2),
-                        error=repr(error),
-                    )
-                    await asyncio.sleep(pause)
-                    raise
-                reason = f"{type(error).__name__}: {error}"
-            else:
-                backoff.reset()
-                return result
+            reason = header_problem(raw)
+            if reason is None:
+                try:
+                    result = await call_next(msg)
+                except (PoisonRecord, ValidationError) as error:
+                    reason = error.reason if isinstance(error, PoisonRecord) else describe_validation_error(error)
+                except Exception as error:
+                    if is_transient(error):
+                        pause = backoff.next_delay()
+                        log.warning(
+                            "consumer.transient_error",
+                            topic=raw.topic,
+                            partition=raw.partition,
+                            offset=raw.offset,
+                            failures=backoff.failures,
+                            redelivery_in=round(pause, 2),
+                            error=repr(error),
+                        )
+                        await asyncio.sleep(pause)
+                        raise
+                    reason = f"{type(error).__name__}: {error}"
+                else:
+                    backoff.reset()
+                    return result
             backoff.reset()
             record = _inbound(msg)
             consumer, group = consumers.get(record.topic, ("unknown", "unknown"))
-            await publisher.publish(
-                [
-                    OutboundRecord(
-                        topic=dead_letter_topic(record.topic),
-                        key=record.key or "",
-                        value=record.value,
-                        headers=dead_letter_headers(record, reason, consumer, group),
-                    )
-                ]
-            )
+            await publisher.publish([dead_letter_record(record, reason, consumer, group)])
             log.warning(
                 "consumer.dead_lettered",
                 topic=record.topic,

@@ -4,9 +4,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from shared.contracts import dead_letter_topic
 from shared.messaging.consumer import EventConsumer
-from shared.messaging.records import InboundRecord, OutboundRecord, PoisonRecord, dead_letter_headers
+from shared.messaging.records import InboundRecord, OutboundRecord, PoisonRecord, dead_letter_record
 
 
 class InMemoryBus:
@@ -39,12 +38,6 @@ class InMemoryBus:
             try:
                 await consumer.handle_record(inbound)
             except PoisonRecord as poison:
-                dead = OutboundRecord(
-                    dead_letter_topic(record.topic),
-                    record.key,
-                    record.value,
-                    dead_letter_headers(inbound, poison.reason, consumer.name),
-                )
-                await self._deliver(dead)
+                await self._deliver(dead_letter_record(inbound, poison.reason, consumer.name))
         self.log[record.topic].append(record)
         self._offsets[record.topic] = offset + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from shared.contracts import CloudEvent, MissingCloudEventAttribute, TopicEvent
+from shared.contracts import CloudEvent, MissingCloudEventAttribute, TopicEvent, dead_letter_topic
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -82,17 +83,50 @@ def decode_cloud_event(headers: Mapping[str, str], expected_type: str | None = N
     return ce
 
 
+# A dead letter must always fit under the broker's message.max.bytes (1 MiB by default), or publishing it fails and
+# the poison record is redelivered forever, stalling its partition: the copy's value and the original headers it
+# carries are bounded. The original stays on its topic at dlq_original_partition/offset (until retention).
+DEAD_LETTER_MAX_VALUE_BYTES = 256 * 1024
+DEAD_LETTER_MAX_ORIGINAL_HEADER_BYTES = 64 * 1024
+DEAD_LETTER_MAX_REASON_CHARS = 2000
+
+
 def dead_letter_headers(record: InboundRecord, reason: str, consumer: str, group: str | None = None) -> dict[str, str]:
-    """The original headers plus why and where the record failed (and which consumer group gave up on it)."""
+    """As many of the original headers as fit, plus why and where the record failed (and which consumer group
+    gave up on it)."""
+    kept: dict[str, str] = {}
+    size = dropped = 0
+    for name, value in record.headers.items():
+        cost = len(name.encode()) + len(value.encode())
+        if size + cost > DEAD_LETTER_MAX_ORIGINAL_HEADER_BYTES:
+            dropped += 1
+        else:
+            kept[name] = value
+            size += cost
+    extra = {"dlq_headers_dropped": str(dropped)} if dropped else {}
     return {
-        **record.headers,
-        "dlq_reason": reason[:2000],
+        **kept,
+        **extra,
+        "dlq_reason": reason[:DEAD_LETTER_MAX_REASON_CHARS],
         "dlq_consumer": consumer,
         "dlq_consumer_group": group or consumer,
         "dlq_original_topic": record.topic,
         "dlq_original_partition": str(record.partition),
         "dlq_original_offset": str(record.offset),
     }
+
+
+def dead_letter_record(record: InboundRecord, reason: str, consumer: str, group: str | None = None) -> OutboundRecord:
+    """The copy of a poison record for `<topic>.dlq`, bounded in size. A value over DEAD_LETTER_MAX_VALUE_BYTES is
+    cut there, and `dlq_value_truncated` gives the original length and `dlq_value_sha256` its digest (to recognise
+    the original when it is read back from its topic for a replay)."""
+    headers = dead_letter_headers(record, reason, consumer, group)
+    value = record.value
+    if len(value) > DEAD_LETTER_MAX_VALUE_BYTES:
+        headers["dlq_value_truncated"] = str(len(value))
+        headers["dlq_value_sha256"] = hashlib.sha256(value).hexdigest()
+        value = value[:DEAD_LETTER_MAX_VALUE_BYTES]
+    return OutboundRecord(dead_letter_topic(record.topic), record.key or "", value, headers)
 
 
 def headers_json(headers: Mapping[str, str]) -> str:

@@ -1,6 +1,7 @@
 """One contract, two adapters: the in-memory transport + SQLite (embedded mode) and Kafka + PostgreSQL
 (distributed mode) must behave the same for the consumer pipeline: exactly-once effects, dead letters."""
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -91,7 +92,7 @@ async def memory_harness(settings: Settings, tmp_path: Path) -> AsyncIterator[Ha
 
 
 @pytest.fixture
-async def kafka_harness(settings: Settings, infra: Infrastructure, postgres_url: str) -> AsyncIterator[Harness]:
+async def kafka_harness(settings: Settings, infra: Infrastructure, postgres_url: str) -> AsyncIterator[KafkaHarness]:
     kafka_settings = settings.model_copy(
         update={
             "database_url": postgres_url,
@@ -165,6 +166,46 @@ async def test_malformed_records_are_dead_lettered_and_do_not_block(harness: Har
     assert any("learner_id" in r for r in reasons), reasons
     assert any("ce_id" in r for r in reasons), reasons
     assert all(d["dlq_original_topic"] == str(Topic.LMS_INBOUND) for d in dead)
+
+
+# With this test's key and CloudEvents headers, a value of 1,048,279 bytes is the largest the producer sends
+# (1,048,576 bytes serialised, the default max.request.size); 279 bytes fewer leave no room for the dlq_* headers.
+NEARLY_TOO_LARGE = 1_048_000
+
+
+async def test_a_poison_record_as_large_as_the_broker_allows_is_dead_lettered_bounded(harness: Harness) -> None:
+    """Its dead-letter copy (value + dlq_* headers) would be over the broker's limit: the copy carries a truncated
+    value and says so, and the valid record behind it on the same partition is processed."""
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    key = f"{tenant}:l1"
+    huge = b"<" * NEARLY_TOO_LARGE  # not JSON
+    ce = CloudEvent(source="lms://contract-test", type=LmsActivity.CE_TYPE).to_header_dict()
+    await harness.publish(OutboundRecord(str(Topic.LMS_INBOUND), key, huge, ce))
+    await harness.publish(activity_record(tenant, "e1"))  # same key, so the same partition
+
+    assert await eventually(lambda: _equals(received(harness.sessions, tenant), 1))
+    [dead] = await harness.dead_letters(key, 1)
+    assert dead["dlq_value_truncated"] == str(len(huge))
+    assert dead["dlq_value_sha256"] == hashlib.sha256(huge).hexdigest()
+    assert dead["dlq_reason"]
+
+
+@pytest.mark.integration
+async def test_a_record_whose_header_is_not_utf8_is_dead_lettered_with_the_reason(kafka_harness: KafkaHarness) -> None:
+    """FastStream decodes headers before any middleware runs; such a record used to be redelivered forever."""
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    key = f"{tenant}:l1"
+    bad = activity_record(tenant, "e0")
+    headers: dict[str, str | bytes] = {**bad.headers, "x-trace": b"\xff\xfe not utf-8"}
+    await produce(kafka_harness.bootstrap, bad.topic, bad.value, key=key, headers=headers)
+    await kafka_harness.publish(activity_record(tenant, "e1"))
+
+    assert await eventually(lambda: _equals(received(kafka_harness.sessions, tenant), 1))
+    [dead] = await kafka_harness.dead_letters(key, 1)
+    assert "not UTF-8" in dead["dlq_reason"] and "x-trace" in dead["dlq_reason"]
+    assert dead["x-trace"] == "\ufffd\ufffd not utf-8"  # carried along, with the bad bytes replaced
+    async with kafka_harness.sessions() as session:
+        assert await session.get(ReceivedLmsEvent, (tenant, "e0")) is None  # not processed either
 
 
 async def _equals(value_coroutine, expected: int) -> bool:  # type: ignore[no-untyped-def]
