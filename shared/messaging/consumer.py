@@ -37,8 +37,9 @@ class Outcome(StrEnum):
 
 
 def is_transient(error: BaseException) -> bool:
-    """Errors that say 'try again later' (database or broker unavailable), not 'this record is bad'."""
-    return is_outage(error) or isinstance(error, ConnectionError | TimeoutError | OSError)
+    """Errors that say 'try again later', not 'this record is bad': an outage of the database, or of anything
+    else reached over the network (OSError: refused, reset, timed out)."""
+    return is_outage(error)
 
 
 @dataclass
