@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +27,7 @@ from services.enrollment.formats import CE_TYPE_OF, Format, FormatError, format_
 from services.enrollment.handlers import InvalidActivity, ingest, record_activity
 from shared.contracts import CloudEvent, LmsActivity
 from shared.messaging.records import InboundRecord, PoisonRecord, decode_cloud_event, decode_event
+from shared.untrusted_json import UntrustedJsonError, loads_untrusted
 
 CONNECTION_HEADER = "credstream_connection"
 LINEITEM_HEADER = "credstream_lineitem"
@@ -60,8 +60,8 @@ def decode_inbound(record: InboundRecord) -> tuple[InboundLms, CloudEvent]:
     if not connection_id:
         raise PoisonRecord(f"a {fmt} record needs the {CONNECTION_HEADER} header (the LMS connection id)")
     try:
-        payload = json.loads(record.value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        payload = loads_untrusted(record.value)
+    except UntrustedJsonError as error:
         raise PoisonRecord(f"invalid JSON: {error}") from error
     if headers.get("ce_id"):
         ce = decode_cloud_event(headers)
