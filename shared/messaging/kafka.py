@@ -1,6 +1,7 @@
 """Kafka transport on FastStream: typed subscribers, commit-after-durable, dead letters, idempotent producer."""
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,6 +39,8 @@ def create_broker(bootstrap_servers: str, *, client_id: str, middlewares: Sequen
         acks="all",
         middlewares=middlewares,
         logger=structlog.get_logger("faststream"),
+        # "Received" / "Processed" for every record: DEBUG, or they would outnumber every other line at INFO.
+        log_level=logging.DEBUG,
     )
 
 
@@ -104,7 +107,7 @@ def dead_letter_middleware(
                     )
                 ]
             )
-            log.warning(
+            log.error(
                 "consumer.dead_lettered",
                 topic=record.topic,
                 partition=record.partition,
