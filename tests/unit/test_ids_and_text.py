@@ -97,3 +97,11 @@ def test_untrusted_json_is_refused_with_a_reason(body: bytes, reason: str) -> No
 )
 def test_ordinary_json_decodes_as_it_always_did(value: object) -> None:
     assert loads_untrusted(json.dumps(value)) == value
+
+
+def test_issuer_profiles_refuse_control_characters_and_are_nfc() -> None:
+    from shared.settings import IssuerProfileConfig
+
+    assert IssuerProfileConfig(name="E\u0301cole").name == "\u00c9cole"
+    with pytest.raises(ValidationError, match="U\\+000B"):
+        IssuerProfileConfig(name="Acme\x0bUniversity")
