@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from shared.contracts.events import MAX_POINTS
 from shared.contracts.text import IDENTIFIER_CHECK, Text
 
 CRITERIA_SCHEMA_VERSION = 1
@@ -76,7 +77,9 @@ class RubricLevel(_Model):
     id: Identifier
     name: Text = Field(min_length=1, max_length=200)
     description: Text | None = Field(default=None, max_length=2_000)
-    points: float | None = Field(default=None, ge=0, description="Defaults to the level's 1-based position.")
+    points: float | None = Field(
+        default=None, ge=0, le=MAX_POINTS, allow_inf_nan=False, description="Defaults to the level's 1-based position."
+    )
 
 
 class RubricCriterion(_Model):
@@ -144,7 +147,7 @@ class OverallScoreRule(_Rule):
     assessment_ids: list[Identifier] = Field(min_length=1, max_length=100)
     min_score: Percent
     method: ScoreMethod = ScoreMethod.MEAN
-    weights: dict[str, Annotated[float, Field(gt=0)]] | None = None
+    weights: dict[str, Annotated[float, Field(gt=0, le=MAX_POINTS, allow_inf_nan=False)]] | None = None
 
     @model_validator(mode="after")
     def _weights(self) -> OverallScoreRule:

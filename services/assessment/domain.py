@@ -17,6 +17,7 @@ from shared.contracts import (
     RubricCriterionSnapshot,
     RubricLevelSnapshot,
 )
+from shared.contracts.events import MAX_POINTS
 from shared.contracts.text import TEXT_CHECK, Text
 
 __all__ = ["Achievement", "AchievementDefinition", "AlignmentDefinition", "award_id"]
@@ -76,7 +77,9 @@ class AchievementDefinition(BaseModel):
     tags: list[Annotated[str, Field(min_length=1, max_length=100), TEXT_CHECK]] | None = Field(
         default=None, max_length=50
     )
-    credits_available: float | None = Field(default=None, ge=0, description="E.g. ECTS credits.")
+    credits_available: float | None = Field(
+        default=None, ge=0, le=MAX_POINTS, allow_inf_nan=False, description="E.g. ECTS credits."
+    )
     human_code: Text | None = Field(default=None, max_length=100, description="A code people use, e.g. 'CS-101'.")
     field_of_study: Text | None = Field(default=None, max_length=200)
     valid_for_days: int | None = Field(

@@ -235,6 +235,24 @@ CASES = [
         422,
         "U+000B",
     ),
+    (
+        "admin: credits overflowing to Infinity",
+        "assessment",
+        "PUT",
+        "/v1/tenants/acme/achievements/sql",
+        raw(
+            {
+                "id": "sql",
+                "name": "SQL",
+                "description": "d",
+                "credits_available": 1,
+                "criteria": {"narrative": "n", "required_assessments": [{"assessment_id": "x", "min_score": 1}]},
+            }
+        ).replace(b'"credits_available": 1', b'"credits_available": 1e999'),
+        ADMIN,
+        422,
+        "/credits_available",
+    ),
     ("admin: NUL in a path", "assessment", "PUT", "/v1/tenants/acme/achievements/s%00", b"{}", ADMIN, 400, "U+0000"),
     (
         "admin: 100,000 levels",
