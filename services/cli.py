@@ -1,4 +1,5 @@
-"""`credstream` command line: serve a service, run the embedded demo, verify credentials, print AsyncAPI."""
+"""`credstream` command line: serve a service, run the embedded demo, verify credentials, print AsyncAPI, see and
+replay dead letters."""
 
 import argparse
 import asyncio
@@ -44,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("asyncapi", help="print the AsyncAPI document of every topic")
+
+    from services.dead_letter_commands import add_dlq_commands
+
+    add_dlq_commands(commands)
 
     topics = commands.add_parser("create-topics", help="create credstream's Kafka topics (KAFKA_BOOTSTRAP_SERVERS)")
     topics.add_argument("--partitions", type=int, default=3)
@@ -103,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("created: " + (", ".join(created) or "nothing (all exist)"))
         return 0
+    if args.command == "dlq":
+        from services.dead_letter_commands import run_dlq
+
+        return run_dlq(args, settings.kafka_bootstrap_servers)
     if args.command in ("migrate", "make-migration"):
         configure_logging(settings.log_level, "console")
         return asyncio.run(_migrate(args, settings.database_url))

@@ -5,14 +5,17 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.db.errors import DatabaseUnavailable, is_outage
+from shared.contracts.text import find_control_character
+from shared.untrusted_json import UntrustedJsonError, loads_untrusted
 
 PROBLEM_JSON = "application/problem+json"
 # What a client is told to wait while the database is unavailable (a PostgreSQL restart recovers in seconds).
@@ -94,6 +97,8 @@ def install_problem_details(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        if any(item.get("type") == "json_invalid" for item in error.errors()):
+            return problem(400, "Malformed JSON", "The body is not JSON.")
         return problem(
             422,
             "Invalid request body",
@@ -125,7 +130,41 @@ def require_admin(expected: str) -> Callable[[Request], Awaitable[None]]:
         if token is None or not hmac.compare_digest(token.encode(), expected.encode()):
             raise ProblemError(401, "Unauthorized", "A valid admin bearer token is required.")
 
+    check.checks_credentials = True  # type: ignore[attr-defined]
     return check
+
+
+def decode_json_body(body: bytes) -> Any:
+    """A request body as strict JSON (see shared.untrusted_json), or 400 problem details saying why not."""
+    try:
+        return loads_untrusted(body)
+    except UntrustedJsonError as error:
+        raise ProblemError(400, "Malformed JSON", f"The body is not acceptable JSON: {error}.") from None
+
+
+class _UntrustedJsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = decode_json_body(await self.body())
+        return self._json
+
+
+class CredentialsFirstRoute(APIRoute):
+    """Routes that check credentials before they look at the body (401 before 400/422: an anonymous caller
+    learns nothing about the schema), and parse JSON bodies strictly (400 for NaN, deep nesting, lone surrogates).
+    FastAPI would parse and validate the body first and run the credential dependency afterwards."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handle = super().get_route_handler()
+        checks = [d.call for d in self.dependant.dependencies if getattr(d.call, "checks_credentials", False)]
+
+        async def route(request: Request) -> Response:
+            request = _UntrustedJsonRequest(request.scope, request.receive)
+            for check in checks:
+                await check(request)  # type: ignore[misc]
+            return await handle(request)
+
+        return route
 
 
 def limit_body_size(app: FastAPI, max_bytes: int) -> None:
@@ -192,6 +231,19 @@ class _StreamedBodyLimit:
                 raise
 
 
+def refuse_control_characters_in_urls(app: FastAPI) -> None:
+    """400 for a path or query parameter holding a control character (e.g. %00): no id, in any service, has one,
+    and the database would fail on a NUL instead of answering "not found"."""
+
+    @app.middleware("http")
+    async def _refuse(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        for part in (request.scope["path"], *request.query_params.keys(), *request.query_params.values()):
+            reason = find_control_character(part, allow_whitespace=False)
+            if reason:
+                return problem(400, "Bad Request", f"The URL {reason}.", code="request.control_character")
+        return await call_next(request)
+
+
 def install_health(app: FastAPI, readiness: list[ReadinessCheck]) -> None:
     """`/healthz`: the process answers. `/readyz`: its database and broker answer too."""
 
@@ -211,7 +263,9 @@ def install_health(app: FastAPI, readiness: list[ReadinessCheck]) -> None:
 
 def create_app(title: str, *, max_body_bytes: int, readiness: list[ReadinessCheck]) -> FastAPI:
     app = FastAPI(title=title, version="0.1.0")
+    app.router.route_class = CredentialsFirstRoute
     install_problem_details(app)
     limit_body_size(app, max_body_bytes)
+    refuse_control_characters_in_urls(app)
     install_health(app, readiness)
     return app

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.contracts.text import Text
+
 DEV_ADMIN_TOKEN = "dev-admin-token"
 DEV_KEY_ENCRYPTION_KEY = "dev-only-key-encryption-key"
 DEV_LMS_API_KEYS = "demo:dev-lms-key"
@@ -35,10 +37,10 @@ class IssuerProfileConfig(BaseModel):
         description="The tenant's own did:web DID, if not the one derived from CREDSTREAM_ISSUER_BASE_URL "
         "(its DID document must then be proxied to this issuer's /tenants/<tenant>/did.json).",
     )
-    name: str
+    name: Text
     url: str | None = None
     email: str | None = None
-    description: str | None = None
+    description: Text | None = None
     image: str | None = None
 
 

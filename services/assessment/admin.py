@@ -29,6 +29,7 @@ from services.assessment.grading import AnswerKey
 from services.assessment.pathways import find_cycle
 from shared.contracts import AchievementDefined, AchievementStatus, CloudEvent
 from shared.db.outbox import stage_event
+from shared.ids import name_of
 
 SOURCE = "credstream/assessment"
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -179,7 +180,7 @@ async def _write_version(
         definition=definition.model_dump(mode="json"),
         defined_at=now,
     )
-    ce_id = uuid.uuid5(_DEFINITION_NAMESPACE, f"{tenant_id}\x1f{definition.id}\x1f{row.version}")
+    ce_id = uuid.uuid5(_DEFINITION_NAMESPACE, name_of(tenant_id, definition.id, str(row.version)))
     ce = CloudEvent(id=str(ce_id), source=SOURCE, type=AchievementDefined.CE_TYPE, subject=event.key())
     stage_event(session, AssessmentOutbox, event, ce)
     await session.flush()

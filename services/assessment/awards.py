@@ -7,16 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shared.ids import name_of
+
 _AWARD_NAMESPACE = uuid.UUID("b0c1f3d2-8a7e-4c55-9d0e-3f5a6b7c8d90")
 
 
 def award_id(tenant_id: str, learner_id: str, achievement_id: str, period: int = 0) -> uuid.UUID:
     """One award per learner per Achievement (per renewal period), whatever path or replica computes it.
     Period 0 keeps the walking skeleton's ids, so earlier awards and their credentials keep theirs."""
-    name = f"{tenant_id}\x1f{learner_id}\x1f{achievement_id}"
-    if period:
-        name += f"\x1f{period}"
-    return uuid.uuid5(_AWARD_NAMESPACE, name)
+    parts = (tenant_id, learner_id, achievement_id, *((str(period),) if period else ()))
+    return uuid.uuid5(_AWARD_NAMESPACE, name_of(*parts))
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from shared.contracts.events import MAX_POINTS
+from shared.contracts.text import IDENTIFIER_CHECK, Text
+
 CRITERIA_SCHEMA_VERSION = 1
 MAX_DEPTH = 6
 MAX_RULES = 200
 
-Identifier = Annotated[str, Field(min_length=1, max_length=256)]
+Identifier = Annotated[str, Field(min_length=1, max_length=256), IDENTIFIER_CHECK]
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
@@ -57,7 +60,7 @@ class Window(_Model):
 
 class _Rule(_Model):
     window: Window | None = None
-    name: str | None = Field(default=None, max_length=200, description="Shown on the credential's result.")
+    name: Text | None = Field(default=None, max_length=200, description="Shown on the credential's result.")
 
 
 class AssessmentRule(_Rule):
@@ -72,17 +75,19 @@ class AssessmentRule(_Rule):
 
 class RubricLevel(_Model):
     id: Identifier
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2_000)
-    points: float | None = Field(default=None, ge=0, description="Defaults to the level's 1-based position.")
+    name: Text = Field(min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=2_000)
+    points: float | None = Field(
+        default=None, ge=0, le=MAX_POINTS, allow_inf_nan=False, description="Defaults to the level's 1-based position."
+    )
 
 
 class RubricCriterion(_Model):
     """One row of a rubric: its levels, lowest first, and the level the learner must reach."""
 
     id: Identifier
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2_000)
+    name: Text = Field(min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=2_000)
     levels: list[RubricLevel] = Field(min_length=2, max_length=20)
     required_level: Identifier
 
@@ -142,7 +147,7 @@ class OverallScoreRule(_Rule):
     assessment_ids: list[Identifier] = Field(min_length=1, max_length=100)
     min_score: Percent
     method: ScoreMethod = ScoreMethod.MEAN
-    weights: dict[str, Annotated[float, Field(gt=0)]] | None = None
+    weights: dict[str, Annotated[float, Field(gt=0, le=MAX_POINTS, allow_inf_nan=False)]] | None = None
 
     @model_validator(mode="after")
     def _weights(self) -> OverallScoreRule:
@@ -225,7 +230,7 @@ class RefKind(StrEnum):
 class Criteria(_Model):
     """How an Achievement is earned: a narrative for people and a rule tree for the machine."""
 
-    narrative: str = Field(min_length=1, max_length=10_000, description="What the learner did, for people.")
+    narrative: Text = Field(min_length=1, max_length=10_000, description="What the learner did, for people.")
     schema_version: Literal[1] = CRITERIA_SCHEMA_VERSION
     rule: Rule
 

@@ -17,6 +17,8 @@ from shared.contracts import (
     RubricCriterionSnapshot,
     RubricLevelSnapshot,
 )
+from shared.contracts.events import MAX_POINTS
+from shared.contracts.text import TEXT_CHECK, Text
 
 __all__ = ["Achievement", "AchievementDefinition", "AlignmentDefinition", "award_id"]
 
@@ -39,11 +41,11 @@ class AlignmentDefinition(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    target_name: str = Field(min_length=1, max_length=200)
+    target_name: Text = Field(min_length=1, max_length=200)
     target_url: HttpUrl
-    target_description: str | None = Field(default=None, max_length=2_000)
-    target_framework: str | None = Field(default=None, max_length=200)
-    target_code: str | None = Field(default=None, max_length=100)
+    target_description: Text | None = Field(default=None, max_length=2_000)
+    target_framework: Text | None = Field(default=None, max_length=200)
+    target_code: Text | None = Field(default=None, max_length=100)
     target_type: str | None = Field(
         default=None, max_length=100, description="OB3 AlignmentTargetType, e.g. CFItem, ceasn:Competency, ext:…"
     )
@@ -62,20 +64,24 @@ class AchievementDefinition(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._~-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1, max_length=5_000)
+    name: Text = Field(min_length=1, max_length=200)
+    description: Text = Field(min_length=1, max_length=5_000)
     criteria: Criteria
     image: HttpUrl | None = None
-    achievement_type: str | None = Field(default=None, max_length=100)
+    achievement_type: Text | None = Field(default=None, max_length=100)
     renewal_period_days: int | None = Field(
         default=None, ge=1, le=36_500, description="Allow a new award this many days after the previous one."
     )
     # How the credential presents the Achievement (OB3); rubric levels come from the criteria's rubric rules.
     alignment: list[AlignmentDefinition] | None = Field(default=None, max_length=50)
-    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(default=None, max_length=50)
-    credits_available: float | None = Field(default=None, ge=0, description="E.g. ECTS credits.")
-    human_code: str | None = Field(default=None, max_length=100, description="A code people use, e.g. 'CS-101'.")
-    field_of_study: str | None = Field(default=None, max_length=200)
+    tags: list[Annotated[str, Field(min_length=1, max_length=100), TEXT_CHECK]] | None = Field(
+        default=None, max_length=50
+    )
+    credits_available: float | None = Field(
+        default=None, ge=0, le=MAX_POINTS, allow_inf_nan=False, description="E.g. ECTS credits."
+    )
+    human_code: Text | None = Field(default=None, max_length=100, description="A code people use, e.g. 'CS-101'.")
+    field_of_study: Text | None = Field(default=None, max_length=200)
     valid_for_days: int | None = Field(
         default=None, ge=1, le=36_500, description="Expiry policy: credentials are valid this many days after issue."
     )

@@ -23,8 +23,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts import Answer
+from shared.contracts.text import IDENTIFIER_CHECK
 
-Identifier = Annotated[str, Field(min_length=1, max_length=256)]
+Identifier = Annotated[str, Field(min_length=1, max_length=256), IDENTIFIER_CHECK]
 
 
 class _Model(BaseModel):

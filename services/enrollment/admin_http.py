@@ -36,6 +36,7 @@ from services.enrollment.connections import (
 from services.enrollment.handlers import InvalidActivity, replay_unmapped, unmapped_of
 from services.enrollment.lms_http import Receipt, receipt
 from services.enrollment.mapping import MappingRule
+from shared.contracts.text import Identifier, Text
 from shared.db.engine import SessionFactory, transaction
 from shared.http import ProblemError, require_admin
 from shared.settings import Settings
@@ -62,13 +63,13 @@ class JwtConfig(BaseModel):
         default=None, description="The signer's public key as a JWK (e.g. one key of Canvas's JWKS); stored as PEM."
     )
     shared_secret: str | None = Field(default=None, min_length=32, max_length=512)
-    issuer: str | None = Field(default=None, max_length=500)
+    issuer: Identifier | None = Field(default=None, max_length=500)
 
 
 class ConnectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     source_kind: SourceKind
     auth_method: AuthMethod = AuthMethod.API_KEY
     learner_prefix: str = Field(

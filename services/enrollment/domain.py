@@ -5,6 +5,7 @@ import secrets
 import uuid
 
 from shared.contracts import CloudEvent, EnrollmentRecorded, LmsActivity, RecipientIdentity
+from shared.ids import name_of
 
 SOURCE = "credstream/enrollment"
 _NAMESPACE = uuid.UUID("4d1f4f0e-6c1b-4f7e-9a55-0d6b2f1d6a01")
@@ -46,7 +47,7 @@ def normalise(activity: LmsActivity, source: str, *, salt: str | None = None) ->
 
 def enrollment_cloud_event(event: EnrollmentRecorded) -> CloudEvent:
     """Deterministic id: re-emitting the same LMS event can never look like a new one downstream."""
-    event_id = uuid.uuid5(_NAMESPACE, f"{event.tenant_id}\x1f{event.source_event_id}")
+    event_id = uuid.uuid5(_NAMESPACE, name_of(event.tenant_id, event.source_event_id))
     return CloudEvent(
         id=str(event_id),
         source=SOURCE,

@@ -1,9 +1,11 @@
 """Enrollment service: LMS activity in over HTTP (native, xAPI, Caliper, Canvas, LTI AGS; per-connection auth,
 mapping and rate limits) and from Kafka (any of those formats); normalised, de-duplicated events out."""
 
-from typing import Annotated
+from typing import Any
 
-from fastapi import Body, Request
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from services.enrollment.adapters.connection_store import sync_environment_keys
@@ -14,7 +16,7 @@ from services.enrollment.connections import RateLimiter
 from services.enrollment.formats import Format
 from services.enrollment.handlers import ItemResult, record_activity
 from services.enrollment.inbound import decode_inbound, on_inbound
-from services.enrollment.lms_http import ActivityReceipt, LmsGate, Receipt, install_lms_routes, receipt
+from services.enrollment.lms_http import ActivityReceipt, LmsGate, Receipt, decode_json, install_lms_routes, receipt
 from services.runtime import ServiceParts, Wiring
 from shared.contracts import LmsActivity, Topic
 from shared.db.engine import transaction
@@ -24,6 +26,9 @@ from shared.messaging.consumer import EventConsumer
 
 NAME = "enrollment"
 MAX_BATCH = 500
+_ACTIVITIES: TypeAdapter[LmsActivity | list[LmsActivity]] = TypeAdapter(LmsActivity | list[LmsActivity])
+_ACTIVITIES_SCHEMA = _ACTIVITIES.json_schema(ref_template="#/components/schemas/{model}")
+_ACTIVITIES_DEFS = _ACTIVITIES_SCHEMA.pop("$defs", {})
 
 __all__ = ["ActivityReceipt", "Receipt", "build"]
 
@@ -35,10 +40,24 @@ def build(wiring: Wiring) -> ServiceParts:
     box = SecretBox(settings.key_encryption_key.get_secret_value())
     gate = LmsGate(sessions, box, RateLimiter())
 
-    @app.post("/v1/activities", status_code=202, response_model=Receipt, tags=["lms"])
-    async def post_activities(request: Request, payload: Annotated[LmsActivity | list[LmsActivity], Body()]) -> Receipt:
+    @app.post(
+        "/v1/activities",
+        status_code=202,
+        response_model=Receipt,
+        tags=["lms"],
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ACTIVITIES_SCHEMA}}}
+        },
+    )
+    async def post_activities(request: Request) -> Receipt:
         """Accept one native LMS activity or a batch. 202 means stored durably; it will reach the pipeline."""
-        connection, _ = await gate.admit(request, await request.body(), Format.NATIVE)
+        # Credentials first (401 before anything about the body), then strict JSON (400), then the contract (422).
+        body = await request.body()
+        connection, _ = await gate.admit(request, body, Format.NATIVE)
+        try:
+            payload = _ACTIVITIES.validate_python(decode_json(body))
+        except ValidationError as error:
+            raise RequestValidationError(error.errors(include_url=False)) from None
         activities = payload if isinstance(payload, list) else [payload]
         if len(activities) > MAX_BATCH:
             raise ProblemError(413, "Batch too large", f"Send at most {MAX_BATCH} activities per request.")
@@ -60,6 +79,16 @@ def build(wiring: Wiring) -> ServiceParts:
             except IntegrityError:
                 continue  # a concurrent request stored the same event id first: retry sees it as a duplicate
         raise ProblemError(409, "Conflict", "The same events are being stored concurrently; retry.")
+
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """The generated document plus the schemas the native body refers to (it is validated in the route)."""
+        if app.openapi_schema is None:
+            generate_openapi().setdefault("components", {}).setdefault("schemas", {}).update(_ACTIVITIES_DEFS)
+        return app.openapi_schema or generate_openapi()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     install_lms_routes(app, gate, sessions, relay.wake)
     install_admin_routes(app, settings, sessions, box, relay.wake)

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,9 +26,12 @@ from services.enrollment.connections import FORMATS
 from services.enrollment.formats import CE_TYPE_OF, Format, FormatError, format_of, parse
 from services.enrollment.handlers import InvalidActivity, ingest, record_activity
 from shared.contracts import CloudEvent, LmsActivity
+from shared.contracts.text import find_control_character
 from shared.messaging.records import InboundRecord, PoisonRecord, decode_cloud_event, decode_event
+from shared.untrusted_json import UntrustedJsonError, loads_untrusted
 
 CONNECTION_HEADER = "credstream_connection"
+MAX_CONNECTION_ID = 64  # as the connections table holds them
 LINEITEM_HEADER = "credstream_lineitem"
 
 
@@ -59,9 +61,11 @@ def decode_inbound(record: InboundRecord) -> tuple[InboundLms, CloudEvent]:
     connection_id = headers.get(CONNECTION_HEADER)
     if not connection_id:
         raise PoisonRecord(f"a {fmt} record needs the {CONNECTION_HEADER} header (the LMS connection id)")
+    if find_control_character(connection_id, allow_whitespace=False) or len(connection_id) > MAX_CONNECTION_ID:
+        raise PoisonRecord(f"the {CONNECTION_HEADER} header is not a connection id")
     try:
-        payload = json.loads(record.value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        payload = loads_untrusted(record.value)
+    except UntrustedJsonError as error:
         raise PoisonRecord(f"invalid JSON: {error}") from error
     if headers.get("ce_id"):
         ce = decode_cloud_event(headers)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ from services.enrollment.connections import (
 from services.enrollment.formats import Format, FormatError, Item, lti_ags, media_type, parse, xapi
 from services.enrollment.handlers import InvalidActivity, ItemResult, Recorded, ingest
 from shared.db.engine import SessionFactory, transaction
-from shared.http import ProblemError, bearer_token
+from shared.http import ProblemError, bearer_token, decode_json_body
 
 XAPI_VERSION = "1.0.3"
 MAX_ITEMS = 1000  # per request, so one request is one short transaction
@@ -91,11 +90,7 @@ def invalid(error: FormatError, fmt: Format) -> ProblemError:
 def decode_json(body: bytes) -> Any:
     if not body.strip():
         raise ProblemError(400, "Empty body", "Send the payload as a JSON body.")
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        where = f" at line {error.lineno} column {error.colno}" if isinstance(error, json.JSONDecodeError) else ""
-        raise ProblemError(400, "Malformed JSON", f"The body is not JSON{where}.") from None
+    return decode_json_body(body)
 
 
 class LmsGate:
@@ -254,7 +249,7 @@ def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wa
         if statement.get("id") not in (None, statement_id):
             raise invalid(FormatError("/id", "differs from the statementId parameter"), Format.XAPI)
         try:
-            items = xapi.parse({**statement, "id": statement_id}, received_at=datetime.now(UTC))
+            items = parse(Format.XAPI, {**statement, "id": statement_id}, received_at=datetime.now(UTC))
         except FormatError as error:
             raise invalid(error, Format.XAPI) from None
         _xapi_counts(response, await record(connection, items, Format.XAPI))

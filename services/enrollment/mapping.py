@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.enrollment.formats.common import Observation
 from shared.contracts import ActivityKind, LmsActivity
+from shared.contracts.text import Identifier
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._~-]+")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$")
 _NEEDS_ASSESSMENT = frozenset({ActivityKind.SUBMITTED, ActivityKind.SCORED, ActivityKind.PASSED, ActivityKind.FAILED})
 
 
@@ -35,9 +36,11 @@ class MappingRule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     match: Match = Match.EXACT
-    lms_id: str = Field(min_length=1, max_length=2048, description="The LMS's course or activity id (or prefix).")
-    achievement_id: str | None = Field(default=None, min_length=1, max_length=256)
-    assessment_id: str | None = Field(default=None, min_length=1, max_length=256)
+    lms_id: Identifier = Field(
+        min_length=1, max_length=2048, description="The LMS's course or activity id (or prefix)."
+    )
+    achievement_id: Identifier | None = Field(default=None, min_length=1, max_length=256)
+    assessment_id: Identifier | None = Field(default=None, min_length=1, max_length=256)
 
     @model_validator(mode="after")
     def _has_a_target(self) -> MappingRule:

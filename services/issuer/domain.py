@@ -27,6 +27,7 @@ from shared.credentials.ob3 import (
     RubricCriterionLevel,
     build_open_badge_credential,
 )
+from shared.ids import name_of
 from shared.settings import IssuerProfileConfig
 
 # Results that are a yes (passed, completed, earned) rather than a score: (Result value, verb for people).
@@ -54,7 +55,7 @@ def credential_uuid(award_id: uuid.UUID) -> uuid.UUID:
 
 def learner_subject_id(tenant_id: str, learner_id: str) -> str:
     """An opaque subject id: the LMS's learner id never appears in the public credential."""
-    return f"urn:uuid:{uuid.uuid5(_LEARNER_NAMESPACE, tenant_id + chr(31) + learner_id)}"
+    return f"urn:uuid:{uuid.uuid5(_LEARNER_NAMESPACE, name_of(tenant_id, learner_id))}"
 
 
 def issuer_profile(issuer_id: str, tenant_id: str, config: IssuerProfileConfig | None) -> Profile:

@@ -31,6 +31,7 @@ from services.issuer.handlers import (
 )
 from services.runtime import ServiceParts, Wiring
 from shared.contracts import AssessmentPassed, Topic
+from shared.contracts.text import Text
 from shared.db.engine import SessionFactory, transaction
 from shared.db.outbox import OutboxRelay
 from shared.http import ProblemError, create_app, require_admin
@@ -49,7 +50,7 @@ T = TypeVar("T")
 class RevokeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(
+    reason: Text = Field(
         min_length=1,
         max_length=500,
         description="Why the credential is revoked; published on credstream.badge-revoked.v1 (no personal data).",

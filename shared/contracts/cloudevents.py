@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from shared.contracts.text import Identifier
+
 SPEC_VERSION = "1.0"
 _REQUIRED = ("id", "source", "type", "specversion")
 
@@ -19,8 +21,10 @@ class MissingCloudEventAttribute(ValueError):
 class CloudEvent(BaseModel):
     """The context attributes of one event; the data is the record value (a contract model as JSON)."""
 
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    source: str
+    # Consumers record (source, id) to skip redeliveries: both must be storable ids (no control characters, at most
+    # 255 characters), or a record could neither be processed nor marked as processed.
+    id: Identifier = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=255)
+    source: Identifier = Field(min_length=1, max_length=255)
     type: str
     specversion: str = SPEC_VERSION
     time: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -7,17 +7,33 @@ A breaking change gets a new class (schema_version 2) and a new topic; additive 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared.contracts.text import Identifier, LmsText
 from shared.contracts.topics import Topic
 
 TenantId = str
 _TENANT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _ID_FIELD = Field(min_length=1, max_length=256)
+# Points beyond this are no real mark; the cap keeps every percentage computed from them finite (1e308 would
+# overflow to "inf" on the badge).
+MAX_POINTS = 1e9
+
+
+def _representable_in_utc(value: datetime) -> datetime:
+    """A timestamp whose UTC instant exists in Python (years 1-9999): `0001-01-01T00:00:00+01:00` does not."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside years 1-9999 once converted to UTC") from None
+    return value
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_representable_in_utc)]
 
 
 class TopicEvent(BaseModel):
@@ -38,7 +54,7 @@ class TopicEvent(BaseModel):
 class Event(TopicEvent):
     """Fields common to every credstream learner event."""
 
-    learner_id: str = Field(min_length=1, max_length=256, description="The learner's id within the tenant.")
+    learner_id: Identifier = Field(min_length=1, max_length=256, description="The learner's id within the tenant.")
 
     def key(self) -> str:
         """The Kafka record key: tenant + learner keeps one learner's events ordered."""
@@ -59,7 +75,7 @@ class Answer(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    question_id: str = Field(min_length=1, max_length=256)
+    question_id: Identifier = Field(min_length=1, max_length=256)
     response: str | list[str] | float
 
 
@@ -75,16 +91,16 @@ class RecipientIdentity(BaseModel):
 
 class _Activity(Event):
     kind: ActivityKind
-    learner_name: str | None = Field(default=None, max_length=200, description="Display name for the badge.")
-    achievement_id: str | None = Field(default=None, min_length=1, max_length=256)
-    assessment_id: str | None = Field(default=None, min_length=1, max_length=256)
-    score: float | None = Field(default=None, ge=0)
-    max_score: float | None = Field(default=None, gt=0)
+    learner_name: LmsText | None = Field(default=None, max_length=200, description="Display name for the badge.")
+    achievement_id: Identifier | None = Field(default=None, min_length=1, max_length=256)
+    assessment_id: Identifier | None = Field(default=None, min_length=1, max_length=256)
+    score: float | None = Field(default=None, ge=0, le=MAX_POINTS, allow_inf_nan=False)
+    max_score: float | None = Field(default=None, gt=0, le=MAX_POINTS, allow_inf_nan=False)
     success: bool | None = Field(default=None, description="The LMS's own pass/fail verdict, where it gives one.")
     rubric: dict[str, str] | None = Field(default=None, description="Rubric criterion id -> achieved level id.")
     answers: list[Answer] | None = Field(default=None, max_length=1000, description="Raw answers to grade.")
-    source_activity_id: str | None = Field(default=None, max_length=2048, description="The LMS's activity id.")
-    occurred_at: AwareDatetime
+    source_activity_id: Identifier | None = Field(default=None, max_length=2048, description="The LMS's activity id.")
+    occurred_at: UtcDatetime
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> _Activity:
@@ -111,8 +127,8 @@ class LmsActivity(_Activity):
     CE_TYPE = "io.credstream.lms.activity.v1"
 
     schema_version: Literal[1] = 1
-    event_id: str = Field(min_length=1, max_length=256, description="The LMS's own id for this event (dedupe).")
-    learner_email: Annotated[str, StringConstraints(strip_whitespace=True)] | None = Field(
+    event_id: Identifier = Field(min_length=1, max_length=256, description="The LMS's own id for this event (dedupe).")
+    learner_email: Annotated[Identifier, StringConstraints(strip_whitespace=True)] | None = Field(
         default=None,
         max_length=320,
         pattern=r"^[^@\s]+@[^@\s]+$",

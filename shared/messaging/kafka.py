@@ -2,6 +2,7 @@
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -43,6 +44,8 @@ def create_broker(bootstrap_servers: str, *, client_id: str, middlewares: Sequen
         middlewares=middlewares,
         parser=parse_leniently,
         logger=structlog.get_logger("faststream"),
+        # "Received" / "Processed" for every record: DEBUG, or they would outnumber every other line at INFO.
+        log_level=logging.DEBUG,
     )
 
 
@@ -150,7 +153,7 @@ def dead_letter_middleware(
             record = _inbound(msg)
             consumer, group = consumers.get(record.topic, ("unknown", "unknown"))
             await publisher.publish([dead_letter_record(record, reason, consumer, group)])
-            log.warning(
+            log.error(
                 "consumer.dead_lettered",
                 topic=record.topic,
                 partition=record.partition,

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from services.enrollment.formats import caliper, canvas, lti_ags, xapi
-from services.enrollment.formats.common import Format, FormatError, Ignored, Item, Observation
+from services.enrollment.formats.common import Format, FormatError, Ignored, Item, Observation, check_observation
 from shared.contracts import LmsActivity
 
 # CloudEvents types for LMS payloads published to the inbound topic (binary mode, payload as the record value).
@@ -46,6 +46,14 @@ def format_of(ce_type: str | None, content_type: str | None) -> Format | None:
 
 def parse(fmt: Format, payload: Any, *, received_at: datetime, lineitem: str | None = None) -> list[Item]:
     """Parse a decoded JSON payload of a non-native format; raises FormatError naming the offending member."""
+    items = _parse(fmt, payload, received_at=received_at, lineitem=lineitem)
+    for item in items:
+        if isinstance(item, Observation):
+            check_observation(item)
+    return items
+
+
+def _parse(fmt: Format, payload: Any, *, received_at: datetime, lineitem: str | None) -> list[Item]:
     if fmt is Format.XAPI:
         return xapi.parse(payload, received_at=received_at)
     if fmt is Format.CALIPER:

@@ -83,6 +83,8 @@ def parse_event(event: Mapping[str, Any], at: str, entities: Mapping[str, Mappin
         raise FormatError(at + "/object", "is required")
     occurred_at = parse_time(event.get("eventTime"), at + "/eventTime")
     obj = _resolve(event["object"], entities)
+    if obj is None:
+        raise FormatError(at + "/object", "must be an entity (a JSON object) or its IRI")
     extensions = _canvas_extensions(obj)
 
     if event_type == "Event" and action == "Created" and extensions.get("type"):
@@ -123,7 +125,7 @@ def _enrolment(
     ext_at = at + "/object/extensions/" + CANVAS
     if extensions.get("type") != "StudentEnrollment":
         return Ignored(at, event_id, f"a {extensions.get('type')} is not a learner's enrolment")
-    if extensions.get("workflow_state") in _ENDED_ENROLMENT:
+    if str(extensions.get("workflow_state")) in _ENDED_ENROLMENT:
         return Ignored(at, event_id, f"an enrolment in state {extensions['workflow_state']!r}")
     learner = _learner(text(extensions.get("user_id"), ext_at + "/user_id", required=True), ext_at + "/user_id")
     course = text(extensions.get("course_id"), ext_at + "/course_id") or _course_id(event.get("group"), {})

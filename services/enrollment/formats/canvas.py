@@ -60,7 +60,7 @@ def parse_event(event: Any, at: str) -> Item:
     if name in ("enrollment_created", "enrollment_updated"):
         if body.get("type") != "StudentEnrollment":
             return Ignored(at, event_id, f"a {body.get('type')} is not a learner's enrolment")
-        if body.get("workflow_state") in _ENDED_ENROLMENT:
+        if str(body.get("workflow_state")) in _ENDED_ENROLMENT:
             return Ignored(at, event_id, f"an enrolment in state {body['workflow_state']!r}")
         course = ids.urn("course", body.get("course_id"), b + "/course_id", required=True)
         return Observation(

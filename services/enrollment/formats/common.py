@@ -8,13 +8,14 @@ import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import rfc8785
 
 from shared.contracts import ActivityKind
+from shared.contracts.text import find_control_character
 
 # Deterministic statement ids are UUIDv5 in this namespace (an xAPI LRS must answer with UUIDs).
 DERIVED_ID_NAMESPACE = uuid.UUID("8f0f6a4e-2a67-4d39-a3d4-7c1b0e5f4a21")
@@ -92,11 +93,16 @@ def derive_event_id(fmt: Format, payload: Any, *context: str) -> str:
     The same event re-delivered (even re-serialised) gets the same id, so it is deduplicated; `context` adds
     what identifies the event but is not in the payload (e.g. the AGS line item, which is only in the URL).
     """
+    try:
+        canonical = canonical_json(payload)
+    except rfc8785.CanonicalizationError as error:
+        # JCS has no form for NaN, infinities, integers beyond 2^53 or lone surrogates: no stable id either.
+        raise FormatError("", f"no event id can be derived from this payload (send an id): {error}") from None
     digest = hashlib.sha256()
     digest.update(fmt.value.encode())
     for part in context:
-        digest.update(b"\x1f" + part.encode())
-    digest.update(b"\x1e" + canonical_json(payload))
+        digest.update(b"\x1f" + part.encode("utf-8", "surrogatepass"))
+    digest.update(b"\x1e" + canonical)
     return str(uuid.uuid5(DERIVED_ID_NAMESPACE, digest.hexdigest()))
 
 
@@ -111,6 +117,10 @@ def parse_time(value: Any, at: str) -> datetime:
         raise FormatError(at, f"is not an ISO 8601 timestamp: {value[:40]!r}") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise FormatError(at, "has no time-zone offset (add Z or ±hh:mm)")
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise FormatError(at, "is outside years 1-9999 once converted to UTC") from None
     return parsed
 
 
@@ -180,6 +190,31 @@ def text(value: Any, at: str, *, required: bool = False, max_length: int = 2048)
     if len(result) > max_length:
         raise FormatError(at, f"is longer than {max_length} characters")
     return result
+
+
+# Longest id an observation may carry: what the tables that keep unmapped activities and mapping rules hold.
+MAX_ID_LENGTH = 2048
+MAX_EVENT_ID_LENGTH = 256
+
+
+def check_observation(observation: Observation) -> None:
+    """The ids an observation carries are storable and unambiguous: no control characters, bounded lengths.
+    Parsers read ids from many places; checking the result once covers every format (names are scrubbed later)."""
+    ids = [
+        ("event id", observation.event_id, MAX_EVENT_ID_LENGTH),
+        ("learner id", observation.learner_id, MAX_EVENT_ID_LENGTH),
+        ("activity id", observation.activity_id, MAX_ID_LENGTH),
+        ("course id", observation.course_id, MAX_ID_LENGTH),
+        *(("related id", related, MAX_ID_LENGTH) for related in observation.related_ids),
+    ]
+    for what, value, longest in ids:
+        if value is None:
+            continue
+        problem = find_control_character(value, allow_whitespace=False)
+        if problem:
+            raise FormatError(observation.pointer, f"the {what} {problem}")
+        if len(value) > longest:
+            raise FormatError(observation.pointer, f"the {what} is longer than {longest} characters")
 
 
 def member(obj: Any, key: str, at: str) -> Any:

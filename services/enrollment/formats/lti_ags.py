@@ -42,9 +42,9 @@ def parse(payload: Any, *, lineitem: str, received_at: datetime) -> list[Item]:
     assert user_id is not None
     activity = payload.get("activityProgress")
     grading = payload.get("gradingProgress")
-    if activity not in ACTIVITY_PROGRESS:
+    if not isinstance(activity, str) or activity not in ACTIVITY_PROGRESS:
         raise FormatError("/activityProgress", f"must be one of {', '.join(sorted(ACTIVITY_PROGRESS))}")
-    if grading not in GRADING_PROGRESS:
+    if not isinstance(grading, str) or grading not in GRADING_PROGRESS:
         raise FormatError("/gradingProgress", f"must be one of {', '.join(sorted(GRADING_PROGRESS))}")
     given = number(payload.get("scoreGiven"), "/scoreGiven")
     maximum = number(payload.get("scoreMaximum"), "/scoreMaximum")

@@ -1,0 +1,63 @@
+"""JSON from outside (an LMS's HTTP body or Kafka record): strict RFC 8259, bounded nesting, valid Unicode.
+
+Python's `json` accepts NaN and ±Infinity (not JSON), recurses once per nesting level (100,000 levels is a
+RecursionError) and yields lone surrogates from `\\ud800` escapes (not encodable as UTF-8: the database and every
+canonicaliser refuse them later). Each is refused here, at the edge, with a reason the sender can act on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# Deeper than any LMS payload (xAPI statements, Caliper envelopes nest about ten levels).
+MAX_DEPTH = 64
+
+
+class UntrustedJsonError(ValueError):
+    """The bytes are not acceptable JSON; the message says why (never echoes the payload)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise UntrustedJsonError(f"{name} is not a JSON number")
+
+
+def loads_untrusted(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Decode JSON text, or raise UntrustedJsonError."""
+    try:
+        value = json.loads(data, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise UntrustedJsonError(f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except UnicodeDecodeError:
+        raise UntrustedJsonError("not UTF-8 text") from None
+    except RecursionError:
+        raise UntrustedJsonError(f"nested deeper than {max_depth} levels") from None
+    _check(value, max_depth)
+    return value
+
+
+def _check(value: Any, max_depth: int) -> None:
+    """Nesting depth and lone surrogates, iteratively (a recursive walk would fail as json.loads does)."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, dict | list):
+            if depth >= max_depth:
+                raise UntrustedJsonError(f"nested deeper than {max_depth} levels")
+            if isinstance(item, dict):
+                for key, member in item.items():
+                    _check_text(key)
+                    pending.append((member, depth + 1))
+            else:
+                pending.extend((member, depth + 1) for member in item)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise UntrustedJsonError(
+            f"a string holds a lone surrogate (U+{ord(text[error.start]):04X}), which is not Unicode text"
+        ) from None
