@@ -7,7 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-from shared.messaging.dead_letters import Selection, read_dead_letters, replays, republish
+from shared.messaging.dead_letters import Selection, read_dead_letters, replays, republish, unreplayable
 
 
 def add_dlq_commands(commands: Any) -> None:
@@ -64,6 +64,10 @@ async def _run(args: argparse.Namespace, bootstrap_servers: str) -> int:
         if not args.dry_run:
             await republish(bootstrap_servers, records)
         _print({**record.describe(), "dry_run": args.dry_run} for record in records)
+        _print(
+            {**letter.summary(), "skipped": "value truncated when dead-lettered; the original must be sent again"}
+            for letter in unreplayable(letters)
+        )
     return 0
 
 

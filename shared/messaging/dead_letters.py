@@ -51,6 +51,11 @@ class DeadLetter:
         return self.header("dlq_reason") or ""
 
     @property
+    def truncated(self) -> bool:
+        """The DLQ holds only a cut copy of this record (it was too big to dead-letter whole): never replay it."""
+        return self.header("dlq_value_truncated") is not None
+
+    @property
     def original_headers(self) -> Headers:
         """The headers the record had before it was dead-lettered (raw bytes: a header need not be UTF-8)."""
         return tuple((k, v) for k, v in self.headers if not k.startswith(DLQ_HEADER_PREFIX))
@@ -130,10 +135,18 @@ class Replay:
 
 
 def replays(letters: Iterable[DeadLetter]) -> list[Replay]:
-    """Each dead letter as the record it was: same value, key and headers (minus `dlq_*`), to its original topic."""
+    """Each dead letter as the record it was: same value, key and headers (minus `dlq_*`), to its original topic.
+    Truncated copies are left out: replaying them would publish a different (cut) record; `unreplayable` lists them."""
     return [
-        Replay(letter.original_topic, letter.key, letter.value, letter.original_headers, letter) for letter in letters
+        Replay(letter.original_topic, letter.key, letter.value, letter.original_headers, letter)
+        for letter in letters
+        if not letter.truncated
     ]
+
+
+def unreplayable(letters: Iterable[DeadLetter]) -> list[DeadLetter]:
+    """Dead letters whose original record is not in the DLQ (truncated copies): the LMS must send them again."""
+    return [letter for letter in letters if letter.truncated]
 
 
 async def read_dead_letters(bootstrap_servers: str, selection: Selection) -> list[DeadLetter]:
