@@ -25,6 +25,8 @@ RDF_TYPE, RDF_FIRST, RDF_REST, RDF_NIL = RDF + "type", RDF + "first", RDF + "res
 # pyld's (and jsonld.js's) test: a scheme or "_", a colon, no whitespace.
 _ABSOLUTE_IRI = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):[^\s]*$")
 _VALUE_OPTIONS = {"processingMode": "json-ld-1.1", "rdfDirection": None}
+# The graph of a node whose @id is a relative IRI: pyld leaves out its statements, not those of graphs inside it.
+_LEFT_OUT = Iri("")
 
 
 def _is_absolute(iri: str) -> bool:
@@ -53,7 +55,7 @@ class _DatasetBuilder:
         return Iri(identifier) if _is_absolute(identifier) else None
 
     def add(self, subject: Iri | BlankNode | None, predicate: str, obj: Term | None, graph: GraphName) -> None:
-        if subject is not None and obj is not None and _is_predicate(predicate):
+        if subject is not None and obj is not None and graph is not _LEFT_OUT and _is_predicate(predicate):
             self.quads[Quad(subject, Iri(predicate), obj, graph)] = None
 
     def node(self, node: dict[str, Any], graph: GraphName) -> Iri | BlankNode | None:
@@ -69,11 +71,9 @@ class _DatasetBuilder:
                     for item in items:
                         self.add(self.node(item, graph), predicate, subject, graph)
             elif key == "@graph":
-                # pyld leaves out a whole graph whose name is a relative IRI.
-                if subject is not None:
-                    for item in values:
-                        if _is_node(item):
-                            self.node(item, subject)
+                for item in values:
+                    if _is_node(item):
+                        self.node(item, _LEFT_OUT if subject is None else subject)
             elif key == "@included":
                 for item in values:
                     self.node(item, graph)
