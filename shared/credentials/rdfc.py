@@ -14,10 +14,12 @@ See docs/verification-limits.md.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .errors import TooComplexError
@@ -45,6 +47,32 @@ class WorkBudget:
             )
         if self.deadline is not None and self.used % _DEADLINE_CHECK_EVERY == 0 and time.monotonic() > self.deadline:
             raise TooComplexError("canonicalising this credential ran past its deadline")
+
+
+@dataclass(frozen=True)
+class WorkLimits:
+    """The limits every canonicalisation in a scope gets: work units each, and a deadline for all."""
+
+    max_work: int = DEFAULT_MAX_WORK
+    deadline: float | None = None
+
+    def budget(self) -> WorkBudget:
+        return WorkBudget(self.max_work, self.deadline)
+
+
+_limits: contextvars.ContextVar[WorkLimits | None] = contextvars.ContextVar("rdfc_work_limits", default=None)
+
+
+@contextlib.contextmanager
+def work_limits(*, max_work: int = DEFAULT_MAX_WORK, seconds: float | None = None) -> Iterator[WorkLimits]:
+    """Within this scope, canonicalisations without an explicit budget get ``max_work`` units each and stop
+    ``seconds`` from now (verification of one request: its proofs, status lists, all of it)."""
+    limits = WorkLimits(max_work, None if seconds is None else time.monotonic() + seconds)
+    token = _limits.set(limits)
+    try:
+        yield limits
+    finally:
+        _limits.reset(token)
 
 
 @dataclass(frozen=True)
@@ -185,7 +213,8 @@ def canonicalize_dataset(
 ) -> CanonicalDataset:
     """Canonicalise a dataset (duplicate quads are one quad) with RDFC-1.0.
 
-    Raises :class:`TooComplexError` when the blank node structure needs more work than ``budget`` allows.
+    Raises :class:`TooComplexError` when the blank node structure needs more work than ``budget`` allows
+    (default: the :func:`work_limits` in force, or :data:`DEFAULT_MAX_WORK` and no deadline).
     """
     distinct = list(dict.fromkeys(quads))
-    return _Canonicaliser(distinct, hash_algorithm, budget or WorkBudget()).run()
+    return _Canonicaliser(distinct, hash_algorithm, budget or (_limits.get() or WorkLimits()).budget()).run()
