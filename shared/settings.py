@@ -129,6 +129,13 @@ class Settings(BaseSettings):
         alias="CREDSTREAM_VERIFY_MAX_WAITING",
         description="Verifier: verifications that may wait for a worker; past that, 503 with Retry-After.",
     )
+    verify_max_work: int = Field(
+        default=10_000,
+        ge=1,
+        alias="CREDSTREAM_VERIFY_MAX_WORK",
+        description="Verifier: RDFC-1.0 blank node work units allowed per canonicalisation; past it, "
+        "data.too_complex (docs/verification-limits.md).",
+    )
     verify_deadline_seconds: float = Field(
         default=10.0,
         gt=0,

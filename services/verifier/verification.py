@@ -43,6 +43,7 @@ def verification_limits(settings: Settings) -> VerificationLimits:
         workers=settings.verify_workers,
         max_waiting=settings.verify_max_waiting,
         deadline_seconds=settings.verify_deadline_seconds,
+        max_work=settings.verify_max_work,
     )
 
 
