@@ -184,5 +184,5 @@ def with_blank_node_clique(credential: dict[str, Any], size: int) -> dict[str, A
 def with_tags(credential: dict[str, Any], count: int) -> dict[str, Any]:
     """``credential`` whose achievement carries ``count`` tags (a long array: 6,000 tags are about 54 KB)."""
     tagged = copy.deepcopy(credential)
-    tagged["credentialSubject"]["achievement"]["tag"] = [f"skill-{i:05d}" for i in range(count)]
+    tagged["credentialSubject"]["achievement"]["tag"] = [f"t{i:04d}" for i in range(count)]
     return tagged
