@@ -18,6 +18,7 @@ from typing import Any
 
 from pyld import jsonld as pyld_jsonld
 
+from .errors import JsonLdProcessingError
 from .rdf import BlankNode, GraphName, Iri, Literal, Quad, Term
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -119,7 +120,10 @@ def _is_node(item: Any) -> bool:
 def expanded_to_dataset(expanded: list[Any]) -> list[Quad]:
     """The RDF dataset (distinct quads) of an expanded JSON-LD document."""
     builder = _DatasetBuilder()
-    for item in expanded:
-        if _is_node(item):
-            builder.node(item, None)
+    try:
+        for item in expanded:
+            if _is_node(item):
+                builder.node(item, None)
+    except RecursionError as error:  # expansion fails first today; untrusted input must never crash us
+        raise JsonLdProcessingError("JSON-LD nested too deeply to convert to RDF") from error
     return list(builder.quads)
