@@ -217,4 +217,7 @@ def canonicalize_dataset(
     (default: the :func:`work_limits` in force, or :data:`DEFAULT_MAX_WORK` and no deadline).
     """
     distinct = list(dict.fromkeys(quads))
-    return _Canonicaliser(distinct, hash_algorithm, budget or (_limits.get() or WorkLimits()).budget()).run()
+    try:
+        return _Canonicaliser(distinct, hash_algorithm, budget or (_limits.get() or WorkLimits()).budget()).run()
+    except RecursionError as error:  # Hash N-Degree Quads recursing along a long chain of look-alike nodes
+        raise TooComplexError("canonicalising this credential needs too deep blank node disambiguation") from error

@@ -190,6 +190,15 @@ def test_a_blank_node_clique_is_refused_within_the_work_bound(size: int) -> None
     assert budget.used == DEFAULT_MAX_WORK + 1
 
 
+@pytest.mark.parametrize("length", [100, 3000])
+def test_a_long_list_of_identical_values_is_refused_not_crashed(length: int) -> None:
+    """Identical list cells all need N-degree hashing along the chain (quadratic work, recursion as deep as the
+    list): refused with the code, never a RecursionError."""
+    doc = {"@id": "urn:x:s", "urn:p:l": {"@list": ["same"] * length}}
+    with pytest.raises(TooComplexError):
+        canonicalize(doc, check_terms=False)
+
+
 def test_a_passed_deadline_stops_the_work() -> None:
     budget = WorkBudget(max_work=10**9, deadline=time.monotonic() - 1)
     with pytest.raises(TooComplexError, match="deadline"):
