@@ -118,6 +118,7 @@ _LINE = re.compile(
 )
 _BLANK_OR_COMMENT = re.compile(rf"{_WS}(?:#.*)?")
 _ESCAPE = re.compile(rf"{_UCHAR}|\\[tbnrf\"'\\]")
+_EOL = re.compile(r"\r\n|\r|\n")
 _ECHARS = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 
 
@@ -137,7 +138,8 @@ def _unescape(text: str) -> str:
 def parse_nquads(text: str) -> list[Quad]:
     """Parse N-Quads text into quads (duplicates kept; a dataset is their set)."""
     quads = []
-    for number, line in enumerate(text.splitlines(), 1):
+    # Only CR and LF end a line: str.splitlines() would also split at U+0085, U+2028, ... inside literals.
+    for number, line in enumerate(_EOL.split(text), 1):
         match = _LINE.fullmatch(line)
         if match is None:
             if _BLANK_OR_COMMENT.fullmatch(line):

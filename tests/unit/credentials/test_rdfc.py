@@ -90,9 +90,11 @@ def test_literals_escape_like_rdfc10(char: str, escaped: str) -> None:
     assert escape_literal(f"a{char}b") == f"a{escaped}b"
 
 
-@pytest.mark.parametrize("text", [" ", "é", "\u0080", "\u2028", "😀", "'", "<>{}|^`"])
-def test_other_characters_are_written_as_they_are(text: str) -> None:
+@pytest.mark.parametrize("text", [" ", "é", "\u0080", "\u0085", "\u2028", "😀", "'", "<>{}|^`"])
+def test_other_characters_are_written_as_they_are_and_read_back(text: str) -> None:
     assert escape_literal(text) == text
+    quad = Quad(Iri("urn:x:s"), Iri("urn:x:p"), Literal(text))
+    assert parse_nquads(serialize_nquads([quad])) == [quad]
 
 
 def test_a_credential_with_control_characters_canonicalises_escaped() -> None:
