@@ -97,6 +97,9 @@ class EmbeddedStack:
             moved += round_moved
 
     async def stop(self) -> None:
+        for parts in self.parts.values():
+            for hook in parts.on_stop:
+                await hook()
         for client in self._clients.values():
             await client.aclose()
         if self._issuer_documents is not None:

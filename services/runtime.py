@@ -50,6 +50,9 @@ class ServiceParts:
     consumers: list[EventConsumer[Any]] = field(default_factory=list)
     relay: OutboxRelay | None = None
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Run as soon as the service is told to stop, before in-flight HTTP requests are awaited (so work such as a
+    # verification in progress ends now instead of holding up the shutdown).
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 def build_service(name: str, wiring: Wiring) -> ServiceParts:
@@ -125,8 +128,14 @@ class KafkaService:
         if self.parts.relay is not None:
             self._relay_task = asyncio.create_task(self.parts.relay.run(self._stop))
 
+    async def stop_work(self) -> None:
+        """Stop work that must not delay shutdown (idempotent)."""
+        for hook in self.parts.on_stop:
+            await hook()
+
     async def stop(self) -> None:
         """Finish in-flight records (their offsets are committed), then flush the outbox, then disconnect."""
+        await self.stop_work()
         for subscriber in self.broker.subscribers:
             await subscriber.stop()
         self._stop.set()
@@ -158,6 +167,7 @@ async def serve(name: str, settings: Settings) -> None:
     await asyncio.wait({stop_task, server_task}, return_when=asyncio.FIRST_COMPLETED)
     log.info("service.stopping", service=name)
     server.should_exit = True
+    await service.stop_work()
     stop_task.cancel()
     await server_task
     await service.stop()

@@ -119,6 +119,31 @@ class Settings(BaseSettings):
         description="Development only: comma-separated hosts the verifier may fetch over plain http and at "
         "private/loopback addresses (e.g. `127.0.0.1,localhost`). Must be empty in production (https only).",
     )
+    verify_workers: int = Field(
+        default=2,
+        ge=1,
+        alias="CREDSTREAM_VERIFY_WORKERS",
+        description="Verifier: worker processes that verify credentials (at most this many at once).",
+    )
+    verify_max_waiting: int = Field(
+        default=8,
+        ge=0,
+        alias="CREDSTREAM_VERIFY_MAX_WAITING",
+        description="Verifier: verifications that may wait for a worker; past that, 503 with Retry-After.",
+    )
+    verify_max_work: int = Field(
+        default=10_000,
+        ge=1,
+        alias="CREDSTREAM_VERIFY_MAX_WORK",
+        description="Verifier: RDFC-1.0 blank node work units allowed per canonicalisation; past it, "
+        "data.too_complex (docs/verification-limits.md).",
+    )
+    verify_deadline_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        alias="CREDSTREAM_VERIFY_DEADLINE_SECONDS",
+        description="Verifier: time one verification may take (waiting included) before it is stopped (503).",
+    )
     fetch_timeout_seconds: float = Field(default=5.0, gt=0, alias="CREDSTREAM_FETCH_TIMEOUT_SECONDS")
     fetch_max_bytes: int = Field(default=512 * 1024, gt=0, alias="CREDSTREAM_FETCH_MAX_BYTES")
     fetch_cache_ttl_seconds: float = Field(

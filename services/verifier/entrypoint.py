@@ -9,7 +9,14 @@ from services.runtime import ServiceParts, Wiring
 from services.verifier.adapters.tables import PublishedCredential, VerifierProcessedEvent
 from services.verifier.handlers import on_badge_issued, on_badge_revoked
 from services.verifier.pages.routes import install_badge_pages
-from services.verifier.verification import CredentialVerifier, build_fetcher, parse_credential, read_body
+from services.verifier.pool import VerificationPool
+from services.verifier.verification import (
+    CredentialVerifier,
+    build_fetcher,
+    parse_credential,
+    read_body,
+    verification_limits,
+)
 from shared.contracts import BadgeIssued, BadgeRevoked, Topic
 from shared.http import ProblemError, create_app
 from shared.ids import parse_credential_uuid
@@ -21,7 +28,11 @@ NAME = "verifier"
 def build(wiring: Wiring) -> ServiceParts:
     settings, sessions = wiring.settings, wiring.sessions
     app = create_app("credstream verifier", max_body_bytes=settings.max_body_bytes, readiness=wiring.readiness)
-    verifier = CredentialVerifier(wiring.document_fetcher or build_fetcher(settings), settings.insecure_hosts())
+    verifier = CredentialVerifier(
+        wiring.document_fetcher or build_fetcher(settings),
+        settings.insecure_hosts(),
+        pool=VerificationPool(verification_limits(settings)),
+    )
 
     async def stored(credential_id: str) -> dict[str, Any]:
         found = parse_credential_uuid(credential_id)
@@ -67,4 +78,8 @@ def build(wiring: Wiring) -> ServiceParts:
         sessions=sessions,
         processed_table=VerifierProcessedEvent,
     )
-    return ServiceParts(name=NAME, http=app, consumers=[consumer, revocations])
+
+    async def stop_verifying() -> None:
+        verifier.close()
+
+    return ServiceParts(name=NAME, http=app, consumers=[consumer, revocations], on_stop=[stop_verifying])

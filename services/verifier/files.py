@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.verifier.verification import build_fetcher
+from services.verifier.pool import VerificationPool
+from services.verifier.verification import CredentialVerifier, build_fetcher, verification_limits
 from shared.credentials.baking import BakingError, extract_from_png, extract_from_svg
 from shared.credentials.dates import parse_xsd_datetime
-from shared.credentials.fetch import DocumentFetcher, StaticFetcher
-from shared.credentials.online import verify_with_fetch
+from shared.credentials.fetch import StaticFetcher
 from shared.credentials.resolver import did_web_document_url
+from shared.http import ProblemError
 from shared.settings import Settings
 
 
@@ -59,9 +60,7 @@ def load_documents(specs: list[str], insecure_hosts: frozenset[str]) -> dict[str
     return documents
 
 
-async def _verify_all(
-    files: list[Path], fetcher: DocumentFetcher, now: datetime, insecure: frozenset[str], trust_named_keys: bool
-) -> bool:
+async def _verify_all(files: list[Path], verifier: CredentialVerifier, now: datetime, trust_named_keys: bool) -> bool:
     all_verified = True
     for file in files:
         try:
@@ -70,9 +69,14 @@ async def _verify_all(
             print(json.dumps({"file": str(file), "verified": False, "error": str(error)}))
             all_verified = False
             continue
-        report = await verify_with_fetch(
-            credential, fetcher, now, insecure_hosts=insecure, trust_named_keys=trust_named_keys
-        )
+        try:
+            # Same worker process, work bound and deadline as the service: one hostile file cannot stall the batch.
+            report = await verifier.verify(credential, now, trust_named_keys=trust_named_keys)
+        except ProblemError as problem:
+            code = problem.extra.get("code")
+            print(json.dumps({"file": str(file), "verified": False, "error": problem.detail, "code": code}))
+            all_verified = False
+            continue
         print(json.dumps({"file": str(file), **report.model_dump(mode="json")}))
         all_verified = all_verified and report.verified
     return all_verified
@@ -96,4 +100,8 @@ def verify_files(
         print(f"credstream verify: {error}", file=sys.stderr)
         return 2
     fetcher = StaticFetcher(documents, fallback=None if offline else build_fetcher(settings))
-    return 0 if asyncio.run(_verify_all(files, fetcher, at, insecure, trust_named_keys)) else 1
+    verifier = CredentialVerifier(fetcher, insecure, pool=VerificationPool(verification_limits(settings)))
+    try:
+        return 0 if asyncio.run(_verify_all(files, verifier, at, trust_named_keys)) else 1
+    finally:
+        verifier.close()

@@ -10,9 +10,16 @@ from typing import Any
 
 from fastapi import Request
 
+from services.verifier.pool import (
+    VerificationLimits,
+    VerificationPool,
+    VerificationTimedOut,
+    VerifierBusy,
+    VerifierClosed,
+)
 from shared.credentials.baking import BakingError, extract_from_png, extract_from_svg
 from shared.credentials.fetch import CachingFetcher, DocumentFetcher, HttpDocumentFetcher
-from shared.credentials.online import verify_with_fetch
+from shared.credentials.online import gather_documents
 from shared.credentials.verification import VerificationReport
 from shared.http import ProblemError
 from shared.settings import Settings
@@ -31,18 +38,67 @@ def build_fetcher(settings: Settings) -> DocumentFetcher:
     return CachingFetcher(http, default_ttl=settings.fetch_cache_ttl_seconds)
 
 
-class CredentialVerifier:
-    """Verify any OB 3.0 credential, fetching issuer documents and status lists through one shared fetcher."""
+def verification_limits(settings: Settings) -> VerificationLimits:
+    return VerificationLimits(
+        workers=settings.verify_workers,
+        max_waiting=settings.verify_max_waiting,
+        deadline_seconds=settings.verify_deadline_seconds,
+        max_work=settings.verify_max_work,
+    )
 
-    def __init__(self, fetcher: DocumentFetcher, insecure_hosts: frozenset[str] = frozenset()) -> None:
+
+class CredentialVerifier:
+    """Verify any OB 3.0 credential: documents are fetched here (through one shared fetcher and its cache), the
+    CPU work runs in a :class:`VerificationPool` (bounded, with a deadline), never on the event loop."""
+
+    def __init__(
+        self,
+        fetcher: DocumentFetcher,
+        insecure_hosts: frozenset[str] = frozenset(),
+        pool: VerificationPool | None = None,
+    ) -> None:
         self.fetcher = fetcher
         self.insecure_hosts = insecure_hosts
+        self.pool = pool or VerificationPool()
 
-    async def verify(self, credential: dict[str, Any], now: datetime | None = None) -> VerificationReport:
-        """Verify ``credential`` now (or at ``now``), with documents fetched (or served from the cache)."""
-        return await verify_with_fetch(
-            credential, self.fetcher, now or datetime.now(UTC), insecure_hosts=self.insecure_hosts
-        )
+    async def verify(
+        self, credential: dict[str, Any], now: datetime | None = None, *, trust_named_keys: bool = False
+    ) -> VerificationReport:
+        """Verify ``credential`` now (or at ``now``), with documents fetched (or served from the cache).
+
+        Raises :class:`ProblemError` 503 (with ``Retry-After``) when the pool is full, the deadline passed or
+        the service is stopping."""
+        hosts = tuple(sorted(self.insecure_hosts))
+        documents = await gather_documents(credential, self.fetcher, insecure_hosts=hosts)
+        try:
+            return await self.pool.verify(
+                credential,
+                now=now or datetime.now(UTC),
+                documents=documents,
+                insecure_hosts=hosts,
+                trust_named_keys=trust_named_keys,
+            )
+        except VerifierBusy as busy:
+            raise _unavailable(
+                "Verifier busy", f"Too many verifications at once ({busy}).", "verification.busy"
+            ) from busy
+        except VerificationTimedOut as late:
+            raise _unavailable("Verification took too long", str(late), "verification.timeout") from late
+        except VerifierClosed as closed:
+            raise _unavailable("Verifier stopping", str(closed), "verification.unavailable") from closed
+        except RuntimeError as error:
+            raise ProblemError(422, "Cannot verify this credential", str(error), code="verification.error") from error
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+# Seconds a client should wait before retrying when the verifier is saturated.
+RETRY_AFTER_SECONDS = 2
+
+
+def _unavailable(title: str, detail: str, code: str) -> ProblemError:
+    return ProblemError(503, title, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, code=code)
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:

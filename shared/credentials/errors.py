@@ -56,3 +56,9 @@ class KeyResolutionError(CredentialError):
     """A verification method could not be resolved to a usable public key."""
 
     code = "issuer.key_unresolved"
+
+
+class TooComplexError(CredentialError):
+    """Processing the document would take more work than allowed (e.g. an RDFC-1.0 "poison graph")."""
+
+    code = "data.too_complex"

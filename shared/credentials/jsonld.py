@@ -28,6 +28,8 @@ from typing import Any
 from pyld import jsonld as pyld_jsonld
 
 from .errors import DocumentNotBundledError, JsonLdProcessingError, UndefinedTermError
+from .jsonld_rdf import expanded_to_dataset
+from .rdfc import WorkBudget, canonicalize_dataset
 
 if "on_property_dropped" not in inspect.signature(pyld_jsonld.JsonLdProcessor.__init__).parameters:
     # pyld < 3 cannot report dropped terms, so undefined terms would be signed silently.
@@ -71,7 +73,6 @@ _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 # base=None: keep relative IRIs relative (pyld 3 otherwise resolves them against its made-up
 # "http://example.org/base/", silently signing an IRI nobody wrote); jsonld.js also leaves them relative.
 _EXPAND_OPTIONS: dict[str, Any] = {"base": None}
-_RDFC_OPTIONS: dict[str, Any] = {"algorithm": "URDNA2015", "format": "application/n-quads", "base": None}
 _PYLD_DEFAULT_BASE = getattr(pyld_jsonld, "DEFAULT_BASE_IRI", "http://example.org/base/")
 
 
@@ -314,19 +315,25 @@ def check_all_terms_defined(doc: Any, loader: DocumentLoader | None = None) -> N
 # ----------------------------------------------------------------------------------------------------
 
 
-def canonicalize(doc: Any, *, loader: DocumentLoader | None = None, check_terms: bool = True) -> str:
-    """Canonicalise a JSON-LD document with RDFC-1.0 (URDNA2015) to N-Quads.
+def canonicalize(
+    doc: Any, *, loader: DocumentLoader | None = None, check_terms: bool = True, budget: WorkBudget | None = None
+) -> str:
+    """Canonicalise a JSON-LD document with RDFC-1.0 to N-Quads (our :mod:`.rdfc`, not pyld's: see there).
 
     With ``check_terms`` (the default, and required when signing) the document is first checked with
     :func:`check_all_terms_defined`. ``check_terms=False`` gives pyld's lenient result, for verifying
-    third-party documents whose safe-mode problems are reported separately.
+    third-party documents whose safe-mode problems are reported separately. ``budget`` bounds the blank node
+    work (:class:`TooComplexError`, ``data.too_complex``, past it).
     """
     loader = loader or DEFAULT_DOCUMENT_LOADER
     if check_terms:
-        # Reuse the checked expansion: expansion is idempotent and context processing is most of the cost.
-        doc, problems = _violations(doc, loader)
+        # Reuse the checked expansion: context processing is most of the cost.
+        expanded, problems = _violations(doc, loader)
         if problems:
             raise UndefinedTermError(problems)
-    # Explicit algorithm: pyld's default is the older URGNA2012.
+    else:
+        with _pyld_errors():
+            expanded = pyld_jsonld.expand(doc, {**_EXPAND_OPTIONS, "documentLoader": loader})
     with _pyld_errors():
-        return pyld_jsonld.normalize(doc, {**_RDFC_OPTIONS, "documentLoader": loader})
+        dataset = expanded_to_dataset(expanded)
+    return canonicalize_dataset(dataset, budget=budget).nquads

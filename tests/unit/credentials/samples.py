@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -167,3 +168,21 @@ def with_status(
         id=f"{url}#{index}", status_purpose=purpose, status_list_index=str(index), status_list_credential=url
     )
     return {**credential, "credentialStatus": entry.model_dump(mode="json", by_alias=True)}
+
+
+def with_blank_node_clique(credential: dict[str, Any], size: int) -> dict[str, Any]:
+    """``credential`` (signed or not) whose subject holds ``size`` blank nodes all linked to each other: the
+    RDFC-1.0 "poison graph" (2 KB for 7 nodes) whose canonicalisation is exponential without a work bound."""
+    poisoned = copy.deepcopy(credential)
+    knows = "https://example.org/knows"
+    poisoned["credentialSubject"][knows] = [
+        {"@id": f"_:n{i}", knows: [{"@id": f"_:n{j}"} for j in range(size) if j != i]} for i in range(size)
+    ]
+    return poisoned
+
+
+def with_tags(credential: dict[str, Any], count: int) -> dict[str, Any]:
+    """``credential`` whose achievement carries ``count`` tags (a long array: 6,000 tags are about 54 KB)."""
+    tagged = copy.deepcopy(credential)
+    tagged["credentialSubject"]["achievement"]["tag"] = [f"t{i:04d}" for i in range(count)]
+    return tagged
