@@ -46,21 +46,28 @@ def parse_entry(entry: Any) -> StatusEntry:
     """Parse a ``BitstringStatusListEntry`` (``statusListIndex`` may be a decimal string or, leniently, an int)."""
     if not isinstance(entry, dict) or entry.get("type") != BITSTRING_STATUS_LIST_ENTRY:
         raise StatusListError("not a BitstringStatusListEntry", "status.entry_invalid")
-    purpose, url, raw_index = (
+    return status_entry(
         entry.get("statusPurpose"),
         entry.get("statusListCredential"),
         entry.get("statusListIndex"),
+        entry.get("statusSize", 1),
     )
+
+
+def status_entry(purpose: Any, url: Any, raw_index: Any, size: Any = 1) -> StatusEntry:
+    """Validate the members of a status entry (as JSON values or as the lexical forms of the signed graph)."""
     if not isinstance(purpose, str) or not purpose:
         raise StatusListError("credentialStatus has no statusPurpose", "status.entry_invalid")
     if not isinstance(url, str) or ":" not in url:
         raise StatusListError("credentialStatus has no statusListCredential URL", "status.entry_invalid")
     if isinstance(raw_index, bool) or not (
-        (isinstance(raw_index, int) and raw_index >= 0) or (isinstance(raw_index, str) and raw_index.isdigit())
+        (isinstance(raw_index, int) and raw_index >= 0)
+        or (isinstance(raw_index, str) and raw_index.isascii() and raw_index.isdigit() and len(raw_index) <= 20)
     ):
         raise StatusListError(f"statusListIndex {raw_index!r} is not a non-negative integer", "status.entry_invalid")
-    size = entry.get("statusSize", 1)
-    if isinstance(size, str) and size.isdigit():
+    if size is None:
+        size = 1
+    if isinstance(size, str) and size.isascii() and size.isdigit() and len(size) <= 20:
         size = int(size)
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise StatusListError(f"statusSize {size!r} is not a positive integer", "status.entry_invalid")
