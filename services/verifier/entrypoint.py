@@ -48,7 +48,7 @@ def build(wiring: Wiring) -> ServiceParts:
         are fetched (https only, cached). Per-check results with machine-readable codes; bad input gets
         RFC 9457 problem details."""
         body = await read_body(request, settings.max_body_bytes)
-        credential = parse_credential(body, request.headers.get("content-type"))
+        credential = parse_credential(body, request.headers.get("content-type"), settings.max_body_bytes)
         return (await verifier.verify(credential)).model_dump(mode="json")
 
     consumer = EventConsumer(

@@ -13,11 +13,16 @@ from shared.credentials.dates import parse_xsd_datetime
 from shared.credentials.fetch import DocumentFetcher, StaticFetcher
 from shared.credentials.online import verify_with_fetch
 from shared.credentials.resolver import did_web_document_url
+from shared.credentials.untrusted_json import UntrustedJsonError, parse_json
 from shared.settings import Settings
 
 
 class InputError(ValueError):
-    """A file that holds no credential we can read."""
+    """A file that holds no credential we can read; ``code`` says why (as in ``POST /verify`` problems)."""
+
+    def __init__(self, message: str, code: str = "request.invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def read_credential(path: Path) -> dict[str, Any]:
@@ -30,16 +35,20 @@ def read_credential(path: Path) -> dict[str, Any]:
             text = extract_from_svg(data)
         else:
             text = data.decode("utf-8")
-    except (BakingError, UnicodeDecodeError) as error:
-        raise InputError(str(error)) from error
+    except BakingError as error:
+        raise InputError(str(error), "request.not_baked") from error
+    except UnicodeDecodeError as error:
+        raise InputError(f"not UTF-8 text: {error}", "request.not_json") from error
     try:
-        credential = json.loads(text)
-    except json.JSONDecodeError as error:
-        if text.count(".") == 2 and " " not in text.strip():
-            raise InputError("a VC-JWT (compact JWS): only Data Integrity proofs are verified") from error
-        raise InputError(f"not JSON: {error}") from error
+        credential = parse_json(text)
+    except UntrustedJsonError as error:
+        if error.code == "data.not_json" and text.count(".") == 2 and " " not in text.strip():
+            raise InputError(
+                "a VC-JWT (compact JWS): only Data Integrity proofs are verified", "request.jwt_not_supported"
+            ) from error
+        raise InputError(str(error), "request.not_json" if error.code == "data.not_json" else error.code) from error
     if not isinstance(credential, dict):
-        raise InputError("the credential is not a JSON object")
+        raise InputError("the credential is not a JSON object", "request.not_an_object")
     return credential
 
 
@@ -51,8 +60,8 @@ def load_documents(specs: list[str], insecure_hosts: frozenset[str]) -> dict[str
         if not sep or not key or not path:
             raise InputError(f"--doc wants URL=FILE, got {spec!r}")
         try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            document = parse_json(Path(path).read_bytes())
+        except (OSError, UntrustedJsonError) as error:
             raise InputError(f"--doc {spec}: {error}") from error
         url = did_web_document_url(key, insecure_hosts) if key.startswith("did:web:") else key
         documents[url.partition("#")[0]] = document
@@ -66,13 +75,21 @@ async def _verify_all(
     for file in files:
         try:
             credential = read_credential(file)
+            report = await verify_with_fetch(
+                credential, fetcher, now, insecure_hosts=insecure, trust_named_keys=trust_named_keys
+            )
         except (OSError, InputError) as error:
-            print(json.dumps({"file": str(file), "verified": False, "error": str(error)}))
+            code = error.code if isinstance(error, InputError) else "request.unreadable"
+            print(json.dumps({"file": str(file), "verified": False, "code": code, "error": str(error)}))
             all_verified = False
             continue
-        report = await verify_with_fetch(
-            credential, fetcher, now, insecure_hosts=insecure, trust_named_keys=trust_named_keys
-        )
+        except Exception as error:  # one bad file must not stop the batch, nor print a traceback
+            message = f"{type(error).__name__} while verifying (a bug: please report it)"
+            print(
+                json.dumps({"file": str(file), "verified": False, "code": "verifier.internal_error", "error": message})
+            )
+            all_verified = False
+            continue
         print(json.dumps({"file": str(file), **report.model_dump(mode="json")}))
         all_verified = all_verified and report.verified
     return all_verified

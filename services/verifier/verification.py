@@ -3,16 +3,16 @@
 Kept apart from ``handlers.py`` (the Kafka consumers) so both can grow without stepping on each other.
 """
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
 
-from shared.credentials.baking import BakingError, extract_from_png, extract_from_svg
+from shared.credentials.baking import MAX_CREDENTIAL_BYTES, BakingError, extract_from_png, extract_from_svg
 from shared.credentials.fetch import CachingFetcher, DocumentFetcher, HttpDocumentFetcher
 from shared.credentials.online import verify_with_fetch
+from shared.credentials.untrusted_json import UntrustedJsonError, parse_json
 from shared.credentials.verification import VerificationReport
 from shared.http import ProblemError
 from shared.settings import Settings
@@ -69,19 +69,21 @@ def _jwt_problem() -> ProblemError:
     )
 
 
-def parse_credential(body: bytes, content_type: str | None) -> dict[str, Any]:
+def parse_credential(body: bytes, content_type: str | None, max_bytes: int = MAX_CREDENTIAL_BYTES) -> dict[str, Any]:
     """Turn a ``POST /verify`` body into the credential to verify, or raise problem details saying why not.
 
     Accepts the credential's JSON, ``{"verifiableCredential": credential}`` (VC API style), or a baked badge
     image (``image/png`` with an ``openbadgecredential`` iTXt chunk, ``image/svg+xml`` with
-    ``openbadges:credential``).
+    ``openbadges:credential``). A compressed baked credential may not inflate past ``max_bytes`` (the body
+    limit). JSON that cannot be processed safely (nesting, lone surrogates, NaN) is refused with its code.
     """
     media_type = (content_type or "").split(";")[0].strip().lower()
     if not body.strip():
         raise ProblemError(400, "Empty body", "Send the credential to verify as a JSON object.", code="request.empty")
     if media_type in ("image/png", "image/svg+xml"):
         try:
-            body = (extract_from_png(body) if media_type == "image/png" else extract_from_svg(body)).encode()
+            text = extract_from_png(body, max_bytes) if media_type == "image/png" else extract_from_svg(body)
+            body = text.encode()
         except BakingError as error:
             raise ProblemError(422, "No credential in the image", str(error), code="request.not_baked") from error
     elif media_type and media_type not in JSON_MEDIA_TYPES and not media_type.endswith("+json"):
@@ -96,8 +98,10 @@ def parse_credential(body: bytes, content_type: str | None) -> dict[str, Any]:
             code="request.unsupported_media_type",
         )
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = parse_json(body)
+    except UntrustedJsonError as error:
+        if error.code != "data.not_json":
+            raise ProblemError(422, "Credential cannot be processed", str(error), code=error.code) from error
         if _COMPACT_JWS.match(body.strip().decode("ascii", "replace")):
             raise _jwt_problem() from error
         raise ProblemError(

@@ -55,7 +55,7 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _itxt_text(data: bytes) -> tuple[bytes, str]:
+def _itxt_text(data: bytes, max_bytes: int = MAX_CREDENTIAL_BYTES) -> tuple[bytes, str]:
     keyword, _, rest = data.partition(b"\x00")
     if len(rest) < 2:
         raise BakingError("malformed iTXt chunk")
@@ -66,20 +66,26 @@ def _itxt_text(data: bytes) -> tuple[bytes, str]:
         if method != 0:
             raise BakingError(f"iTXt compression method {method} is not zlib")
         inflater = zlib.decompressobj()
-        text = inflater.decompress(text, MAX_CREDENTIAL_BYTES + 1)
-        if len(text) > MAX_CREDENTIAL_BYTES or inflater.unconsumed_tail:
-            raise BakingError("baked credential is too large")
+        try:
+            text = inflater.decompress(text, max_bytes + 1)
+        except zlib.error as exc:
+            raise BakingError(f"compressed iTXt chunk is not valid zlib data: {exc}") from exc
+        # A few KB of zlib can inflate ~1000x: never inflate past what the caller would accept as a body.
+        if len(text) > max_bytes or inflater.unconsumed_tail:
+            raise BakingError(f"baked credential inflates to more than {max_bytes} bytes")
+        if not inflater.eof:
+            raise BakingError("compressed iTXt chunk holds truncated zlib data")
     try:
         return keyword, text.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BakingError("baked credential is not UTF-8 text") from exc
 
 
-def extract_from_png(png: bytes) -> str:
-    """Return the credential text baked into ``png`` (iTXt ``openbadgecredential``)."""
+def extract_from_png(png: bytes, max_bytes: int = MAX_CREDENTIAL_BYTES) -> str:
+    """Return the credential text baked into ``png`` (iTXt ``openbadgecredential``), at most ``max_bytes``."""
     for kind, data in _png_chunks(png):
         if kind == b"iTXt" and data.startswith(PNG_KEYWORD + b"\x00"):
-            return _itxt_text(data)[1].strip()
+            return _itxt_text(data, max_bytes)[1].strip()
     raise BakingError("the PNG carries no openbadgecredential iTXt chunk")
 
 

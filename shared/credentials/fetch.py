@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import re
 import socket
 import time
@@ -32,6 +31,7 @@ import httpx
 
 from .documents import DocumentFailure, FailureKind
 from .errors import CredentialError
+from .untrusted_json import UntrustedJsonError, parse_json
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 DEFAULT_MAX_BYTES = 512 * 1024  # status lists of 131072 entries are ~17 KB gzipped; DID documents are tiny
@@ -278,9 +278,9 @@ class HttpDocumentFetcher:
             except httpx.HTTPError as error:
                 raise FetchError(url, "unavailable", f"cannot fetch {url}: {type(error).__name__}: {error}") from error
             try:
-                document = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                raise FetchError(url, "invalid", f"{url} is not JSON: {error}") from error
+                document = parse_json(body)
+            except UntrustedJsonError as error:
+                raise FetchError(url, "invalid", f"{url} is not JSON we can read: {error}") from error
             return FetchedDocument(url, document, headers, self._clock())
         raise FetchError(url, "unavailable", f"more than {self._max_redirects} redirects fetching {url}")
 
