@@ -1,6 +1,7 @@
 """Verifier service: public credential retrieval and verification; consumes badge-issued."""
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
@@ -21,7 +22,11 @@ NAME = "verifier"
 def build(wiring: Wiring) -> ServiceParts:
     settings, sessions = wiring.settings, wiring.sessions
     app = create_app("credstream verifier", max_body_bytes=settings.max_body_bytes, readiness=wiring.readiness)
-    verifier = CredentialVerifier(wiring.document_fetcher or build_fetcher(settings), settings.insecure_hosts())
+    verifier = CredentialVerifier(
+        wiring.document_fetcher or build_fetcher(settings),
+        settings.insecure_hosts(),
+        clock_skew=timedelta(seconds=settings.verify_clock_skew_seconds),
+    )
 
     async def stored(credential_id: str) -> dict[str, Any]:
         found = parse_credential_uuid(credential_id)

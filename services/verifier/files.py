@@ -3,7 +3,7 @@
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +69,19 @@ def load_documents(specs: list[str], insecure_hosts: frozenset[str]) -> dict[str
 
 
 async def _verify_all(
-    files: list[Path], fetcher: DocumentFetcher, now: datetime, insecure: frozenset[str], trust_named_keys: bool
+    files: list[Path],
+    fetcher: DocumentFetcher,
+    now: datetime,
+    insecure: frozenset[str],
+    trust_named_keys: bool,
+    skew: timedelta,
 ) -> bool:
     all_verified = True
     for file in files:
         try:
             credential = read_credential(file)
             report = await verify_with_fetch(
-                credential, fetcher, now, insecure_hosts=insecure, trust_named_keys=trust_named_keys
+                credential, fetcher, now, insecure_hosts=insecure, trust_named_keys=trust_named_keys, clock_skew=skew
             )
         except (OSError, InputError) as error:
             code = error.code if isinstance(error, InputError) else "request.unreadable"
@@ -113,4 +118,5 @@ def verify_files(
         print(f"credstream verify: {error}", file=sys.stderr)
         return 2
     fetcher = StaticFetcher(documents, fallback=None if offline else build_fetcher(settings))
-    return 0 if asyncio.run(_verify_all(files, fetcher, at, insecure, trust_named_keys)) else 1
+    skew = timedelta(seconds=settings.verify_clock_skew_seconds)
+    return 0 if asyncio.run(_verify_all(files, fetcher, at, insecure, trust_named_keys, skew)) else 1

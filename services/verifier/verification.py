@@ -4,7 +4,7 @@ Kept apart from ``handlers.py`` (the Kafka consumers) so both can grow without s
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -13,7 +13,7 @@ from shared.credentials.baking import MAX_CREDENTIAL_BYTES, BakingError, extract
 from shared.credentials.fetch import CachingFetcher, DocumentFetcher, HttpDocumentFetcher
 from shared.credentials.online import verify_with_fetch
 from shared.credentials.untrusted_json import UntrustedJsonError, parse_json
-from shared.credentials.verification import VerificationReport
+from shared.credentials.verification import DEFAULT_CLOCK_SKEW, VerificationReport
 from shared.http import ProblemError
 from shared.settings import Settings
 
@@ -34,14 +34,24 @@ def build_fetcher(settings: Settings) -> DocumentFetcher:
 class CredentialVerifier:
     """Verify any OB 3.0 credential, fetching issuer documents and status lists through one shared fetcher."""
 
-    def __init__(self, fetcher: DocumentFetcher, insecure_hosts: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        fetcher: DocumentFetcher,
+        insecure_hosts: frozenset[str] = frozenset(),
+        clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+    ) -> None:
         self.fetcher = fetcher
         self.insecure_hosts = insecure_hosts
+        self.clock_skew = clock_skew
 
     async def verify(self, credential: dict[str, Any], now: datetime | None = None) -> VerificationReport:
         """Verify ``credential`` now (or at ``now``), with documents fetched (or served from the cache)."""
         return await verify_with_fetch(
-            credential, self.fetcher, now or datetime.now(UTC), insecure_hosts=self.insecure_hosts
+            credential,
+            self.fetcher,
+            now or datetime.now(UTC),
+            insecure_hosts=self.insecure_hosts,
+            clock_skew=self.clock_skew,
         )
 
 
