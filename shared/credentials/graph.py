@@ -80,9 +80,12 @@ class Triples:
         except (pyld_jsonld.JsonLdError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise GraphError(f"cannot read the document as RDF: {type(exc).__name__}: {exc}") from exc
         self._index: dict[str, dict[str, list[Term]]] = defaultdict(lambda: defaultdict(list))
+        self._objects: set[str] = set()
         # Only the default graph: embedded proofs and @graph containers are other graphs, not claims.
         for triple in dataset.get("@default", []):
             obj = triple["object"]
+            if obj["type"] != "literal":
+                self._objects.add(obj["value"])
             self._index[triple["subject"]["value"]][triple["predicate"]["value"]].append(
                 Term(obj["type"], obj["value"])
             )
@@ -95,6 +98,10 @@ class Triples:
     def types(self, subject: str) -> frozenset[str]:
         """The ``rdf:type`` IRIs of ``subject`` (however the JSON wrote them)."""
         return frozenset(t.value for t in self.objects(subject, RDF_TYPE) if t.kind == "IRI")
+
+    def is_object(self, node: str) -> bool:
+        """True if ``node`` is the object of some triple."""
+        return node in self._objects
 
     def subjects(self) -> list[str]:
         """Every subject of the default graph."""
@@ -188,20 +195,41 @@ def _status_entry(triples: Triples, node: str) -> SignedStatusEntry:
     )
 
 
+def _credential_node(expanded_document: Any, triples: Triples) -> str:
+    """The credential's node: the document's top node when it has an IRI, else the only top-level VC node.
+
+    Other credentials can sit in the same graph (OB endorsements embedded in an achievement), and the
+    credential itself can be the object of a triple (a refreshService or evidence naming it), so: the node the
+    JSON's top object is, when it has an id; otherwise the one node typed VerifiableCredential that nothing
+    points to (a blank top node cannot be pointed to), or the only one at all.
+    """
+    nodes = triples.subjects_of_type(VERIFIABLE_CREDENTIAL)
+    top = [n for n in expanded_document if isinstance(n, dict)] if isinstance(expanded_document, list) else []
+    top_id = top[0].get("@id") if len(top) == 1 else None
+    if isinstance(top_id, str) and not top_id.startswith("_:"):
+        if top_id not in nodes:
+            raise GraphError(
+                f"{top_id} is not typed VerifiableCredential in the signed graph", code="data.invalid_type"
+            )
+        return top_id
+    roots = [n for n in nodes if not triples.is_object(n)]
+    if len(roots) == 1:
+        return roots[0]
+    if len(nodes) == 1:
+        return nodes[0]
+    raise GraphError(
+        f"the signed graph holds {len(nodes)} nodes typed VerifiableCredential and none is the document's",
+        code="data.not_one_credential",
+    )
+
+
 def read_credential(expanded_document: Any) -> SignedCredential:
     """Read the credential from its expanded document (without proof); raise :class:`GraphError` if none.
 
-    The credential is the one node typed ``VerifiableCredential`` in the default graph; none or several is an
-    error (which one the proof vouches for would be a guess).
+    Which node is the credential: see :func:`_credential_node` (no candidate, or several, is an error).
     """
     triples = Triples(expanded_document)
-    nodes = triples.subjects_of_type(VERIFIABLE_CREDENTIAL)
-    if len(nodes) != 1:
-        raise GraphError(
-            f"the signed graph holds {len(nodes)} nodes typed VerifiableCredential, not one",
-            code="data.not_one_credential",
-        )
-    node = nodes[0]
+    node = _credential_node(expanded_document, triples)
     issuer = triples.one(node, VC + "issuer", "issuer")
     return SignedCredential(
         id=_node_id(node),
