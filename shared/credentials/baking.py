@@ -17,6 +17,8 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeElementTree
 
+from .inflate import InflateError, inflate
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_KEYWORD = b"openbadgecredential"
 SVG_NAMESPACE = "https://purl.imsglobal.org/ob/v3p0"
@@ -65,16 +67,11 @@ def _itxt_text(data: bytes, max_bytes: int = MAX_CREDENTIAL_BYTES) -> tuple[byte
     if compressed:
         if method != 0:
             raise BakingError(f"iTXt compression method {method} is not zlib")
-        inflater = zlib.decompressobj()
         try:
-            text = inflater.decompress(text, max_bytes + 1)
-        except zlib.error as exc:
-            raise BakingError(f"compressed iTXt chunk is not valid zlib data: {exc}") from exc
-        # A few KB of zlib can inflate ~1000x: never inflate past what the caller would accept as a body.
-        if len(text) > max_bytes or inflater.unconsumed_tail:
-            raise BakingError(f"baked credential inflates to more than {max_bytes} bytes")
-        if not inflater.eof:
-            raise BakingError("compressed iTXt chunk holds truncated zlib data")
+            # Never inflate past what the caller would accept as a body (a few KB of zlib can be ~1000x).
+            text = inflate(text, max_bytes)
+        except InflateError as exc:
+            raise BakingError(f"compressed baked credential: {exc}") from exc
     try:
         return keyword, text.decode("utf-8")
     except UnicodeDecodeError as exc:

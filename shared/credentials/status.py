@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import gzip
-import zlib
 from dataclasses import dataclass
 from typing import Any
+
+from .inflate import InflateError, inflate
 
 BITSTRING_STATUS_LIST_ENTRY = "BitstringStatusListEntry"
 BITSTRING_STATUS_LIST_CREDENTIAL = "BitstringStatusListCredential"
@@ -84,15 +85,9 @@ def decode_bitstring(encoded: Any) -> bytes:
     except ValueError as exc:
         raise StatusListError(f"encodedList is not base64url: {exc}") from exc
     try:
-        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        bits = decompressor.decompress(compressed, MAX_LIST_BYTES + 1)
-    except zlib.error as exc:
-        raise StatusListError(f"encodedList is not GZIP data: {exc}") from exc
-    if len(bits) > MAX_LIST_BYTES or decompressor.unconsumed_tail:
-        raise StatusListError(f"status list is larger than {MAX_LIST_BYTES} bytes")
-    if not decompressor.eof:
-        raise StatusListError("encodedList holds truncated GZIP data")
-    return bits
+        return inflate(compressed, MAX_LIST_BYTES, gzip=True)
+    except InflateError as exc:
+        raise StatusListError(f"encodedList: {exc}") from exc
 
 
 def encode_bitstring(bits: bytes) -> str:
