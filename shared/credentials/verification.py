@@ -21,6 +21,7 @@ issuer's); ``undetermined`` (could not find out: unsupported suite, key or statu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -257,16 +258,20 @@ def _check_key(
     return _passed("issuer.key", f"key {vm_id} belongs to the issuer"), method.public_key
 
 
-def _check_one_proof(
-    credential: dict[str, Any],
-    proof: Any,
-    issuer: str | None,
-    resolver: KeyResolver,
-    loader: DocumentLoader | None,
-    trust_named_keys: bool,
-    now: datetime,
-    clock_skew: timedelta,
-) -> list[CheckResult]:
+@dataclass(frozen=True)
+class _Verifying:
+    """What every proof and status check of one verification needs (see verify_credential)."""
+
+    issuer: str | None
+    resolver: KeyResolver
+    loader: DocumentLoader | None
+    trust_named_keys: bool
+    now: datetime
+    clock_skew: timedelta
+
+
+def _check_one_proof(credential: dict[str, Any], proof: Any, ctx: _Verifying) -> list[CheckResult]:
+    issuer, resolver, loader = ctx.issuer, ctx.resolver, ctx.loader
     form, options = _check_proof_form(proof, credential.get("@context"), loader)
     if form.outcome != "passed" or options is None:
         return [
@@ -274,25 +279,17 @@ def _check_one_proof(
             _undetermined("issuer.key", "issuer.not_checked", "no supported proof"),
             _undetermined("proof.signature", "proof.not_checked", "no supported proof"),
         ]
-    key_check, key = _check_key(proof["verificationMethod"], issuer, resolver, trust_named_keys)
+    key_check, key = _check_key(proof["verificationMethod"], issuer, resolver, ctx.trust_named_keys)
     if key is None:
         return [form, key_check, _undetermined("proof.signature", "proof.not_checked", "no usable issuer key")]
     result = verify_embedded_proof(credential, proof, key, loader=loader)
     outcome: Outcome = "passed" if result.valid else "failed"
     signature = CheckResult(check="proof.signature", outcome=outcome, code=result.code, message=result.message)
-    time_check = _check_proof_time(options, now, clock_skew)
+    time_check = _check_proof_time(options, ctx.now, ctx.clock_skew)
     return [form, key_check, signature] + ([time_check] if time_check else [])
 
 
-def _check_proofs(
-    credential: dict[str, Any],
-    issuer: str | None,
-    resolver: KeyResolver,
-    loader: DocumentLoader | None,
-    trust_named_keys: bool,
-    now: datetime,
-    clock_skew: timedelta,
-) -> tuple[list[CheckResult], list[ProofResult]]:
+def _check_proofs(credential: dict[str, Any], ctx: _Verifying) -> tuple[list[CheckResult], list[ProofResult]]:
     """Check each proof of the proof set on its own (VC Data Integrity 1.0, "Proof Sets").
 
     "Verify Proof Sets and Chains" verifies every proof independently and hands back the successful results;
@@ -313,7 +310,7 @@ def _check_proofs(
     results: list[ProofResult] = []
     for i, proof in enumerate(proofs):
         label = f"proof[{i}]: " if len(proofs) > 1 else ""
-        checks = _check_one_proof(credential, proof, issuer, resolver, loader, trust_named_keys, now, clock_skew)
+        checks = _check_one_proof(credential, proof, ctx)
         per_proof.append([c.model_copy(update={"message": label + c.message}) for c in checks])
         failing = [c for c in checks if c.outcome != "passed"]
         vm = proof.get("verificationMethod") if isinstance(proof, dict) else None
@@ -364,16 +361,8 @@ def _check_validity(signed: SignedCredential | None, now: datetime, clock_skew: 
     return _passed("validity", "credential is within its validity period")
 
 
-def _check_status_entry(
-    entry: SignedStatusEntry,
-    issuer: str | None,
-    documents: DocumentSet,
-    resolver: KeyResolver,
-    now: datetime,
-    loader: DocumentLoader | None,
-    trust_named_keys: bool,
-    clock_skew: timedelta,
-) -> CheckResult:
+def _check_status_entry(entry: SignedStatusEntry, documents: DocumentSet, ctx: _Verifying) -> CheckResult:
+    issuer = ctx.issuer
     if not entry.is_bitstring:
         names = ", ".join(sorted(entry.types)) or "none"
         return _undetermined("status", "status.unsupported_type", f"credential status type ({names}) is not supported")
@@ -392,12 +381,12 @@ def _check_status_entry(
         return _undetermined("status", "status.unavailable", message)
     report = verify_credential(
         list_credential,
-        resolver=resolver,
-        now=now,
-        loader=loader,
+        resolver=ctx.resolver,
+        now=ctx.now,
+        loader=ctx.loader,
         profile="vc",
-        trust_named_keys=trust_named_keys,
-        clock_skew=clock_skew,
+        trust_named_keys=ctx.trust_named_keys,
+        clock_skew=ctx.clock_skew,
     )
     if not report.verified:
         reasons = ", ".join(sorted(report.codes()))
@@ -513,7 +502,8 @@ def verify_credential(
     except CredentialError as exc:
         graph_error = exc
     issuer = signed.issuer if signed is not None else None
-    proof_checks, proofs = _check_proofs(credential, issuer, resolver, loader, trust_named_keys, now, clock_skew)
+    ctx = _Verifying(issuer, resolver, loader, trust_named_keys, now, clock_skew)
+    proof_checks, proofs = _check_proofs(credential, ctx)
     checks = _check_structure(credential, profile)
     if profile == "ob3":
         checks.append(_check_schema(_with_counted_proofs(credential, proofs)))
@@ -527,10 +517,7 @@ def verify_credential(
     if entries and documents is None:
         status_checks.append(_skipped("status", "status.not_checked", "credential status was not checked"))
     elif entries and documents is not None:
-        status_checks = [
-            _check_status_entry(e, issuer, documents, resolver, now, loader, trust_named_keys, clock_skew)
-            for e in entries
-        ]
+        status_checks = [_check_status_entry(e, documents, ctx) for e in entries]
     checks.extend(status_checks)
 
     verified = all(c.outcome in ("passed", "skipped") for c in checks)
