@@ -23,6 +23,7 @@ from typing import Any
 from pyld import jsonld as pyld_jsonld
 
 from .errors import CredentialError
+from .jsonld import DEFAULT_DOCUMENT_LOADER
 
 VC = "https://www.w3.org/2018/credentials#"
 SEC = "https://w3id.org/security#"
@@ -76,7 +77,8 @@ class Triples:
 
     def __init__(self, expanded: Any) -> None:
         try:
-            dataset = pyld_jsonld.to_rdf(expanded, dict(_TO_RDF_OPTIONS))
+            # The input is expanded (no contexts left); the offline loader only makes sure nothing is fetched.
+            dataset = pyld_jsonld.to_rdf(expanded, {**_TO_RDF_OPTIONS, "documentLoader": DEFAULT_DOCUMENT_LOADER})
         except (pyld_jsonld.JsonLdError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise GraphError(f"cannot read the document as RDF: {type(exc).__name__}: {exc}") from exc
         self._index: dict[str, dict[str, list[Term]]] = defaultdict(lambda: defaultdict(list))
