@@ -13,8 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.db.errors import DatabaseUnavailable, is_outage
 from shared.contracts.text import find_control_character
+from shared.db.errors import DatabaseUnavailable, is_outage
 from shared.untrusted_json import UntrustedJsonError, loads_untrusted
 
 PROBLEM_JSON = "application/problem+json"

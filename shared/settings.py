@@ -144,6 +144,12 @@ class Settings(BaseSettings):
         alias="CREDSTREAM_VERIFY_DEADLINE_SECONDS",
         description="Verifier: time one verification may take (waiting included) before it is stopped (503).",
     )
+    verify_clock_skew_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        alias="CREDSTREAM_VERIFY_CLOCK_SKEW_SECONDS",
+        description="Clock skew the verifier tolerates on validFrom/validUntil and a proof's created/expires.",
+    )
     fetch_timeout_seconds: float = Field(default=5.0, gt=0, alias="CREDSTREAM_FETCH_TIMEOUT_SECONDS")
     fetch_max_bytes: int = Field(default=512 * 1024, gt=0, alias="CREDSTREAM_FETCH_MAX_BYTES")
     fetch_cache_ttl_seconds: float = Field(

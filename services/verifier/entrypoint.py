@@ -1,6 +1,7 @@
 """Verifier service: public credential retrieval and verification; consumes badge-issued."""
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
@@ -32,6 +33,7 @@ def build(wiring: Wiring) -> ServiceParts:
         wiring.document_fetcher or build_fetcher(settings),
         settings.insecure_hosts(),
         pool=VerificationPool(verification_limits(settings)),
+        clock_skew=timedelta(seconds=settings.verify_clock_skew_seconds),
     )
 
     async def stored(credential_id: str) -> dict[str, Any]:
@@ -59,7 +61,7 @@ def build(wiring: Wiring) -> ServiceParts:
         are fetched (https only, cached). Per-check results with machine-readable codes; bad input gets
         RFC 9457 problem details."""
         body = await read_body(request, settings.max_body_bytes)
-        credential = parse_credential(body, request.headers.get("content-type"))
+        credential = parse_credential(body, request.headers.get("content-type"), settings.max_body_bytes)
         return (await verifier.verify(credential)).model_dump(mode="json")
 
     consumer = EventConsumer(

@@ -3,7 +3,7 @@
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +13,17 @@ from shared.credentials.baking import BakingError, extract_from_png, extract_fro
 from shared.credentials.dates import parse_xsd_datetime
 from shared.credentials.fetch import StaticFetcher
 from shared.credentials.resolver import did_web_document_url
+from shared.credentials.untrusted_json import UntrustedJsonError, parse_json
 from shared.http import ProblemError
 from shared.settings import Settings
 
 
 class InputError(ValueError):
-    """A file that holds no credential we can read."""
+    """A file that holds no credential we can read; ``code`` says why (as in ``POST /verify`` problems)."""
+
+    def __init__(self, message: str, code: str = "request.invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def read_credential(path: Path) -> dict[str, Any]:
@@ -31,16 +36,20 @@ def read_credential(path: Path) -> dict[str, Any]:
             text = extract_from_svg(data)
         else:
             text = data.decode("utf-8")
-    except (BakingError, UnicodeDecodeError) as error:
-        raise InputError(str(error)) from error
+    except BakingError as error:
+        raise InputError(str(error), "request.not_baked") from error
+    except UnicodeDecodeError as error:
+        raise InputError(f"not UTF-8 text: {error}", "request.not_json") from error
     try:
-        credential = json.loads(text)
-    except json.JSONDecodeError as error:
-        if text.count(".") == 2 and " " not in text.strip():
-            raise InputError("a VC-JWT (compact JWS): only Data Integrity proofs are verified") from error
-        raise InputError(f"not JSON: {error}") from error
+        credential = parse_json(text)
+    except UntrustedJsonError as error:
+        if error.code == "data.not_json" and text.count(".") == 2 and " " not in text.strip():
+            raise InputError(
+                "a VC-JWT (compact JWS): only Data Integrity proofs are verified", "request.jwt_not_supported"
+            ) from error
+        raise InputError(str(error), "request.not_json" if error.code == "data.not_json" else error.code) from error
     if not isinstance(credential, dict):
-        raise InputError("the credential is not a JSON object")
+        raise InputError("the credential is not a JSON object", "request.not_an_object")
     return credential
 
 
@@ -52,8 +61,8 @@ def load_documents(specs: list[str], insecure_hosts: frozenset[str]) -> dict[str
         if not sep or not key or not path:
             raise InputError(f"--doc wants URL=FILE, got {spec!r}")
         try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            document = parse_json(Path(path).read_bytes())
+        except (OSError, UntrustedJsonError) as error:
             raise InputError(f"--doc {spec}: {error}") from error
         url = did_web_document_url(key, insecure_hosts) if key.startswith("did:web:") else key
         documents[url.partition("#")[0]] = document
@@ -65,16 +74,23 @@ async def _verify_all(files: list[Path], verifier: CredentialVerifier, now: date
     for file in files:
         try:
             credential = read_credential(file)
-        except (OSError, InputError) as error:
-            print(json.dumps({"file": str(file), "verified": False, "error": str(error)}))
-            all_verified = False
-            continue
-        try:
             # Same worker process, work bound and deadline as the service: one hostile file cannot stall the batch.
             report = await verifier.verify(credential, now, trust_named_keys=trust_named_keys)
+        except (OSError, InputError) as error:
+            code = error.code if isinstance(error, InputError) else "request.unreadable"
+            print(json.dumps({"file": str(file), "verified": False, "code": code, "error": str(error)}))
+            all_verified = False
+            continue
         except ProblemError as problem:
             code = problem.extra.get("code")
             print(json.dumps({"file": str(file), "verified": False, "error": problem.detail, "code": code}))
+            all_verified = False
+            continue
+        except Exception as error:  # one bad file must not stop the batch, nor print a traceback
+            message = f"{type(error).__name__} while verifying (a bug: please report it)"
+            print(
+                json.dumps({"file": str(file), "verified": False, "code": "verifier.internal_error", "error": message})
+            )
             all_verified = False
             continue
         print(json.dumps({"file": str(file), **report.model_dump(mode="json")}))
@@ -100,7 +116,12 @@ def verify_files(
         print(f"credstream verify: {error}", file=sys.stderr)
         return 2
     fetcher = StaticFetcher(documents, fallback=None if offline else build_fetcher(settings))
-    verifier = CredentialVerifier(fetcher, insecure, pool=VerificationPool(verification_limits(settings)))
+    verifier = CredentialVerifier(
+        fetcher,
+        insecure,
+        pool=VerificationPool(verification_limits(settings)),
+        clock_skew=timedelta(seconds=settings.verify_clock_skew_seconds),
+    )
     try:
         return 0 if asyncio.run(_verify_all(files, verifier, at, trust_named_keys)) else 1
     finally:

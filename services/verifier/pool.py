@@ -25,16 +25,19 @@ import asyncio
 import contextlib
 import multiprocessing
 import time
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from shared.credentials.documents import DocumentSet
+from shared.credentials.graph import SignedCredential
+from shared.credentials.online import signed_view
 from shared.credentials.rdfc import DEFAULT_MAX_WORK, work_limits
 from shared.credentials.resolver import DocumentResolver
-from shared.credentials.verification import VerificationReport, verify_credential
+from shared.credentials.verification import DEFAULT_CLOCK_SKEW, VerificationReport, verify_credential
 
 # A worker gets this long past the deadline to answer on its own (the in-algorithm deadline) before it is killed.
 KILL_GRACE_SECONDS = 1.0
@@ -71,21 +74,42 @@ class _Job:
     documents: DocumentSet
     insecure_hosts: tuple[str, ...]
     trust_named_keys: bool
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW
+
+    def __call__(self) -> VerificationReport:
+        resolver = DocumentResolver(self.documents, insecure_hosts=self.insecure_hosts)
+        return verify_credential(
+            self.credential,
+            now=self.now,
+            resolver=resolver,
+            documents=self.documents,
+            trust_named_keys=self.trust_named_keys,
+            clock_skew=self.clock_skew,
+        )
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One unit of work for a worker: a picklable callable run under the request's work bound and deadline."""
+
+    work: Callable[[], Any]
     seconds: float
     max_work: int
+    name: str = field(default="verification")
 
 
-def run_job(job: _Job) -> VerificationReport:
+@dataclass(frozen=True)
+class _ReadSigned:
+    credential: Any
+
+    def __call__(self) -> SignedCredential | None:
+        return signed_view(self.credential)
+
+
+def run_job(call: _Call) -> Any:
     """What a worker does for one request (pure; also callable in-process, e.g. by tests)."""
-    with work_limits(max_work=job.max_work, seconds=job.seconds):
-        resolver = DocumentResolver(job.documents, insecure_hosts=job.insecure_hosts)
-        return verify_credential(
-            job.credential,
-            now=job.now,
-            resolver=resolver,
-            documents=job.documents,
-            trust_named_keys=job.trust_named_keys,
-        )
+    with work_limits(max_work=call.max_work, seconds=call.seconds):
+        return call.work()
 
 
 def _worker_main(connection: Connection) -> None:
@@ -154,8 +178,21 @@ class VerificationPool:
         documents: DocumentSet,
         insecure_hosts: tuple[str, ...] = (),
         trust_named_keys: bool = False,
+        clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     ) -> VerificationReport:
         """Verify in a worker; raises :class:`VerifierBusy`, :class:`VerificationTimedOut`, :class:`VerifierClosed`."""
+        job = _Job(credential, now, documents, insecure_hosts, trust_named_keys, clock_skew)
+        report: VerificationReport = await self.call(job)
+        return report
+
+    async def read_signed(self, credential: Any) -> SignedCredential | None:
+        """What the proof signs (issuer, status entries...) read from the expanded graph, in a worker: expansion
+        of untrusted JSON-LD is CPU work too. ``None`` when the credential has no such graph."""
+        signed: SignedCredential | None = await self.call(_ReadSigned(credential))
+        return signed
+
+    async def call(self, work: Callable[[], Any]) -> Any:
+        """Run ``work`` (picklable) in a worker under the limits; same errors as :meth:`verify`."""
         if self._closed:
             raise VerifierClosed("the verifier is shutting down")
         if self._in_flight >= self.limits.workers + self.limits.max_waiting:
@@ -169,14 +206,12 @@ class VerificationPool:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise VerificationTimedOut("the verification waited past its deadline")
-                job = _Job(
-                    credential, now, documents, insecure_hosts, trust_named_keys, remaining, self.limits.max_work
-                )
-                return await self._run(job, remaining + KILL_GRACE_SECONDS)
+                call = _Call(work, remaining, self.limits.max_work)
+                return await self._run(call, remaining + KILL_GRACE_SECONDS)
         finally:
             self._in_flight -= 1
 
-    async def _run(self, job: _Job, timeout: float) -> VerificationReport:
+    async def _run(self, job: _Call, timeout: float) -> Any:
         if self._closed:
             raise VerifierClosed("the verifier is shutting down")
         worker = self._idle_worker() or _Worker(self._context)

@@ -3,9 +3,8 @@
 Kept apart from ``handlers.py`` (the Kafka consumers) so both can grow without stepping on each other.
 """
 
-import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -17,10 +16,11 @@ from services.verifier.pool import (
     VerifierBusy,
     VerifierClosed,
 )
-from shared.credentials.baking import BakingError, extract_from_png, extract_from_svg
+from shared.credentials.baking import MAX_CREDENTIAL_BYTES, BakingError, extract_from_png, extract_from_svg
 from shared.credentials.fetch import CachingFetcher, DocumentFetcher, HttpDocumentFetcher
 from shared.credentials.online import gather_documents
-from shared.credentials.verification import VerificationReport
+from shared.credentials.untrusted_json import UntrustedJsonError, parse_json
+from shared.credentials.verification import DEFAULT_CLOCK_SKEW, VerificationReport
 from shared.http import ProblemError
 from shared.settings import Settings
 
@@ -56,9 +56,11 @@ class CredentialVerifier:
         fetcher: DocumentFetcher,
         insecure_hosts: frozenset[str] = frozenset(),
         pool: VerificationPool | None = None,
+        clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     ) -> None:
         self.fetcher = fetcher
         self.insecure_hosts = insecure_hosts
+        self.clock_skew = clock_skew
         self.pool = pool or VerificationPool()
 
     async def verify(
@@ -69,14 +71,17 @@ class CredentialVerifier:
         Raises :class:`ProblemError` 503 (with ``Retry-After``) when the pool is full, the deadline passed or
         the service is stopping."""
         hosts = tuple(sorted(self.insecure_hosts))
-        documents = await gather_documents(credential, self.fetcher, insecure_hosts=hosts)
         try:
+            # The status lists to fetch are the ones the proof signs (read in a worker: expansion is CPU work).
+            signed = await self.pool.read_signed(credential)
+            documents = await gather_documents(credential, self.fetcher, insecure_hosts=hosts, signed=signed)
             return await self.pool.verify(
                 credential,
                 now=now or datetime.now(UTC),
                 documents=documents,
                 insecure_hosts=hosts,
                 trust_named_keys=trust_named_keys,
+                clock_skew=self.clock_skew,
             )
         except VerifierBusy as busy:
             raise _unavailable(
@@ -125,19 +130,21 @@ def _jwt_problem() -> ProblemError:
     )
 
 
-def parse_credential(body: bytes, content_type: str | None) -> dict[str, Any]:
+def parse_credential(body: bytes, content_type: str | None, max_bytes: int = MAX_CREDENTIAL_BYTES) -> dict[str, Any]:
     """Turn a ``POST /verify`` body into the credential to verify, or raise problem details saying why not.
 
     Accepts the credential's JSON, ``{"verifiableCredential": credential}`` (VC API style), or a baked badge
     image (``image/png`` with an ``openbadgecredential`` iTXt chunk, ``image/svg+xml`` with
-    ``openbadges:credential``).
+    ``openbadges:credential``). A compressed baked credential may not inflate past ``max_bytes`` (the body
+    limit). JSON that cannot be processed safely (nesting, lone surrogates, NaN) is refused with its code.
     """
     media_type = (content_type or "").split(";")[0].strip().lower()
     if not body.strip():
         raise ProblemError(400, "Empty body", "Send the credential to verify as a JSON object.", code="request.empty")
     if media_type in ("image/png", "image/svg+xml"):
         try:
-            body = (extract_from_png(body) if media_type == "image/png" else extract_from_svg(body)).encode()
+            text = extract_from_png(body, max_bytes) if media_type == "image/png" else extract_from_svg(body)
+            body = text.encode()
         except BakingError as error:
             raise ProblemError(422, "No credential in the image", str(error), code="request.not_baked") from error
     elif media_type and media_type not in JSON_MEDIA_TYPES and not media_type.endswith("+json"):
@@ -152,8 +159,10 @@ def parse_credential(body: bytes, content_type: str | None) -> dict[str, Any]:
             code="request.unsupported_media_type",
         )
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = parse_json(body)
+    except UntrustedJsonError as error:
+        if error.code != "data.not_json":
+            raise ProblemError(422, "Credential cannot be processed", str(error), code=error.code) from error
         if _COMPACT_JWS.match(body.strip().decode("ascii", "replace")):
             raise _jwt_problem() from error
         raise ProblemError(

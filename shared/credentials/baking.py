@@ -17,6 +17,8 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeElementTree
 
+from .inflate import InflateError, inflate
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_KEYWORD = b"openbadgecredential"
 SVG_NAMESPACE = "https://purl.imsglobal.org/ob/v3p0"
@@ -55,7 +57,7 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _itxt_text(data: bytes) -> tuple[bytes, str]:
+def _itxt_text(data: bytes, max_bytes: int = MAX_CREDENTIAL_BYTES) -> tuple[bytes, str]:
     keyword, _, rest = data.partition(b"\x00")
     if len(rest) < 2:
         raise BakingError("malformed iTXt chunk")
@@ -65,21 +67,22 @@ def _itxt_text(data: bytes) -> tuple[bytes, str]:
     if compressed:
         if method != 0:
             raise BakingError(f"iTXt compression method {method} is not zlib")
-        inflater = zlib.decompressobj()
-        text = inflater.decompress(text, MAX_CREDENTIAL_BYTES + 1)
-        if len(text) > MAX_CREDENTIAL_BYTES or inflater.unconsumed_tail:
-            raise BakingError("baked credential is too large")
+        try:
+            # Never inflate past what the caller would accept as a body (a few KB of zlib can be ~1000x).
+            text = inflate(text, max_bytes)
+        except InflateError as exc:
+            raise BakingError(f"compressed baked credential: {exc}") from exc
     try:
         return keyword, text.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BakingError("baked credential is not UTF-8 text") from exc
 
 
-def extract_from_png(png: bytes) -> str:
-    """Return the credential text baked into ``png`` (iTXt ``openbadgecredential``)."""
+def extract_from_png(png: bytes, max_bytes: int = MAX_CREDENTIAL_BYTES) -> str:
+    """Return the credential text baked into ``png`` (iTXt ``openbadgecredential``), at most ``max_bytes``."""
     for kind, data in _png_chunks(png):
         if kind == b"iTXt" and data.startswith(PNG_KEYWORD + b"\x00"):
-            return _itxt_text(data)[1].strip()
+            return _itxt_text(data, max_bytes)[1].strip()
     raise BakingError("the PNG carries no openbadgecredential iTXt chunk")
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import re
 import socket
 import time
@@ -32,6 +31,7 @@ import httpx
 
 from .documents import DocumentFailure, FailureKind
 from .errors import CredentialError
+from .untrusted_json import UntrustedJsonError, parse_json
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 DEFAULT_MAX_BYTES = 512 * 1024  # status lists of 131072 entries are ~17 KB gzipped; DID documents are tiny
@@ -192,8 +192,29 @@ class CachingFetcher:
         self._entries.clear()
 
 
+_NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 §2.1
+_NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: a network's own translator
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")  # RFC 3056 (relays deprecated, RFC 7526)
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291 §2.5.5.1 (deprecated)
+
+
 def _is_public_address(address: str) -> bool:
+    """True if ``address`` is a public unicast address, including any IPv4 address it carries.
+
+    An IPv6 address can carry an IPv4 one that a translator or tunnel in the verifier's network would reach:
+    ``64:ff9b::7f00:1`` is 127.0.0.1 through NAT64, yet Python counts it as global. So: NAT64 well-known
+    prefix and IPv4-mapped addresses (RFC 4291 §2.5.5.2) are judged by the IPv4 address they embed (a
+    DNS64 answer for a public host stays fetchable from an IPv6-only verifier); the local-use NAT64 prefix,
+    6to4 and the deprecated IPv4-compatible form are internal whatever they embed (no public document needs
+    them, and where they lead depends on the network); Teredo (RFC 4380) is not global in Python already.
+    """
     ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL_USE or ip in _SIX_TO_FOUR or ip in _IPV4_COMPATIBLE:
+            return False
+        embedded = ip.ipv4_mapped or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64_WELL_KNOWN else None)
+        if embedded is not None:
+            return embedded.is_global and not embedded.is_multicast
     return ip.is_global and not ip.is_multicast
 
 
@@ -264,7 +285,13 @@ class HttpDocumentFetcher:
     async def _fetch(self, client: httpx.AsyncClient, url: str) -> FetchedDocument:
         target = url
         for _ in range(self._max_redirects + 1):
-            await self._check_url(target)
+            try:
+                await self._check_url(target)
+            except FetchError as error:
+                if target == url:
+                    raise
+                # Reported under the URL that was asked for, so the verdict says "refused", not "not supplied".
+                raise FetchError(url, error.kind, f"{url} redirects to {target}, which is refused: {error}") from error
             try:
                 async with client.stream(
                     "GET", target, headers={"Accept": ACCEPT}, timeout=self._timeout, follow_redirects=False
@@ -278,9 +305,9 @@ class HttpDocumentFetcher:
             except httpx.HTTPError as error:
                 raise FetchError(url, "unavailable", f"cannot fetch {url}: {type(error).__name__}: {error}") from error
             try:
-                document = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                raise FetchError(url, "invalid", f"{url} is not JSON: {error}") from error
+                document = parse_json(body)
+            except UntrustedJsonError as error:
+                raise FetchError(url, "invalid", f"{url} is not JSON we can read: {error}") from error
             return FetchedDocument(url, document, headers, self._clock())
         raise FetchError(url, "unavailable", f"more than {self._max_redirects} redirects fetching {url}")
 

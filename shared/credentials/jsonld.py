@@ -292,6 +292,15 @@ def _violations(doc: Any, loader: DocumentLoader, root: JsonPath = "$") -> tuple
     return expanded, problems
 
 
+def expand(doc: Any, loader: DocumentLoader | None = None) -> list[Any]:
+    """Expand ``doc`` (JSON-LD 1.1, bundled contexts, relative IRIs kept relative): the graph a proof covers.
+
+    Raises :class:`JsonLdProcessingError` (or :class:`DocumentNotBundledError`) instead of pyld's errors.
+    """
+    with _pyld_errors():
+        return pyld_jsonld.expand(doc, {**_EXPAND_OPTIONS, "documentLoader": loader or DEFAULT_DOCUMENT_LOADER})
+
+
 def find_safe_mode_violations(doc: Any, loader: DocumentLoader | None = None, *, root: JsonPath = "$") -> list[str]:
     """Return human-readable safe-mode violations of ``doc`` (empty list if none).
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .documents import DocumentFailure, DocumentSet
+from .errors import CredentialError
 from .fetch import DocumentFetcher, FetchError
-from .jsonld import DocumentLoader
+from .graph import SignedCredential, read_credential
+from .jsonld import DocumentLoader, expand
 from .resolver import DocumentResolver, key_document_url
-from .verification import VerificationReport, verify_credential
+from .untrusted_json import json_problem
+from .verification import DEFAULT_CLOCK_SKEW, VerificationReport, verify_credential
 
 # A credential may point at several documents, but not at hundreds: bound the work a stranger can cause.
 MAX_DOCUMENTS = 16
@@ -43,13 +46,17 @@ def key_urls(credential: Any, insecure_hosts: Iterable[str] = ()) -> list[str]:
     return urls
 
 
-def status_list_urls(credential: Any) -> list[str]:
-    """URLs of the status list credentials the credential's ``credentialStatus`` entries point to."""
-    if not isinstance(credential, dict):
-        return []
-    urls = []
-    for entry in _as_list(credential.get("credentialStatus")):
-        url = entry.get("statusListCredential") if isinstance(entry, dict) else None
+def status_list_urls(credential: Any, signed: SignedCredential | None = None) -> list[str]:
+    """URLs of the status list credentials the credential's status entries point to.
+
+    ``signed``: the entries as the proof covers them (:func:`read_signed_credential`), which is what the
+    verdict is taken from; entries spelt in some other JSON form than ``credentialStatus`` are only seen there.
+    """
+    urls: list[str] = []
+    entries = _as_list(credential.get("credentialStatus")) if isinstance(credential, dict) else []
+    found = [entry.get("statusListCredential") if isinstance(entry, dict) else None for entry in entries]
+    found += [entry.list_url for entry in signed.status] if signed is not None else []
+    for url in found:
         if isinstance(url, str) and url not in urls:
             urls.append(url)
     return urls
@@ -73,23 +80,45 @@ async def gather_documents(
     *,
     insecure_hosts: Iterable[str] = (),
     documents: DocumentSet | None = None,
+    signed: SignedCredential | None = None,
 ) -> DocumentSet:
     """Fetch every document ``credential`` needs into a :class:`DocumentSet` (failures recorded, not raised)."""
     insecure_hosts = tuple(insecure_hosts)
     documents = documents or DocumentSet()
-    wanted = [*key_urls(credential, insecure_hosts), *status_list_urls(credential)]
+    status_urls = status_list_urls(credential, signed)
+    wanted = [*key_urls(credential, insecure_hosts), *status_urls]
     first = [url for url in dict.fromkeys(wanted) if not documents.has(url)]
     for url in first[MAX_DOCUMENTS:]:
         documents.fail(DocumentFailure(url, "refused", f"more than {MAX_DOCUMENTS} documents to fetch"))
     await _fetch_into(documents, fetcher, first[:MAX_DOCUMENTS])
     # Status lists are credentials too: their issuers' keys are needed to verify them.
     second: list[str] = []
-    for url in status_list_urls(credential):
+    for url in status_urls:
         for key_url in key_urls(documents.get(url), insecure_hosts):
             if not documents.has(key_url) and key_url not in second:
                 second.append(key_url)
     await _fetch_into(documents, fetcher, second[:MAX_DOCUMENTS])
     return documents
+
+
+def _expanded_or_none(credential: Any, loader: DocumentLoader | None) -> list[Any] | None:
+    """The expansion of the unsecured credential, or ``None`` when it has none (the verdict will say why)."""
+    if not isinstance(credential, dict) or json_problem(credential) is not None:
+        return None
+    try:
+        return expand({k: v for k, v in credential.items() if k != "proof"}, loader)
+    except CredentialError:
+        return None
+
+
+def signed_view(credential: Any, loader: DocumentLoader | None = None) -> SignedCredential | None:
+    """What the proof covers (issuer, status entries, ...) read from the expanded graph; ``None`` when the
+    credential cannot be expanded or read (verification then reports why)."""
+    expanded = _expanded_or_none(credential, loader)
+    try:
+        return read_credential(expanded) if expanded is not None else None
+    except CredentialError:
+        return None
 
 
 async def verify_with_fetch(
@@ -101,15 +130,31 @@ async def verify_with_fetch(
     loader: DocumentLoader | None = None,
     documents: DocumentSet | None = None,
     trust_named_keys: bool = False,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
 ) -> VerificationReport:
     """Gather the documents ``credential`` needs through ``fetcher``, then verify it with the pure core.
 
     ``documents`` may pre-supply some (they are not fetched again). Status is always checked: a status list
-    that cannot be fetched makes the status *undetermined*. ``trust_named_keys``: see ``verify_credential``.
+    that cannot be fetched makes the status *undetermined*. ``trust_named_keys``, ``clock_skew``: see
+    ``verify_credential``. The credential is expanded once, for finding its status lists and for verifying.
     """
     insecure_hosts = tuple(insecure_hosts)
-    gathered = await gather_documents(credential, fetcher, insecure_hosts=insecure_hosts, documents=documents)
+    expanded = _expanded_or_none(credential, loader)
+    try:
+        signed = read_credential(expanded) if expanded is not None else None
+    except CredentialError:
+        signed = None
+    gathered = await gather_documents(
+        credential, fetcher, insecure_hosts=insecure_hosts, documents=documents, signed=signed
+    )
     resolver = DocumentResolver(gathered, insecure_hosts=insecure_hosts)
     return verify_credential(
-        credential, now=now, resolver=resolver, loader=loader, documents=gathered, trust_named_keys=trust_named_keys
+        credential,
+        now=now,
+        resolver=resolver,
+        loader=loader,
+        documents=gathered,
+        trust_named_keys=trust_named_keys,
+        clock_skew=clock_skew,
+        expanded=expanded,
     )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import gzip
-import zlib
 from dataclasses import dataclass
 from typing import Any
+
+from .inflate import InflateError, inflate
 
 BITSTRING_STATUS_LIST_ENTRY = "BitstringStatusListEntry"
 BITSTRING_STATUS_LIST_CREDENTIAL = "BitstringStatusListCredential"
@@ -46,21 +47,28 @@ def parse_entry(entry: Any) -> StatusEntry:
     """Parse a ``BitstringStatusListEntry`` (``statusListIndex`` may be a decimal string or, leniently, an int)."""
     if not isinstance(entry, dict) or entry.get("type") != BITSTRING_STATUS_LIST_ENTRY:
         raise StatusListError("not a BitstringStatusListEntry", "status.entry_invalid")
-    purpose, url, raw_index = (
+    return status_entry(
         entry.get("statusPurpose"),
         entry.get("statusListCredential"),
         entry.get("statusListIndex"),
+        entry.get("statusSize", 1),
     )
+
+
+def status_entry(purpose: Any, url: Any, raw_index: Any, size: Any = 1) -> StatusEntry:
+    """Validate the members of a status entry (as JSON values or as the lexical forms of the signed graph)."""
     if not isinstance(purpose, str) or not purpose:
         raise StatusListError("credentialStatus has no statusPurpose", "status.entry_invalid")
     if not isinstance(url, str) or ":" not in url:
         raise StatusListError("credentialStatus has no statusListCredential URL", "status.entry_invalid")
     if isinstance(raw_index, bool) or not (
-        (isinstance(raw_index, int) and raw_index >= 0) or (isinstance(raw_index, str) and raw_index.isdigit())
+        (isinstance(raw_index, int) and raw_index >= 0)
+        or (isinstance(raw_index, str) and raw_index.isascii() and raw_index.isdigit() and len(raw_index) <= 20)
     ):
         raise StatusListError(f"statusListIndex {raw_index!r} is not a non-negative integer", "status.entry_invalid")
-    size = entry.get("statusSize", 1)
-    if isinstance(size, str) and size.isdigit():
+    if size is None:
+        size = 1
+    if isinstance(size, str) and size.isascii() and size.isdigit() and len(size) <= 20:
         size = int(size)
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise StatusListError(f"statusSize {size!r} is not a positive integer", "status.entry_invalid")
@@ -77,15 +85,9 @@ def decode_bitstring(encoded: Any) -> bytes:
     except ValueError as exc:
         raise StatusListError(f"encodedList is not base64url: {exc}") from exc
     try:
-        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        bits = decompressor.decompress(compressed, MAX_LIST_BYTES + 1)
-    except zlib.error as exc:
-        raise StatusListError(f"encodedList is not GZIP data: {exc}") from exc
-    if len(bits) > MAX_LIST_BYTES or decompressor.unconsumed_tail:
-        raise StatusListError(f"status list is larger than {MAX_LIST_BYTES} bytes")
-    if not decompressor.eof:
-        raise StatusListError("encodedList holds truncated GZIP data")
-    return bits
+        return inflate(compressed, MAX_LIST_BYTES, gzip=True)
+    except InflateError as exc:
+        raise StatusListError(f"encodedList: {exc}") from exc
 
 
 def encode_bitstring(bits: bytes) -> str:

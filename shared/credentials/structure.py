@@ -56,7 +56,8 @@ def _context_problems(credential: dict[str, Any]) -> list[Problem]:
         return [Problem("structure.context", "data.invalid_context", "@context must be a non-empty array")]
     if ctx[0] not in (VC_V2_CONTEXT, VC_V1_CONTEXT):
         return [Problem("structure.context", "data.invalid_context", f"@context[0] must be {VC_V2_CONTEXT}")]
-    if not any(c in OB_V3_CONTEXTS for c in ctx[1:]):
+    # Entries may be inline context objects (unhashable): only strings can name the OB context.
+    if not any(isinstance(c, str) and c in OB_V3_CONTEXTS for c in ctx[1:]):
         return [Problem("structure.context", "data.invalid_context", "@context lacks the OB 3.0 context")]
     return []
 

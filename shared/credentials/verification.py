@@ -1,8 +1,14 @@
 """Full verification of an Open Badges 3.0 credential into a JSON-serialisable report (pure: no I/O).
 
-Checks, in order: structure, OB 3.0 JSON schema, JSON-LD safe mode (all terms defined), then per proof its
-suite, the issuer key (resolution, controller == issuer, did:key form, assertionMethod authorisation) and the
-signature, then the validity window and the credential status (Bitstring Status List).
+Checks, in order: structure, OB 3.0 JSON schema, JSON-LD safe mode (all terms defined), the signed claims,
+then per proof its suite, the issuer key (resolution, controller == issuer, did:key form, assertionMethod
+authorisation) and the signature, then the validity window and the credential status (Bitstring Status List).
+
+Every decision (issuer, types, validity, status, proof options) is taken from what the proof covers — the
+RDF graph of the expanded document (:mod:`shared.credentials.graph`) — never from JSON member names, and a
+document whose plain JSON members disagree with that graph is refused (``data.compact_form_mismatch``): see
+docs/verification-semantics.md. Proof sets follow VC Data Integrity 1.0 ("Proof Sets", "Verify Proof Sets
+and Chains"): each proof is verified on its own and the credential is verified when a proof by the issuer is.
 
 Everything outside the credential — issuer DID/key documents, status list credentials — comes in a
 :class:`~shared.credentials.documents.DocumentSet` gathered beforehand (``verify_with_fetch`` in
@@ -15,7 +21,8 @@ issuer's); ``undetermined`` (could not find out: unsupported suite, key or statu
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -24,18 +31,37 @@ from pydantic import BaseModel, Field
 from .dates import parse_xsd_datetime, require_aware
 from .documents import DocumentSet
 from .errors import CredentialError, KeyResolutionError
-from .jsonld import DocumentLoader, find_safe_mode_violations
+from .graph import (
+    ENDORSEMENT_CREDENTIAL,
+    OPEN_BADGE_CREDENTIAL,
+    SEC,
+    VERIFIABLE_CREDENTIAL,
+    SignedCredential,
+    SignedProofOptions,
+    SignedStatusEntry,
+    compact_form_disagreements,
+    proof_form_disagreements,
+    read_credential,
+    read_proof_options,
+)
+from .jsonld import DocumentLoader, expand, find_safe_mode_violations
 from .keys import DID_KEY_PREFIX
 from .proof import ASSERTION_METHOD
 from .resolver import INCONCLUSIVE_KEY_CODES, DocumentResolver, KeyResolver, named_key
 from .schema import schema_problems
-from .status import STATUS_WORDS, StatusListError, decode_bitstring, list_subject, parse_entry, read_status
-from .structure import issuer_id, structure_problems
+from .status import STATUS_WORDS, StatusListError, decode_bitstring, list_subject, read_status, status_entry
+from .structure import structure_problems
 from .suites import is_supported, suite_name, verify_embedded_proof
+from .untrusted_json import json_problem
 
 Outcome = Literal["passed", "failed", "undetermined", "skipped"]
 CredentialStatusWord = Literal["active", "revoked", "suspended", "undetermined"]
 _MAX_PROBLEMS_SHOWN = 20
+# Tolerated difference between our clock and the issuer's on validFrom/validUntil and a proof's created and
+# expires (the same default as Digital Bazaar's vc, maxClockSkew = 300 s). VC Data Model 2.0, "Validity Period",
+# compares those instants with the current time; clocks are never exactly in step, so an exact comparison
+# would reject a badge issued "now" by an issuer whose clock runs a few seconds ahead.
+DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class CheckResult(BaseModel):
@@ -45,6 +71,16 @@ class CheckResult(BaseModel):
     outcome: Outcome
     code: str
     message: str
+
+
+class ProofResult(BaseModel):
+    """The outcome of one proof of the credential's proof set: ``code`` is ``proof.valid`` or why it did not."""
+
+    index: int
+    verified: bool
+    code: str
+    verification_method: str | None = None
+    suite: str | None = None
 
 
 class VerificationReport(BaseModel):
@@ -60,6 +96,7 @@ class VerificationReport(BaseModel):
     issuer_id: str | None = None
     verification_method: str | None = None
     status: CredentialStatusWord | None = None
+    proofs: list[ProofResult] = Field(default_factory=list)
 
     def failures(self) -> list[CheckResult]:
         """Return the checks that failed or could not be determined."""
@@ -113,17 +150,10 @@ def _check_schema(credential: dict[str, Any]) -> CheckResult:
 
 
 def _check_terms(credential: dict[str, Any], loader: DocumentLoader | None) -> CheckResult:
-    # Verifiers canonicalise both the document and the proof configuration in safe mode.
+    # Verifiers canonicalise the document in safe mode (each proof configuration: see _check_proof_form).
     document = {k: v for k, v in credential.items() if k != "proof"}
-    proofs = _as_list(credential.get("proof"))
     try:
         problems = find_safe_mode_violations(document, loader)
-        for i, proof in enumerate(proofs):
-            if isinstance(proof, dict):
-                config = {k: v for k, v in proof.items() if k != "proofValue"}
-                config["@context"] = credential.get("@context")
-                root = "$.proof" if not isinstance(credential.get("proof"), list) else f"$.proof[{i}]"
-                problems += find_safe_mode_violations(config, loader, root=root)
     except CredentialError as exc:
         return _failed("data.terms", exc.code, str(exc))
     if problems:
@@ -131,17 +161,56 @@ def _check_terms(credential: dict[str, Any], loader: DocumentLoader | None) -> C
     return _passed("data.terms", "all terms are defined by the credential's contexts")
 
 
-def _check_proof_form(proof: Any) -> CheckResult:
+def _parse_time(value: str | None) -> datetime | None:
+    return parse_xsd_datetime(value) if value is not None else None
+
+
+def _check_proof_form(
+    proof: Any, context: Any, loader: DocumentLoader | None
+) -> tuple[CheckResult, SignedProofOptions | None]:
+    """Check a proof's options, read from its signed configuration graph (and the same in its JSON)."""
     if not isinstance(proof, dict):
-        return _failed("proof.suite", "proof.malformed", "proof is not a JSON object")
+        return _failed("proof.suite", "proof.malformed", "proof is not a JSON object"), None
     suite = suite_name(proof)
     if not is_supported(proof):
-        return _undetermined("proof.suite", "proof.unsupported_cryptosuite", f"unsupported proof suite {suite!r}")
-    if proof.get("proofPurpose") != ASSERTION_METHOD:
-        return _failed("proof.suite", "proof.invalid_purpose", "proofPurpose must be assertionMethod")
-    if not isinstance(proof.get("verificationMethod"), str):
-        return _failed("proof.suite", "proof.malformed", "proof has no verificationMethod")
-    return _passed("proof.suite", f"{proof.get('type')} / {suite}" if proof.get("cryptosuite") else str(suite))
+        message = f"unsupported proof suite {suite!r}"
+        return _undetermined("proof.suite", "proof.unsupported_cryptosuite", message), None
+    config = {k: v for k, v in proof.items() if k != "proofValue"}
+    config["@context"] = context  # as the cryptosuite hashes it
+    try:
+        # Verifiers canonicalise the proof configuration in safe mode too.
+        undefined = find_safe_mode_violations(config, loader, root="$.proof")
+        if undefined:
+            return _failed("proof.suite", "data.undefined_term", _summary(undefined)), None
+        signed = read_proof_options(expand(config, loader))
+    except CredentialError as exc:
+        return _failed("proof.suite", exc.code, f"proof configuration cannot be read: {exc}"), None
+    mismatches = proof_form_disagreements(proof, signed)
+    if mismatches:
+        return _failed("proof.suite", "data.compact_form_mismatch", _summary(mismatches)), signed
+    if signed.proof_purpose != SEC + ASSERTION_METHOD:
+        return _failed("proof.suite", "proof.invalid_purpose", "proofPurpose must be assertionMethod"), signed
+    if signed.verification_method is None:
+        return _failed("proof.suite", "proof.malformed", "proof has no verificationMethod"), signed
+    label = f"{proof.get('type')} / {suite}" if proof.get("cryptosuite") else str(suite)
+    return _passed("proof.suite", label), signed
+
+
+def _check_proof_time(signed: SignedProofOptions, now: datetime, clock_skew: timedelta) -> CheckResult | None:
+    """A proof created in the future or expired (VC Data Integrity 1.0, "Proofs": ``created``, ``expires``).
+
+    ``created`` says when the proof was made, so one made later than now is not credible; ``expires`` says
+    when it stops being valid. Both allow for clock skew, as validFrom/validUntil do.
+    """
+    try:
+        created, expires = _parse_time(signed.created), _parse_time(signed.expires)
+    except ValueError as exc:
+        return _failed("proof.time", "proof.malformed", f"malformed proof: {exc}")
+    if created is not None and created > now + clock_skew:
+        return _failed("proof.time", "proof.created_in_future", f"proof created {signed.created}, in the future")
+    if expires is not None and expires < now - clock_skew:
+        return _failed("proof.time", "proof.expired", f"proof expired at {signed.expires}")
+    return None
 
 
 def _unbound_key_check(vm_id: str, issuer: str | None, error: KeyResolutionError) -> CheckResult:
@@ -189,79 +258,116 @@ def _check_key(
     return _passed("issuer.key", f"key {vm_id} belongs to the issuer"), method.public_key
 
 
-def _check_proofs(
-    credential: dict[str, Any],
-    issuer: str | None,
-    resolver: KeyResolver,
-    loader: DocumentLoader | None,
-    trust_named_keys: bool,
-) -> tuple[list[CheckResult], str | None]:
-    """Check every embedded proof (all must verify); return the checks and the first verification method."""
+@dataclass(frozen=True)
+class _Verifying:
+    """What every proof and status check of one verification needs (see verify_credential)."""
+
+    issuer: str | None
+    resolver: KeyResolver
+    loader: DocumentLoader | None
+    trust_named_keys: bool
+    now: datetime
+    clock_skew: timedelta
+
+
+def _check_one_proof(credential: dict[str, Any], proof: Any, ctx: _Verifying) -> list[CheckResult]:
+    issuer, resolver, loader = ctx.issuer, ctx.resolver, ctx.loader
+    form, options = _check_proof_form(proof, credential.get("@context"), loader)
+    if form.outcome != "passed" or options is None:
+        return [
+            form,
+            _undetermined("issuer.key", "issuer.not_checked", "no supported proof"),
+            _undetermined("proof.signature", "proof.not_checked", "no supported proof"),
+        ]
+    key_check, key = _check_key(proof["verificationMethod"], issuer, resolver, ctx.trust_named_keys)
+    if key is None:
+        return [form, key_check, _undetermined("proof.signature", "proof.not_checked", "no usable issuer key")]
+    result = verify_embedded_proof(credential, proof, key, loader=loader)
+    outcome: Outcome = "passed" if result.valid else "failed"
+    signature = CheckResult(check="proof.signature", outcome=outcome, code=result.code, message=result.message)
+    time_check = _check_proof_time(options, ctx.now, ctx.clock_skew)
+    return [form, key_check, signature] + ([time_check] if time_check else [])
+
+
+def _check_proofs(credential: dict[str, Any], ctx: _Verifying) -> tuple[list[CheckResult], list[ProofResult]]:
+    """Check each proof of the proof set on its own (VC Data Integrity 1.0, "Proof Sets").
+
+    "Verify Proof Sets and Chains" verifies every proof independently and hands back the successful results;
+    which of them a verifier requires is its policy. Ours, like jsonld-signatures' ``ProofSet`` (verified
+    when *some* proof verifies): the credential's proofs pass when at least one proof by a key of the issuer
+    verifies. Proofs that do not verify are then listed in ``proofs`` and summarised in a ``proof.set`` check,
+    not counted against the credential: anyone can append a proof, so a junk one must not make a genuine badge
+    fail (and a stranger's valid proof does not vouch for anything, its key not being the issuer's).
+    """
     proofs = _as_list(credential.get("proof"))
     if not proofs:
         return [
             _failed("proof.suite", "proof.missing", "credential has no proof"),
             _undetermined("issuer.key", "issuer.not_checked", "no proof"),
             _undetermined("proof.signature", "proof.not_checked", "no proof"),
-        ], None
-    checks: list[CheckResult] = []
-    first_vm: str | None = None
+        ], []
+    per_proof: list[list[CheckResult]] = []
+    results: list[ProofResult] = []
     for i, proof in enumerate(proofs):
         label = f"proof[{i}]: " if len(proofs) > 1 else ""
-        form = _check_proof_form(proof)
-        results = [form]
-        if form.outcome == "passed":
-            vm_id = proof["verificationMethod"]
-            first_vm = first_vm or vm_id
-            key_check, key = _check_key(vm_id, issuer, resolver, trust_named_keys)
-            results.append(key_check)
-            if key is not None:
-                result = verify_embedded_proof(credential, proof, key, loader=loader)
-                outcome: Outcome = "passed" if result.valid else "failed"
-                results.append(
-                    CheckResult(check="proof.signature", outcome=outcome, code=result.code, message=result.message)
-                )
-            else:
-                results.append(_undetermined("proof.signature", "proof.not_checked", "no usable issuer key"))
-        else:
-            results.append(_undetermined("issuer.key", "issuer.not_checked", "no supported proof"))
-            results.append(_undetermined("proof.signature", "proof.not_checked", "no supported proof"))
-        checks.extend(r.model_copy(update={"message": label + r.message}) for r in results)
-    return checks, first_vm
+        checks = _check_one_proof(credential, proof, ctx)
+        per_proof.append([c.model_copy(update={"message": label + c.message}) for c in checks])
+        failing = [c for c in checks if c.outcome != "passed"]
+        vm = proof.get("verificationMethod") if isinstance(proof, dict) else None
+        results.append(
+            ProofResult(
+                index=i,
+                verified=not failing,
+                code=failing[0].code if failing else "proof.valid",
+                verification_method=vm if isinstance(vm, str) else None,
+                suite=suite_name(proof),
+            )
+        )
+    verified = [i for i, r in enumerate(results) if r.verified]
+    if not verified:
+        return [c for checks in per_proof for c in checks], results
+    checks = [c for i in verified for c in per_proof[i]]
+    ignored = [r for r in results if not r.verified]
+    if ignored:
+        listed = ", ".join(f"proof[{r.index}] ({r.code})" for r in ignored)
+        verb = "is" if len(ignored) == 1 else "are"
+        message = f"{listed} did not verify and {verb} not counted: a proof by the issuer verified"
+        checks.append(_passed("proof.set", message, "proof.set_partly_verified"))
+    return checks, results
 
 
-def _check_validity(credential: dict[str, Any], now: datetime) -> CheckResult:
-    # VC 2.0 names first; VC 1.1 credentials use issuanceDate/expirationDate.
-    start_name = "validFrom" if "validFrom" in credential else "issuanceDate"
-    end_name = "validUntil" if "validUntil" in credential else "expirationDate"
+def _with_counted_proofs(credential: dict[str, Any], proofs: list[ProofResult]) -> dict[str, Any]:
+    """The credential with only the proofs that count (see _check_proofs), for the schema check."""
+    if not any(p.verified for p in proofs) or all(p.verified for p in proofs):
+        return credential
+    counted = [proof for proof, result in zip(_as_list(credential["proof"]), proofs, strict=True) if result.verified]
+    return {**credential, "proof": counted}
+
+
+def _check_validity(signed: SignedCredential | None, now: datetime, clock_skew: timedelta) -> CheckResult:
+    # VC Data Model 2.0, "Validity Period" (validFrom/validUntil); VC 1.1 issuanceDate/expirationDate likewise.
+    if signed is None:
+        return _undetermined("validity", "validity.not_checked", "the signed graph cannot be read")
+    start_field, end_field = signed.valid_from, signed.valid_until
     try:
-        start = parse_xsd_datetime(credential[start_name]) if start_name in credential else None
-        end = parse_xsd_datetime(credential[end_name]) if end_name in credential else None
+        start = parse_xsd_datetime(start_field[1]) if start_field else None
+        end = parse_xsd_datetime(end_field[1]) if end_field else None
     except ValueError as exc:
         return _failed("validity", "data.invalid_date", str(exc))
-    if start is not None and now < start:
-        return _failed("validity", "validity.not_yet_valid", f"credential is not valid before {start_name}")
-    if end is not None and now > end:
-        return _failed("validity", "validity.expired", f"credential expired ({end_name} has passed)")
+    if start_field and start is not None and now + clock_skew < start:
+        return _failed("validity", "validity.not_yet_valid", f"credential is not valid before {start_field[0]}")
+    if end_field and end is not None and now - clock_skew > end:
+        return _failed("validity", "validity.expired", f"credential expired ({end_field[0]} has passed)")
     return _passed("validity", "credential is within its validity period")
 
 
-def _check_status_entry(
-    entry: Any,
-    issuer: str | None,
-    documents: DocumentSet,
-    resolver: KeyResolver,
-    now: datetime,
-    loader: DocumentLoader | None,
-    trust_named_keys: bool,
-) -> CheckResult:
-    entry_type = entry.get("type") if isinstance(entry, dict) else None
-    if entry_type != "BitstringStatusListEntry":
-        return _undetermined(
-            "status", "status.unsupported_type", f"credential status type {entry_type!r} is not supported"
-        )
+def _check_status_entry(entry: SignedStatusEntry, documents: DocumentSet, ctx: _Verifying) -> CheckResult:
+    issuer = ctx.issuer
+    if not entry.is_bitstring:
+        names = ", ".join(sorted(entry.types)) or "none"
+        return _undetermined("status", "status.unsupported_type", f"credential status type ({names}) is not supported")
     try:
-        parsed = parse_entry(entry)
+        parsed = status_entry(entry.purpose, entry.list_url, entry.index, entry.size)
     except StatusListError as exc:
         return _failed("status", exc.code, str(exc))
     word = STATUS_WORDS.get(parsed.purpose)
@@ -274,7 +380,13 @@ def _check_status_entry(
         message = f"cannot tell whether the credential is {word}: no fresh copy of {parsed.list_url} ({why})"
         return _undetermined("status", "status.unavailable", message)
     report = verify_credential(
-        list_credential, resolver=resolver, now=now, loader=loader, profile="vc", trust_named_keys=trust_named_keys
+        list_credential,
+        resolver=ctx.resolver,
+        now=ctx.now,
+        loader=ctx.loader,
+        profile="vc",
+        trust_named_keys=ctx.trust_named_keys,
+        clock_skew=ctx.clock_skew,
     )
     if not report.verified:
         reasons = ", ".join(sorted(report.codes()))
@@ -309,6 +421,44 @@ def _status_word(checks: list[CheckResult]) -> CredentialStatusWord | None:
     return None
 
 
+def read_signed_credential(
+    credential: dict[str, Any], loader: DocumentLoader | None = None, expanded: list[Any] | None = None
+) -> SignedCredential:
+    """The claims the proof covers: ``credential`` without its proof, expanded, read as an RDF graph.
+
+    ``expanded`` may supply the expansion of that unsecured document when the caller already has it.
+    Raises :class:`CredentialError` (``code`` says why) when the document cannot be read that way.
+    """
+    if expanded is None:
+        expanded = expand({k: v for k, v in credential.items() if k != "proof"}, loader)
+    return read_credential(expanded)
+
+
+def _check_signed_claims(
+    credential: dict[str, Any], signed: SignedCredential | None, error: CredentialError | None, profile: str
+) -> CheckResult:
+    if signed is None:
+        message = f"the signed graph cannot be read: {error}"
+        return _failed("data.signed_claims", error.code if error else "data.graph_invalid", message)
+    problems = []
+    if VERIFIABLE_CREDENTIAL not in signed.types:
+        problems.append("the signed graph does not type it VerifiableCredential")
+    if profile == "ob3" and not signed.types & {OPEN_BADGE_CREDENTIAL, ENDORSEMENT_CREDENTIAL}:
+        problems.append("the signed graph does not type it OpenBadgeCredential")
+    if signed.issuer is None:
+        problems.append("the signed graph names no issuer by IRI")
+    if not signed.subjects:
+        problems.append("the signed graph has no credentialSubject")
+    if problems:
+        return _failed("data.signed_claims", "data.invalid_structure", _summary(problems))
+    mismatches = compact_form_disagreements(credential, signed)
+    if mismatches:
+        # Our verdict comes from the graph either way; the JSON is refused because whoever reads it (a badge
+        # page, a wallet, the JSON schema) would see something else than what was signed.
+        return _failed("data.signed_claims", "data.compact_form_mismatch", _summary(mismatches))
+    return _passed("data.signed_claims", "issuer, types, dates and status are read from the signed graph")
+
+
 def verify_credential(
     credential: dict[str, Any],
     *,
@@ -318,6 +468,8 @@ def verify_credential(
     documents: DocumentSet | None = None,
     profile: Literal["ob3", "vc"] = "ob3",
     trust_named_keys: bool = False,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+    expanded: list[Any] | None = None,
 ) -> VerificationReport:
     """Verify ``credential`` as of ``now`` (timezone-aware) and report every check.
 
@@ -325,6 +477,8 @@ def verify_credential(
     status is checked against the status list credentials in ``documents``; without ``documents`` it is
     reported as ``skipped`` (not asked for). ``loader`` may add JSON-LD documents beyond the bundled contexts.
     ``profile="vc"`` verifies a plain Verifiable Credential (a status list) without the OB 3.0 rules.
+    ``clock_skew`` is tolerated on validFrom/validUntil and on a proof's created/expires. ``expanded`` may
+    supply the expansion of the credential without its proof (see :func:`read_signed_credential`).
 
     ``trust_named_keys`` reproduces the 1EdTech validator's key rule: a key that the verificationMethod names
     itself (``<issuer id>#z6Mk…``) counts as the issuer's even though no document of the issuer lists it. Off
@@ -335,33 +489,48 @@ def verify_credential(
     if not isinstance(credential, dict):
         check = _failed("structure.document", "data.invalid_structure", "credential must be a JSON object")
         return VerificationReport(verified=False, checks=[check])
+    unreadable = json_problem(credential)
+    if unreadable is not None:
+        return VerificationReport(
+            verified=False, checks=[_failed("structure.document", unreadable.code, str(unreadable))]
+        )
     resolver = resolver or DocumentResolver(documents)
-    issuer = issuer_id(credential)
+    signed: SignedCredential | None = None
+    graph_error: CredentialError | None = None
+    try:
+        signed = read_signed_credential(credential, loader, expanded)
+    except CredentialError as exc:
+        graph_error = exc
+    issuer = signed.issuer if signed is not None else None
+    ctx = _Verifying(issuer, resolver, loader, trust_named_keys, now, clock_skew)
+    proof_checks, proofs = _check_proofs(credential, ctx)
     checks = _check_structure(credential, profile)
     if profile == "ob3":
-        checks.append(_check_schema(credential))
+        checks.append(_check_schema(_with_counted_proofs(credential, proofs)))
     checks.append(_check_terms(credential, loader))
-    proof_checks, vm_id = _check_proofs(credential, issuer, resolver, loader, trust_named_keys)
+    checks.append(_check_signed_claims(credential, signed, graph_error, profile))
     checks.extend(proof_checks)
-    checks.append(_check_validity(credential, now))
+    checks.append(_check_validity(signed, now, clock_skew))
 
     status_checks: list[CheckResult] = []
-    entries = _as_list(credential.get("credentialStatus"))
+    entries = signed.status if signed is not None else ()
     if entries and documents is None:
         status_checks.append(_skipped("status", "status.not_checked", "credential status was not checked"))
     elif entries and documents is not None:
-        status_checks = [
-            _check_status_entry(e, issuer, documents, resolver, now, loader, trust_named_keys) for e in entries
-        ]
+        status_checks = [_check_status_entry(e, documents, ctx) for e in entries]
     checks.extend(status_checks)
 
     verified = all(c.outcome in ("passed", "skipped") for c in checks)
     credential_id = credential.get("id") if isinstance(credential.get("id"), str) else None
+    vm = next((p.verification_method for p in proofs if p.verified), None) or next(
+        (p.verification_method for p in proofs if p.verification_method), None
+    )
     return VerificationReport(
         verified=verified,
         checks=checks,
-        credential_id=credential_id,
+        credential_id=signed.id if signed is not None and signed.id else credential_id,
         issuer_id=issuer,
-        verification_method=vm_id,
+        verification_method=vm,
         status=_status_word(status_checks) if documents is not None else None,
+        proofs=proofs,
     )

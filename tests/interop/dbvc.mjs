@@ -5,7 +5,9 @@
 //
 //   node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE...   one JSON line per file: {file, verified, error,
 //                                                                  status}; status lists come from --docs too
-//   node dbvc.mjs sign IN.json OUT.json                             sign with a fresh did:key (issuer id := DID)
+//   node dbvc.mjs sign [--seed HEX] [--created ISO] IN OUT        sign with a fresh did:key (issuer id := DID);
+//                                                                  --seed: the key from this 32-byte seed instead;
+//                                                                  --created: the proof's created (default now)
 //   node dbvc.mjs canon FILE...                                     one JSON line: {file, nquads, error}
 //
 // --docs points at a JSON index {URL: file name relative to the index}, like vectors/docs.json.
@@ -151,8 +153,9 @@ async function verify(files, {now, docs}) {
   }
 }
 
-async function sign(input, output) {
-  const keyPair = await Ed25519Multikey.generate();
+async function sign(input, output, {seed: seedHex, created} = {}) {
+  const seed = seedHex ? Uint8Array.from(Buffer.from(seedHex, 'hex')) : undefined;
+  const keyPair = await Ed25519Multikey.generate({seed});
   const did = `did:key:${keyPair.publicKeyMultibase}`;
   keyPair.controller = did;
   keyPair.id = `${did}#${keyPair.publicKeyMultibase}`;
@@ -162,7 +165,7 @@ async function sign(input, output) {
   } else {
     credential.issuer = did;
   }
-  const suite = new DataIntegrityProof({signer: keyPair.signer(), cryptosuite: eddsaRdfc2022});
+  const suite = new DataIntegrityProof({signer: keyPair.signer(), date: created, cryptosuite: eddsaRdfc2022});
   const documentLoader = makeDocumentLoader({docs: new Map()});
   const signed = await vc.issue({credential, suite, documentLoader});
   writeFileSync(output, JSON.stringify(signed, null, 2) + '\n');
@@ -192,6 +195,10 @@ function parseOptions(args) {
       options.now = args[++i];
     } else if(args[i] === '--docs') {
       options.docs = args[++i];
+    } else if(args[i] === '--seed') {
+      options.seed = args[++i];
+    } else if(args[i] === '--created') {
+      options.created = args[++i];
     } else {
       options.files.push(args[i]);
     }
@@ -205,12 +212,13 @@ async function main(argv) {
   if(command === 'verify' && options.files.length) {
     await verify(options.files, options);
   } else if(command === 'sign' && options.files.length === 2) {
-    await sign(...options.files);
+    await sign(...options.files, options);
   } else if(command === 'canon' && options.files.length) {
     await canon(options.files);
   } else {
     process.stderr.write(
-      'usage: node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE... | sign IN OUT | canon FILE...\n');
+      'usage: node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE... | sign [--seed HEX] [--created ISO] IN OUT | ' +
+      'canon FILE...\n');
     return 2;
   }
   return 0;

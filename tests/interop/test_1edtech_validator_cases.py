@@ -53,6 +53,11 @@ DISAGREEMENTS: dict[str, tuple[str, set[str]]] = {
     # ecdsa-sd-2023 (selective disclosure, P-256) is not a supported suite: undetermined, so not verified. The
     # derived credential also lacks `name`, which OB 3.0 requires (our derived schema reports it).
     "sd/derivedcredential.json": ("valid", {"proof.unsupported_cryptosuite", "schema.invalid"}),
+    # A proof set (VC Data Integrity 1.0, "Proof Sets"): the first proof's type 'SomeProofType' is undefined, the
+    # second, the issuer's eddsa-rdfc-2022 proof, verifies. Each proof is verified on its own and one by the
+    # issuer suffices (docs/verification-semantics.md), so anyone appending a junk proof cannot make a badge
+    # fail; the validator counts the junk proof's JSON-LD error against the credential.
+    "simple-multiple-proofs.json": ("invalid", set()),
 }
 
 # For cases where both say invalid: the code(s) that must be among ours — the same reason as the validator's
@@ -60,7 +65,8 @@ DISAGREEMENTS: dict[str, tuple[str, set[str]]] = {
 REASONS: dict[str, set[str]] = {
     "simple-err-type.json": {"data.invalid_type", "schema.invalid"},
     "simple-err-proof-method.json": {"issuer.key_unavailable"},  # key document not supplied (offline)
-    "simple-err-proof-method-no-scheme.json": {"issuer.verification_method_invalid"},
+    # The verificationMethod is a relative IRI: the proof configuration fails safe mode before any key lookup.
+    "simple-err-proof-method-no-scheme.json": {"data.undefined_term"},
     "simple-err-proof-method-unknown-scheme.json": {"issuer.verification_method_unsupported"},
     "simple-err-proof-method-unknown-did-method.json": {"issuer.did_method_unsupported"},
     "simple-err-proof-value.json": {"proof.signature_invalid"},

@@ -168,7 +168,8 @@ def db_signed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
         document = {k: v for k, v in build("did:key:placeholder").items() if k != "credentialStatus"}
         unsigned = _write(work / f"{name}-unsigned.json", document)
         out = work / f"{name}-signed.json"
-        _dbvc("sign", str(unsigned), str(out))
+        # created as of SIGNED_AT: a proof created after the time we verify at is refused (created in the future)
+        _dbvc("sign", "--created", SIGNED_AT.strftime("%Y-%m-%dT%H:%M:%SZ"), str(unsigned), str(out))
         signed[name] = json.loads(out.read_text(encoding="utf-8"))
     return signed
 

@@ -148,18 +148,33 @@ def test_undefined_term_rejected_before_signing(
 
 
 def test_expired_fails(signed_credential: dict[str, Any]) -> None:
-    assert _report_codes(signed_credential, datetime(2027, 1, 1, 0, 0, 1, tzinfo=UTC)) == {"validity.expired"}
+    # validUntil is 2027-01-01T00:00:00Z; five minutes of clock skew are tolerated, like Digital Bazaar's vc.
+    assert _report_codes(signed_credential, datetime(2027, 1, 1, 0, 4, 59, tzinfo=UTC)) == set()
+    assert _report_codes(signed_credential, datetime(2027, 1, 1, 0, 5, 1, tzinfo=UTC)) == {"validity.expired"}
 
 
 def test_not_yet_valid_fails(signed_credential: dict[str, Any]) -> None:
-    before = datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)
-    assert _report_codes(signed_credential, before) == {"validity.not_yet_valid"}
+    # validFrom and the proof's created are 2026-01-01T00:00:00Z.
+    assert _report_codes(signed_credential, datetime(2025, 12, 31, 23, 55, 1, tzinfo=UTC)) == set()
+    before = datetime(2025, 12, 31, 23, 54, 59, tzinfo=UTC)
+    assert _report_codes(signed_credential, before) == {"validity.not_yet_valid", "proof.created_in_future"}
+
+
+def test_clock_skew_is_configurable(signed_credential: dict[str, Any]) -> None:
+    late = datetime(2027, 1, 1, 0, 0, 1, tzinfo=UTC)
+    report = verify_credential(signed_credential, resolver=DidKeyResolver(), now=late, clock_skew=timedelta(0))
+    assert report.codes() == {"validity.expired"}
 
 
 def test_vc1_dates(signed_credential: dict[str, Any], now: datetime) -> None:
     doc = {k: v for k, v in signed_credential.items() if k not in ("validFrom", "validUntil")}
+    doc["@context"] = ["https://www.w3.org/2018/credentials/v1", *doc["@context"][1:]]
+    doc["issuanceDate"] = signed_credential["validFrom"]
     doc["expirationDate"] = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert "validity.expired" in _report_codes(doc, now)
+    # expirationDate is not a VC 2.0 term: in a 2.0 credential it is not part of the signed graph at all.
+    doc["@context"] = signed_credential["@context"]
+    assert {"data.undefined_term", "data.compact_form_mismatch"} <= _report_codes(doc, now)
 
 
 def test_missing_proof(unsigned_credential: dict[str, Any], now: datetime) -> None:
@@ -235,5 +250,6 @@ def test_undefined_term_in_proof_fails(signed_credential: dict[str, Any], now: d
     tampered = copy.deepcopy(signed_credential)
     tampered["proof"]["nonce2"] = "abc"
     report = verify_credential(tampered, resolver=DidKeyResolver(), now=now)
-    assert report.codes() == {"data.undefined_term"}
+    # A proof whose configuration safe mode refuses is not checked further.
+    assert report.codes() == {"data.undefined_term", "issuer.not_checked", "proof.not_checked"}
     assert "$.proof.nonce2" in report.failures()[0].message

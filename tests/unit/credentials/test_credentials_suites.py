@@ -62,25 +62,37 @@ def test_fragment_key_is_not_the_issuers_without_a_document(now: datetime) -> No
     assert [(c.outcome, c.code) for c in report.checks if c.check == "issuer.key"] == [("failed", "issuer.key_unbound")]
 
 
-def test_every_proof_of_a_set_must_verify(
+def test_proof_set_verifies_when_a_proof_by_the_issuer_does(
     signed_credential: dict[str, Any], issuer_key: Ed25519PrivateKey, signed_at: datetime, now: datetime
 ) -> None:
+    """VC Data Integrity 1.0 proof sets: each proof is verified on its own; one by the issuer is enough."""
     unsigned = {k: v for k, v in signed_credential.items() if k != "proof"}
     second = sign_credential(unsigned, issuer_key, did_key_verification_method(issuer_key), now)["proof"]
     both = {**unsigned, "proof": [signed_credential["proof"], second]}
     report = verify_credential(both, resolver=DidKeyResolver(), now=now)
     assert report.verified, report.failures()
     assert [c.message.split(":")[0] for c in report.checks if c.check == "proof.signature"] == ["proof[0]", "proof[1]"]
+    assert [(p.index, p.verified) for p in report.proofs] == [(0, True), (1, True)]
 
     other = generate_key()
     foreign = sign_credential(unsigned, other, did_key_verification_method(other), signed_at)["proof"]
-    codes = verify_credential(
-        {**unsigned, "proof": [signed_credential["proof"], foreign]}, resolver=DidKeyResolver(), now=now
-    ).codes()
-    assert codes == {"issuer.key_mismatch"}
-
+    junk = {**second, "proofValue": "z" + "1" * 80}
     unknown = {**second, "cryptosuite": "ecdsa-rdfc-2019"}
-    codes = verify_credential(
-        {**unsigned, "proof": [signed_credential["proof"], unknown]}, resolver=DidKeyResolver(), now=now
-    ).codes()
-    assert "proof.unsupported_cryptosuite" in codes
+    for extra, code in (
+        (foreign, "issuer.key_mismatch"),
+        (junk, "proof.malformed"),
+        (unknown, "proof.unsupported_cryptosuite"),
+        ("junk", "proof.malformed"),
+    ):
+        report = verify_credential(
+            {**unsigned, "proof": [extra, signed_credential["proof"]]}, resolver=DidKeyResolver(), now=now
+        )
+        assert report.verified, (code, report.failures())
+        assert [(p.index, p.verified, p.code) for p in report.proofs] == [(0, False, code), (1, True, "proof.valid")]
+        [summary] = [c for c in report.checks if c.check == "proof.set"]
+        assert summary.code == "proof.set_partly_verified" and f"proof[0] ({code})" in summary.message
+
+    # Without a proof by the issuer, nothing verifies and every proof's failure is reported.
+    report = verify_credential({**unsigned, "proof": [foreign, junk]}, resolver=DidKeyResolver(), now=now)
+    assert not report.verified
+    assert {"issuer.key_mismatch", "proof.malformed"} <= report.codes()

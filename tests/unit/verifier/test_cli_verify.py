@@ -115,3 +115,18 @@ def test_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["verify", "--doc", "no-equals-sign", str(CASES / "simple.json")]) == 2
     assert main(["verify", "--now", "tomorrow", str(CASES / "simple.json")]) == 2
     assert "credstream verify" in capsys.readouterr().err
+
+
+def test_clock_skew_is_configured_by_the_environment(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    signed_credential: dict[str, Any],
+) -> None:
+    """validUntil is 2027-01-01T00:00:00Z: one second later is within the default 5 minutes of skew."""
+    path = _write(tmp_path / "badge.json", signed_credential)
+    late = ["verify", "--offline", "--now", "2027-01-01T00:00:01Z", str(path)]
+    assert main(late) == 0
+    monkeypatch.setenv("CREDSTREAM_VERIFY_CLOCK_SKEW_SECONDS", "0")
+    assert main(late) == 1
+    assert "validity.expired" in {c["code"] for c in _lines(capsys)[-1]["checks"] if c["outcome"] == "failed"}

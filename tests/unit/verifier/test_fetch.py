@@ -8,7 +8,7 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -27,7 +27,8 @@ from shared.credentials import (
     sign_credential,
     verify_with_fetch,
 )
-from shared.credentials.fetch import max_age_seconds
+from shared.credentials.fetch import _is_public_address, max_age_seconds
+from tests.unit.credentials.samples import STATUS_LIST_URL, with_status
 
 DID = "did:web:issuer.example%3A8443:tenants:acme"
 DID_URL = "https://issuer.example:8443/tenants/acme/did.json"
@@ -134,6 +135,50 @@ async def test_private_addresses_refused_unless_listed() -> None:
         assert info.value.kind == "refused", url
     listed = HttpDocumentFetcher(client=_client(lambda _r: httpx.Response(200, json={})), insecure_hosts=["127.0.0.1"])
     assert (await listed.fetch("http://127.0.0.1/doc")).json == {}
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 (RFC 6052) of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254 (cloud metadata)
+        "64:ff9b:1::808:808",  # local-use NAT64 prefix (RFC 8215)
+        "2002:7f00:1::1",  # 6to4 (RFC 3056) of 127.0.0.1
+        "2002:808:808::1",  # 6to4, even of a public address
+        "::7f00:1",  # IPv4-compatible (deprecated, RFC 4291 §2.5.5.1)
+        "::ffff:10.0.0.1",  # IPv4-mapped (RFC 4291 §2.5.5.2) of a private address
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo (RFC 4380)
+    ],
+)
+async def test_ipv6_forms_embedding_ipv4_are_internal(address: str) -> None:
+    fetcher = HttpDocumentFetcher(client=_client(lambda _r: httpx.Response(200, json={})))
+    with pytest.raises(FetchError) as info:
+        await fetcher.fetch(f"https://[{address}]/doc")
+    assert info.value.kind == "refused"
+
+
+def test_embedded_public_ipv4_stays_public() -> None:
+    # A DNS64 answer for a public IPv4-only host must stay fetchable from an IPv6-only verifier.
+    assert _is_public_address("64:ff9b::808:808") and _is_public_address("::ffff:8.8.8.8")
+    assert _is_public_address("2001:4860:4860::8888")
+
+
+async def test_a_refused_redirect_is_reported_as_refused(
+    did_web_credential: dict[str, Any], issuer_key: Ed25519PrivateKey, now: datetime
+) -> None:
+    def to_metadata(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("did.json"):
+            return httpx.Response(200, json=_did_document(issuer_key))
+        return httpx.Response(302, headers={"location": "http://169.254.169.254/latest/meta-data"})
+
+    unsigned = with_status({k: v for k, v in did_web_credential.items() if k != "proof"}, 5)
+    credential = sign_credential(unsigned, issuer_key, f"{DID}#key-1", datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(FetchError) as info:
+        await _fetcher(to_metadata).fetch(STATUS_LIST_URL)
+    assert info.value.url == STATUS_LIST_URL and info.value.kind == "refused"
+    report = await verify_with_fetch(credential, _fetcher(to_metadata), now)
+    [status] = [c for c in report.checks if c.check == "status"]
+    assert status.outcome == "undetermined" and "refused" in status.message and "not supplied" not in status.message
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -1,0 +1,353 @@
+"""What a proof covers: a credential's claims read from its RDF graph, not from its JSON member names.
+
+An ``eddsa-rdfc-2022`` proof signs the canonical RDF dataset of the document, not its JSON. Many JSON texts
+give the same dataset: a member written as its full IRI, a term aliased in an inline context, a member moved
+under an ``@nest`` alias, an ``@included`` node or an ``@reverse`` property stating the same triple. A check
+that reads ``credential["credentialStatus"]`` is blind to all of them, so a holder could re-key the status
+entry of a revoked badge and keep a valid signature. Everything here reads the dataset instead (pyld's
+``toRdf`` of the expanded document, the same algorithm canonicalisation starts from), so no JSON spelling can
+hide a claim the issuer signed. See docs/verification-semantics.md.
+
+:func:`read_credential` takes the *expanded* document without its proof; :func:`read_proof_options` the
+expanded proof configuration (the proof without ``proofValue``, with the document's ``@context``), i.e.
+exactly the two inputs the cryptosuite hashes. :func:`compact_form_disagreements` lists where the JSON a
+person or a wallet reads says something else than the signed graph.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from pyld import jsonld as pyld_jsonld
+
+from .errors import CredentialError
+from .jsonld import DEFAULT_DOCUMENT_LOADER
+
+VC = "https://www.w3.org/2018/credentials#"
+SEC = "https://w3id.org/security#"
+STATUS = "https://www.w3.org/ns/credentials/status#"
+OB = "https://purl.imsglobal.org/spec/vc/ob/vocab.html#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+DC_CREATED = "http://purl.org/dc/terms/created"
+
+VERIFIABLE_CREDENTIAL = VC + "VerifiableCredential"
+OPEN_BADGE_CREDENTIAL = OB + "OpenBadgeCredential"  # AchievementCredential is an alias of the same IRI
+ENDORSEMENT_CREDENTIAL = OB + "EndorsementCredential"
+BITSTRING_STATUS_LIST_ENTRY = STATUS + "BitstringStatusListEntry"
+BITSTRING_STATUS_LIST_CREDENTIAL = STATUS + "BitstringStatusListCredential"
+# Core type IRIs and the compact terms that stand for them in the VC 2.0 / OB 3.0 contexts.
+CORE_TYPE_TERMS: dict[str, frozenset[str]] = {
+    VERIFIABLE_CREDENTIAL: frozenset({"VerifiableCredential"}),
+    OPEN_BADGE_CREDENTIAL: frozenset({"OpenBadgeCredential", "AchievementCredential"}),
+    ENDORSEMENT_CREDENTIAL: frozenset({"EndorsementCredential"}),
+    BITSTRING_STATUS_LIST_CREDENTIAL: frozenset({"BitstringStatusListCredential"}),
+}
+# Validity members: VC 2.0 names and their VC 1.1 counterparts (same vocabulary namespace).
+DATE_TERMS = ("validFrom", "validUntil", "issuanceDate", "expirationDate")
+ASSERTION_METHOD = SEC + "assertionMethod"
+PROOF_TYPE_TERMS = ("DataIntegrityProof", "Ed25519Signature2020")
+_PROOF_MARKERS = (RDF_TYPE, SEC + "verificationMethod", SEC + "proofPurpose", SEC + "cryptosuite")
+# toRdf keeps relative IRIs out of the dataset, as canonicalisation does; base=None as in jsonld.py.
+_TO_RDF_OPTIONS: dict[str, Any] = {"base": None, "produceGeneralizedRdf": False}
+
+
+class GraphError(CredentialError):
+    """The signed graph does not hold one readable credential (or proof); ``code`` says why."""
+
+    code = "data.graph_invalid"
+
+
+@dataclass(frozen=True)
+class Term:
+    """One RDF term: an IRI, a blank node (``_:…``) or a literal's lexical form."""
+
+    kind: str  # "IRI" | "blank node" | "literal"
+    value: str
+
+    @property
+    def iri(self) -> str | None:
+        """The IRI, or ``None`` for a blank node or a literal."""
+        return self.value if self.kind == "IRI" else None
+
+
+class Triples:
+    """The default graph of a dataset, indexed by subject and predicate."""
+
+    def __init__(self, expanded: Any) -> None:
+        try:
+            # The input is expanded (no contexts left); the offline loader only makes sure nothing is fetched.
+            dataset = pyld_jsonld.to_rdf(expanded, {**_TO_RDF_OPTIONS, "documentLoader": DEFAULT_DOCUMENT_LOADER})
+        except (pyld_jsonld.JsonLdError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise GraphError(f"cannot read the document as RDF: {type(exc).__name__}: {exc}") from exc
+        self._index: dict[str, dict[str, list[Term]]] = defaultdict(lambda: defaultdict(list))
+        self._objects: set[str] = set()
+        # Only the default graph: embedded proofs and @graph containers are other graphs, not claims.
+        for triple in dataset.get("@default", []):
+            obj = triple["object"]
+            if obj["type"] != "literal":
+                self._objects.add(obj["value"])
+            self._index[triple["subject"]["value"]][triple["predicate"]["value"]].append(
+                Term(obj["type"], obj["value"])
+            )
+
+    def objects(self, subject: str, predicate: str) -> list[Term]:
+        """Every object of ``subject predicate ?o``."""
+        found = self._index.get(subject)
+        return list(found.get(predicate, [])) if found else []
+
+    def types(self, subject: str) -> frozenset[str]:
+        """The ``rdf:type`` IRIs of ``subject`` (however the JSON wrote them)."""
+        return frozenset(t.value for t in self.objects(subject, RDF_TYPE) if t.kind == "IRI")
+
+    def is_object(self, node: str) -> bool:
+        """True if ``node`` is the object of some triple."""
+        return node in self._objects
+
+    def subjects(self) -> list[str]:
+        """Every subject of the default graph."""
+        return list(self._index)
+
+    def subjects_of_type(self, type_iri: str) -> list[str]:
+        """Subjects with ``rdf:type type_iri``."""
+        return [s for s in self._index if type_iri in self.types(s)]
+
+    def one(self, subject: str, predicate: str, name: str) -> Term | None:
+        """The single object of a single-valued property; several values are refused, not picked from."""
+        values = list(dict.fromkeys(self.objects(subject, predicate)))
+        if len(values) > 1:
+            raise GraphError(f"{name} has {len(values)} values in the signed graph", code="data.multiple_values")
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class SignedStatusEntry:
+    """A ``credentialStatus`` entry as signed (lexical values; validated by :mod:`.status`)."""
+
+    types: frozenset[str]
+    purpose: str | None
+    index: str | None
+    list_url: str | None
+    size: str | None
+
+    @property
+    def is_bitstring(self) -> bool:
+        """True for a ``BitstringStatusListEntry``."""
+        return BITSTRING_STATUS_LIST_ENTRY in self.types
+
+
+@dataclass(frozen=True)
+class SignedCredential:
+    """The claims of a credential that its proof covers. Dates are lexical forms (``None`` when absent)."""
+
+    id: str | None
+    types: frozenset[str]
+    issuer: str | None
+    subjects: int
+    dates: dict[str, str | None]
+    status: tuple[SignedStatusEntry, ...]
+
+    @property
+    def valid_from(self) -> tuple[str, str] | None:
+        """(member name, value) of the start of validity: validFrom, else VC 1.1 issuanceDate."""
+        return self._first("validFrom", "issuanceDate")
+
+    @property
+    def valid_until(self) -> tuple[str, str] | None:
+        """(member name, value) of the end of validity: validUntil, else VC 1.1 expirationDate."""
+        return self._first("validUntil", "expirationDate")
+
+    def _first(self, *names: str) -> tuple[str, str] | None:
+        for name in names:
+            value = self.dates.get(name)
+            if value is not None:
+                return name, value
+        return None
+
+
+@dataclass(frozen=True)
+class SignedProofOptions:
+    """A proof's options as its configuration graph states them."""
+
+    type: str | None
+    cryptosuite: str | None
+    verification_method: str | None
+    proof_purpose: str | None
+    created: str | None
+    expires: str | None
+
+
+def _literal(term: Term | None) -> str | None:
+    return term.value if term is not None and term.kind == "literal" else None
+
+
+def _node_id(subject: str) -> str | None:
+    return None if subject.startswith("_:") else subject
+
+
+def _status_entry(triples: Triples, node: str) -> SignedStatusEntry:
+    url = triples.one(node, STATUS + "statusListCredential", "statusListCredential")
+    return SignedStatusEntry(
+        types=triples.types(node),
+        purpose=_literal(triples.one(node, STATUS + "statusPurpose", "statusPurpose")),
+        index=_literal(triples.one(node, STATUS + "statusListIndex", "statusListIndex")),
+        list_url=url.iri if url is not None else None,
+        size=_literal(triples.one(node, STATUS + "statusSize", "statusSize")),
+    )
+
+
+def _credential_node(expanded_document: Any, triples: Triples) -> str:
+    """The credential's node: the document's top node when it has an IRI, else the only top-level VC node.
+
+    Other credentials can sit in the same graph (OB endorsements embedded in an achievement), and the
+    credential itself can be the object of a triple (a refreshService or evidence naming it), so: the node the
+    JSON's top object is, when it has an id; otherwise the one node typed VerifiableCredential that nothing
+    points to (a blank top node cannot be pointed to), or the only one at all.
+    """
+    nodes = triples.subjects_of_type(VERIFIABLE_CREDENTIAL)
+    top = [n for n in expanded_document if isinstance(n, dict)] if isinstance(expanded_document, list) else []
+    top_id = top[0].get("@id") if len(top) == 1 else None
+    if isinstance(top_id, str) and not top_id.startswith("_:"):
+        if top_id not in nodes:
+            raise GraphError(
+                f"{top_id} is not typed VerifiableCredential in the signed graph", code="data.invalid_type"
+            )
+        return top_id
+    roots = [n for n in nodes if not triples.is_object(n)]
+    if len(roots) == 1:
+        return roots[0]
+    if len(nodes) == 1:
+        return nodes[0]
+    raise GraphError(
+        f"the signed graph holds {len(nodes)} nodes typed VerifiableCredential and none is the document's",
+        code="data.not_one_credential",
+    )
+
+
+def read_credential(expanded_document: Any) -> SignedCredential:
+    """Read the credential from its expanded document (without proof); raise :class:`GraphError` if none.
+
+    Which node is the credential: see :func:`_credential_node` (no candidate, or several, is an error).
+    """
+    triples = Triples(expanded_document)
+    node = _credential_node(expanded_document, triples)
+    issuer = triples.one(node, VC + "issuer", "issuer")
+    return SignedCredential(
+        id=_node_id(node),
+        types=triples.types(node),
+        issuer=issuer.iri if issuer is not None else None,
+        subjects=len(triples.objects(node, VC + "credentialSubject")),
+        dates={name: _literal(triples.one(node, VC + name, name)) for name in DATE_TERMS},
+        status=tuple(
+            _status_entry(triples, entry.value)
+            for entry in dict.fromkeys(triples.objects(node, VC + "credentialStatus"))
+            if entry.kind != "literal"
+        ),
+    )
+
+
+def read_proof_options(expanded_config: Any) -> SignedProofOptions:
+    """Read one proof's options from its expanded configuration (the proof without ``proofValue``)."""
+    triples = Triples(expanded_config)
+    nodes = [s for s in triples.subjects() if any(triples.objects(s, p) for p in _PROOF_MARKERS)]
+    if len(nodes) != 1:
+        raise GraphError("the proof configuration does not describe exactly one proof", code="proof.malformed")
+    node = nodes[0]
+    types = sorted(triples.types(node))
+    method = triples.one(node, SEC + "verificationMethod", "verificationMethod")
+    purpose = triples.one(node, SEC + "proofPurpose", "proofPurpose")
+    return SignedProofOptions(
+        type=types[0] if len(types) == 1 else None,
+        cryptosuite=_literal(triples.one(node, SEC + "cryptosuite", "cryptosuite")),
+        verification_method=method.iri if method is not None else None,
+        proof_purpose=purpose.iri if purpose is not None else None,
+        created=_literal(triples.one(node, DC_CREATED, "created")),
+        expires=_literal(triples.one(node, SEC + "expiration", "expires")),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# The compact (JSON) view against the signed graph
+# ----------------------------------------------------------------------------------------------------
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _compact_issuer(credential: dict[str, Any]) -> Any:
+    issuer = credential.get("issuer")
+    return issuer.get("id") if isinstance(issuer, dict) else issuer
+
+
+def _is_bitstring_entry(entry: Any) -> bool:
+    return isinstance(entry, dict) and "BitstringStatusListEntry" in _as_list(entry.get("type"))
+
+
+def _compact_status(entry: dict[str, Any]) -> tuple[Any, ...]:
+    index = entry.get("statusListIndex")
+    return (
+        entry.get("statusPurpose"),
+        str(index) if isinstance(index, int) else index,
+        entry.get("statusListCredential"),
+    )
+
+
+def compact_form_disagreements(credential: dict[str, Any], signed: SignedCredential) -> list[str]:
+    """Where the credential's plain compact members differ from its signed graph (empty when they agree).
+
+    A difference means a core member is spelt some other way (full IRI key, inline alias, ``@nest``,
+    ``@included``…): the verdict still comes from the graph, but such a document is refused because anything
+    that reads its JSON (a badge page, a wallet, the OB JSON schema) would show something nobody signed.
+    """
+    found: list[str] = []
+    if _compact_issuer(credential) != signed.issuer:
+        found.append(f"issuer is {_compact_issuer(credential)!r} in the JSON but {signed.issuer!r} as signed")
+    compact_types = {t for t in _as_list(credential.get("type")) if isinstance(t, str)}
+    for iri, terms in CORE_TYPE_TERMS.items():
+        if bool(compact_types & terms) != (iri in signed.types):
+            found.append(f"type {min(terms)} is {'not ' if iri in signed.types else ''}in the JSON type list")
+    for name in DATE_TERMS:
+        compact = credential.get(name)
+        if compact != signed.dates.get(name):
+            found.append(f"{name} is {compact!r} in the JSON but {signed.dates.get(name)!r} as signed")
+    entries = _as_list(credential.get("credentialStatus"))
+    compact_status = sorted(repr(_compact_status(e)) for e in entries if _is_bitstring_entry(e))
+    signed_status = sorted(repr((e.purpose, e.index, e.list_url)) for e in signed.status if e.is_bitstring)
+    if len(entries) != len(signed.status) or compact_status != signed_status:
+        found.append(
+            f"credentialStatus has {len(entries)} entries in the JSON but {len(signed.status)} as signed, "
+            "or their BitstringStatusListEntry members differ"
+        )
+    if len(_as_list(credential.get("credentialSubject"))) != signed.subjects:
+        found.append("credentialSubject differs between the JSON and the signed graph")
+    compact_id = credential.get("id")
+    if compact_id != signed.id and not (compact_id is None and signed.id is None):
+        found.append(f"id is {compact_id!r} in the JSON but {signed.id!r} as signed")
+    return found
+
+
+def proof_form_disagreements(proof: dict[str, Any], signed: SignedProofOptions) -> list[str]:
+    """Where a proof's compact members differ from its signed configuration graph."""
+    found: list[str] = []
+    compact_type = proof.get("type")
+    expected_type = SEC + compact_type if compact_type in PROOF_TYPE_TERMS else compact_type
+    pairs = (
+        ("type", expected_type, signed.type),
+        ("cryptosuite", proof.get("cryptosuite"), signed.cryptosuite),
+        ("verificationMethod", proof.get("verificationMethod"), signed.verification_method),
+        (
+            "proofPurpose is assertionMethod",
+            proof.get("proofPurpose") == "assertionMethod",
+            signed.proof_purpose == ASSERTION_METHOD,
+        ),
+        ("created", proof.get("created"), signed.created),
+        ("expires", proof.get("expires"), signed.expires),
+    )
+    for name, compact, graph in pairs:
+        if compact != graph:
+            found.append(f"proof {name} is {compact!r} in the JSON but {graph!r} as signed")
+    return found
