@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("asyncapi", help="print the AsyncAPI document of every topic")
 
+    from services.load import add_parser as add_load_parser
+
+    add_load_parser(commands)
+
     topics = commands.add_parser("create-topics", help="create credstream's Kafka topics (KAFKA_BOOTSTRAP_SERVERS)")
     topics.add_argument("--partitions", type=int, default=3)
     topics.add_argument("--replication-factor", type=int, default=1)
@@ -86,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             settings=settings,
             trust_named_keys=args.trust_named_keys,
         )
+    if args.command == "load":
+        from services.load import run_from_args
+
+        return run_from_args(args, settings)
     if args.command == "asyncapi":
         from services.asyncapi import asyncapi_json
 

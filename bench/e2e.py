@@ -1,0 +1,181 @@
+"""End-to-end benchmark (`make bench-e2e`): the four services as processes on local Kafka + PostgreSQL (as the e2e
+tests run them), optionally several replicas each and a CPU quota per process (cgroup v1), driven by
+`credstream load`; prints its table (badges/s, latency, lag, CPU-ms per badge per process, pg lock waits).
+
+    .venv/bin/python bench/e2e.py [--burst | --rate 100] [--learners 1000] [--assessment-replicas 2]
+        [--issuer-replicas 2] [--cpu-quota 0.4] [--json out/bench/e2e.json]
+
+Kafka + PostgreSQL come from KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL, else deploy/local/infra.sh starts them. Each
+run uses a fresh database and fresh consumer groups, and stops its services at the end. A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from services.load import LoadTarget, add_plan_arguments, plan_from_args, report_and_exit_code, run_load  # noqa: E402
+from services.load_probes import ProcessGroups, discover_local  # noqa: E402
+from shared.messaging.topics import ensure_topics  # noqa: E402
+from tests.e2e.processes import ADMIN_TOKEN, SERVICES, ServiceProcesses, free_port  # noqa: E402
+from tests.helpers import skip_topic_history  # noqa: E402
+from tests.infra import provide  # noqa: E402
+
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
+
+
+@dataclass
+class ReplicatedProcesses(ServiceProcesses):
+    """The e2e tests' service processes, with replicas: replica k > 1 of a service is named `<service>-<k>` and has
+    its own HTTP port."""
+
+    replicas: dict[str, int] = field(default_factory=dict)
+
+    def replica_names(self, service: str) -> list[str]:
+        return [service] + [f"{service}-{k}" for k in range(2, self.replicas.get(service, 1) + 1)]
+
+    def start(self, name: str) -> None:
+        service = name.rsplit("-", 1)[0] if name not in SERVICES else name
+        self.ports.setdefault(name, free_port())
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.running[name] = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", service],
+            cwd=REPO,
+            env=self.env(name),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@contextlib.contextmanager
+def cpu_quota(cpus: float | None, run: str) -> Iterator[dict[str, Path]]:
+    """Yield a registry name → cgroup; `limit(name, pid)` puts a process in its own cgroup v1 capped at `cpus` CPUs
+    (cpu.cfs_quota_us / cpu.cfs_period_us). Removed afterwards."""
+    made: dict[str, Path] = {}
+    yield made
+    for path in made.values():
+        with contextlib.suppress(OSError):
+            path.rmdir()
+    with contextlib.suppress(OSError):
+        (CGROUP_CPU / f"credstream-bench-{run}").rmdir()
+
+
+def limit(groups: dict[str, Path], run: str, name: str, pid: int, cpus: float) -> None:
+    if not (CGROUP_CPU / "cpu.cfs_quota_us").exists():
+        raise SystemExit(f"--cpu-quota needs cgroup v1 cpu controller at {CGROUP_CPU}")
+    path = CGROUP_CPU / f"credstream-bench-{run}" / name
+    path.mkdir(parents=True, exist_ok=True)
+    period = int((path / "cpu.cfs_period_us").read_text())
+    (path / "cpu.cfs_quota_us").write_text(str(int(cpus * period)))
+    (path / "cgroup.procs").write_text(str(pid))  # children it forks later (a signing pool) stay in it
+    groups[name] = path
+
+
+async def fresh_database(database_url: str, name: str, *, drop: bool = False) -> str:
+    import asyncpg
+
+    base = make_url(database_url)
+    connection = await asyncpg.connect(base.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        if drop:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+async def bench(args: argparse.Namespace) -> int:
+    infra = provide()
+    run = uuid.uuid4().hex[:8]
+    await ensure_topics(infra.kafka_bootstrap_servers)
+    database_url = await fresh_database(infra.database_url, f"bench_{run}")
+    group = f"bench-{run}"
+    # Fresh consumer groups start at the end of the topics: earlier runs' records are not ours to process.
+    await skip_topic_history(infra.kafka_bootstrap_servers, group)
+    replicas = {"enrollment": args.enrollment_replicas, "assessment": args.assessment_replicas,
+                "issuer": args.issuer_replicas, "verifier": 1}  # fmt: skip
+    log_dir = Path(tempfile.mkdtemp(prefix=f"credstream-bench-{run}-"))
+    processes = ReplicatedProcesses(infra.kafka_bootstrap_servers, database_url, log_dir, group, replicas=replicas)
+    print(f"# bench-e2e {run}: replicas {replicas}, CPU quota {args.cpu_quota or 'none'}, logs {log_dir}", flush=True)
+    code = 1
+    with cpu_quota(args.cpu_quota, run) as cgroups:
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+                # First replicas first: each migrates its service's tables on start, and must not race another.
+                for wave in ([SERVICES], [[n for s in SERVICES for n in processes.replica_names(s)[1:]]]):
+                    names = [n for n in wave[0] if n not in processes.running]
+                    for name in names:
+                        processes.start(name)
+                    if names:
+                        await processes.wait_ready(client, *names)
+            pids = ProcessGroups()
+            for service in SERVICES:
+                for name in processes.replica_names(service):
+                    pid = processes.running[name].pid
+                    pids.add(service, pid)
+                    if args.cpu_quota:
+                        limit(cgroups, run, name, pid, args.cpu_quota)
+            for name, found in discover_local({}, infra.kafka_bootstrap_servers, database_url).pids.items():
+                for pid in found:
+                    pids.add(name, pid)
+            target = LoadTarget(
+                enrollment_urls=tuple(processes.url(n) for n in processes.replica_names("enrollment")),
+                assessment_url=processes.url("assessment"),
+                kafka_bootstrap=infra.kafka_bootstrap_servers,
+                admin_token=ADMIN_TOKEN,
+                group_prefix=group,
+                database_url=database_url,
+                processes=pids,
+            )
+            report = await run_load(
+                plan_from_args(args), target, concurrency=args.concurrency, timeout=args.timeout,
+                warmup=not args.no_warmup,
+            )  # fmt: skip
+            code = report_and_exit_code(report, args.json)
+        finally:
+            exits = processes.stop_all()
+            failed = {name: code for name, code in exits.items() if code != 0}
+            if failed:
+                print(f"# services exited non-zero: {failed}; logs in {log_dir}", file=sys.stderr)
+            await fresh_database(infra.database_url, f"bench_{run}", drop=True)
+    return code
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_plan_arguments(parser)
+
+    def env_int(name: str) -> int:
+        return int(os.environ.get(name, "1"))
+
+    parser.add_argument("--enrollment-replicas", type=int, default=env_int("ENROLLMENT_REPLICAS"))
+    parser.add_argument("--assessment-replicas", type=int, default=env_int("ASSESSMENT_REPLICAS"))
+    parser.add_argument("--issuer-replicas", type=int, default=env_int("ISSUER_REPLICAS"))
+    parser.add_argument(
+        "--cpu-quota",
+        type=float,
+        default=float(os.environ["CPU_QUOTA"]) if os.environ.get("CPU_QUOTA") else None,
+        help="CPUs each service process may use (cgroup v1 cfs quota), e.g. 0.4; default: no cap",
+    )
+    return asyncio.run(bench(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,544 @@
+"""`credstream load`: drive a deployment over HTTP as LMSs would, and measure what comes out on Kafka.
+
+Defines its Achievement (and, unless keys are given, its LMS connections) through the admin APIs, posts learners
+who enrol and pass at a rate or in a burst, reads `credstream.badge-issued.v1` as an integrator would, and reports
+badges/s, LMS 202 → badge-issued latency, consumer lag per topic and — for processes on this machine — CPU per
+process, and lock waits in PostgreSQL when given the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.load_probes import (
+    ProcessGroups,
+    active_groups,
+    consumer_lag,
+    discover_local,
+    sample_lock_waits,
+)
+from services.load_report import LoadReport, LockWaits, render
+from services.load_traffic import (
+    ACHIEVEMENT_ID,
+    LmsFormat,
+    LmsRequest,
+    LoadPlan,
+    Sender,
+    achievement_definition,
+    learners,
+    senders,
+    xapi_mappings,
+)
+from shared.contracts import Topic
+from shared.settings import Settings
+
+XAPI_VERSION = "1.0.3"
+
+
+@dataclass
+class LoadTarget:
+    """Where the deployment is and how to talk to it."""
+
+    enrollment_urls: tuple[str, ...] = ("http://127.0.0.1:8001",)  # replicas: requests go round robin
+    assessment_url: str = "http://127.0.0.1:8002"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    admin_token: str = "dev-admin-token"
+    lms_keys: dict[str, str] = field(default_factory=dict)  # tenant → API key; others get a connection made
+    group_prefix: str = "credstream"  # consumer groups `<prefix>-<consumer>` whose lag is reported
+    database_url: str | None = None  # PostgreSQL: lock waits are sampled (and, when local, its CPU read)
+    processes: ProcessGroups | None = None  # CPU per process; None: found by port when local
+
+
+@dataclass
+class _Progress:
+    total: int
+    sent: int = 0
+    accepted: int = 0
+    badges: int = 0
+    lag: dict[str, int] = field(default_factory=dict)
+
+    def line(self, elapsed: float) -> str:
+        lag = sum(self.lag.values())
+        return (
+            f"{elapsed:6.1f}s  accepted {self.accepted}/{self.total} learners  badges {self.badges}/{self.total}"
+            f"  lag {lag}"
+        )
+
+
+class BadgeCollector:
+    """Reads badge-issued from its end (as of `start`) and notes, per learner of this run, when the badge was
+    published (the record's timestamp)."""
+
+    def __init__(self, bootstrap: str, run_id: str) -> None:
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._prefix = f"{run_id}"
+        self.published: dict[str, float] = {}  # learner key → epoch seconds
+        self.duplicates = 0
+        self.changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def offsets(self) -> AIOKafkaConsumer:
+        return self._consumer
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        topic = str(Topic.BADGE_ISSUED)
+        partitions = self._consumer.partitions_for_topic(topic)
+        if not partitions:
+            await self._consumer._client.force_metadata_update()
+            partitions = self._consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            raise RuntimeError(f"topic {topic} does not exist on {self._consumer._client._bootstrap_servers}")
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        self._consumer.assign(assigned)
+        await self._consumer.seek_to_end(*assigned)
+        for partition in assigned:  # resolve the end positions now, before anything is posted
+            await self._consumer.position(partition)
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            for records in (await self._consumer.getmany(timeout_ms=200, max_records=5000)).values():
+                for record in records:
+                    key = (record.key or b"").decode(errors="replace")
+                    if not key.partition(":")[2].startswith(self._prefix):
+                        continue
+                    if key in self.published:
+                        self.duplicates += 1
+                    else:
+                        self.published[key] = record.timestamp / 1000
+                self.changed.set()
+
+    async def wait_for(self, keys: set[str], deadline: float, on_tick: Callable[[], None] | None = None) -> bool:
+        while not keys <= self.published.keys():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), min(remaining, 1.0))
+            if on_tick:
+                on_tick()
+        return True
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+
+class LmsClient:
+    """Posts requests as the LMS connection of each tenant, honouring 429 Retry-After."""
+
+    def __init__(self, client: httpx.AsyncClient, target: LoadTarget) -> None:
+        self._client = client
+        self._target = target
+        self.keys: dict[str, str] = dict(target.lms_keys)
+        self.throttled = 0
+        self.refused: list[str] = []
+        self._next = 0
+
+    async def prepare(self, plan: LoadPlan, log: Callable[[str], None]) -> None:
+        """The Achievement for every tenant, and an LMS connection (with a rate limit that does not throttle the
+        generator) for every tenant without a key."""
+        admin = {"Authorization": f"Bearer {self._target.admin_token}"}
+        enrollment = self._target.enrollment_urls[0]
+        for index, tenant in enumerate(plan.tenant_ids):
+            response = await self._client.put(
+                f"{self._target.assessment_url}/v1/tenants/{tenant}/achievements/{ACHIEVEMENT_ID}",
+                json=achievement_definition(),
+                headers=admin,
+            )
+            _expect(response, "define the Achievement")
+            if tenant in self.keys:
+                continue
+            kind = plan.tenant_format(index)
+            response = await self._client.post(
+                f"{enrollment}/v1/tenants/{tenant}/lms-connections",
+                json={
+                    "name": f"credstream load {plan.run_id}",
+                    "source_kind": str(kind),
+                    "rate_limit": {"per_second": 100_000, "burst": 1_000_000},
+                },
+                headers=admin,
+            )
+            _expect(response, "create an LMS connection")
+            connection = response.json()
+            self.keys[tenant] = connection["secret"]
+            if kind is LmsFormat.XAPI:
+                response = await self._client.put(
+                    f"{enrollment}/v1/tenants/{tenant}/lms-connections/{connection['id']}/mappings",
+                    json=xapi_mappings(),
+                    headers=admin,
+                )
+                _expect(response, "map the xAPI course and quiz")
+        log(f"tenants ready: {', '.join(plan.tenant_ids)}")
+
+    async def post(self, request: LmsRequest) -> bool:
+        headers = {"Authorization": f"Bearer {self.keys[request.tenant_id]}"}
+        urls = self._target.enrollment_urls
+        enrollment, self._next = urls[self._next % len(urls)], self._next + 1
+        if request.format is LmsFormat.XAPI:
+            url = f"{enrollment}/xapi/statements"
+            headers["X-Experience-API-Version"] = XAPI_VERSION
+        else:
+            url = f"{enrollment}/v1/activities"
+        for attempt in range(30):
+            try:
+                response = await self._client.post(url, json=request.body, headers=headers)
+            except httpx.TransportError as error:
+                if attempt >= 5:
+                    self.refused.append(f"{type(error).__name__}: {error}")
+                    return False
+                await asyncio.sleep(0.5 * (attempt + 1))
+                continue
+            if response.is_success:
+                return True
+            if response.status_code == 429:
+                self.throttled += 1
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+                continue
+            if response.status_code >= 500 and attempt < 5:
+                await asyncio.sleep(0.5 * (attempt + 1))
+                continue
+            self.refused.append(f"{response.status_code} {response.text[:300]}")
+            return False
+        self.refused.append("still throttled after 30 attempts")
+        return False
+
+
+def _expect(response: httpx.Response, what: str) -> None:
+    if not response.is_success:
+        raise RuntimeError(f"could not {what}: {response.request.method} {response.url} → "
+                           f"{response.status_code} {response.text[:500]}")  # fmt: skip
+
+
+async def _offer(
+    plan: LoadPlan, lms: LmsClient, concurrency: int, accepted: dict[str, float], progress: _Progress
+) -> None:
+    """Post every sender's requests at its planned time, at most `concurrency` requests in flight."""
+    slots = asyncio.Semaphore(concurrency)
+    start = time.monotonic()
+
+    async def send(sender: Sender) -> None:
+        async with slots:
+            for request in sender.requests:
+                progress.sent += len(request.completes)
+                if not await lms.post(request):
+                    return
+                now = time.time()
+                for learner in request.completes:
+                    accepted[learner.key] = now
+                progress.accepted += len(request.completes)
+
+    tasks = []
+    for sender in senders(plan):
+        delay = start + sender.at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(sender)))
+    await asyncio.gather(*tasks)
+
+
+async def run_load(
+    plan: LoadPlan,
+    target: LoadTarget,
+    *,
+    concurrency: int = 8,
+    timeout: float = 120.0,
+    warmup: bool = True,
+    cpu: bool = True,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> LoadReport:
+    """Run `plan` against `target`; wait up to `timeout` s after the last request for the badges."""
+    limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        lms = LmsClient(client, target)
+        await lms.prepare(plan, log)
+        collector = BadgeCollector(target.kafka_bootstrap, plan.run_id)
+        admin = AIOKafkaAdminClient(bootstrap_servers=target.kafka_bootstrap)
+        await collector.start()
+        await admin.start()
+        try:
+            if warmup:
+                await _warm_up(plan, lms, collector, log)
+            return await _measure(plan, target, lms, collector, admin, concurrency, timeout, cpu, log)
+        finally:
+            await collector.stop()
+            await admin.close()
+
+
+async def _warm_up(plan: LoadPlan, lms: LmsClient, collector: BadgeCollector, log: Callable[[str], None]) -> None:
+    """One learner per tenant, end to end, before measuring: definitions have reached awarding, connections and
+    signing keys exist, caches are warm."""
+    warm = LoadPlan(
+        learners=plan.tenants,
+        tenants=plan.tenants,
+        rate=None,
+        batch=2,
+        formats=plan.formats,
+        run_id=f"{plan.run_id}w",
+        tenant_prefix=plan.tenant_prefix,
+        tenant_names=plan.tenant_names,
+    )
+    started = time.monotonic()
+    await _offer(warm, lms, plan.tenants, {}, _Progress(warm.learners))
+    if lms.refused:
+        raise RuntimeError(f"the LMS requests of the warm-up were refused: {lms.refused[0]}")
+    if not await collector.wait_for({learner.key for learner in learners(warm)}, time.monotonic() + 120):
+        raise RuntimeError("warm-up: no badge within 120 s — is every service running and consuming?")
+    log(f"warm-up: first badges in {time.monotonic() - started:.1f}s")
+
+
+async def _measure(
+    plan: LoadPlan,
+    target: LoadTarget,
+    lms: LmsClient,
+    collector: BadgeCollector,
+    admin: AIOKafkaAdminClient,
+    concurrency: int,
+    timeout: float,
+    cpu: bool,
+    log: Callable[[str], None],
+) -> LoadReport:
+    processes = target.processes if cpu else None
+    if cpu and importlib.util.find_spec("psutil") is None:
+        log("no CPU readings: psutil is not installed (pip install psutil)")
+        processes = None
+    elif cpu and processes is None:
+        processes = discover_local(
+            {"enrollment": target.enrollment_urls[0], "assessment": target.assessment_url},
+            target.kafka_bootstrap,
+            target.database_url,
+        )
+    if processes is not None:
+        processes.add("load generator", os.getpid())
+    groups = await active_groups(admin, target.group_prefix)
+    progress = _Progress(plan.learners)
+    max_lag: dict[str, int] = {}
+    stop = asyncio.Event()
+    waits = LockWaits() if target.database_url and target.database_url.startswith("postgresql") else None
+
+    async def watch_lag() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(Exception):  # a lag reading is informative only
+                progress.lag = await consumer_lag(admin, collector.offsets, groups)
+                for topic, lag in progress.lag.items():
+                    max_lag[topic] = max(max_lag.get(topic, 0), lag)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+
+    accepted: dict[str, float] = {}
+    loadavg_before = _loadavg()
+    cpu_before = processes.cpu_seconds() if processes else {}
+    started_wall, started = time.time(), time.monotonic()
+    watchers = [asyncio.create_task(watch_lag())]
+    if waits is not None:
+        assert target.database_url is not None
+        watchers.append(asyncio.create_task(sample_lock_waits(target.database_url, waits, stop)))
+    last_shown = [0.0]
+
+    def tick() -> None:
+        progress.badges = sum(1 for key in accepted if key in collector.published)
+        now = time.monotonic()
+        if now - last_shown[0] >= (1.0 if sys.stderr.isatty() else 5.0):
+            last_shown[0] = now
+            end = "\r" if sys.stderr.isatty() else "\n"
+            print(progress.line(now - started), end=end, file=sys.stderr, flush=True)
+
+    async def show() -> None:
+        while True:
+            tick()
+            await asyncio.sleep(1.0)
+
+    shower = asyncio.create_task(show())
+    try:
+        await _offer(plan, lms, concurrency, accepted, progress)
+        offered_wall = time.time()
+        drained = await collector.wait_for(set(accepted), time.monotonic() + timeout, tick)
+    finally:
+        shower.cancel()
+        stop.set()
+        results = await asyncio.gather(*watchers, return_exceptions=True)
+    cpu_after = processes.cpu_seconds() if processes else {}
+    tick()
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    for error in results:
+        if isinstance(error, Exception):
+            log(f"a probe failed: {error!r}")
+    published = {key: collector.published[key] for key in accepted if key in collector.published}
+    last_badge = max(published.values(), default=time.time())
+    final_lag: dict[str, int] = {}
+    with contextlib.suppress(Exception):
+        final_lag = await consumer_lag(admin, collector.offsets, groups)
+    if lms.refused:
+        log(f"{len(lms.refused)} requests refused; first: {lms.refused[0]}")
+    if lms.throttled:
+        log(f"{lms.throttled} requests were throttled (429) and retried")
+    return LoadReport(
+        plan={**asdict(plan), "formats": [str(f) for f in plan.formats], "concurrency": concurrency},
+        learners=plan.learners,
+        badges=len(published),
+        duplicates=collector.duplicates,
+        rejected_requests=len(lms.refused),
+        offering_s=offered_wall - started_wall,
+        drain_s=(last_badge - offered_wall) if drained else None,
+        elapsed_s=(last_badge if drained else time.time()) - started_wall,
+        latencies_s=[max(0.0, published[key] - accepted[key]) for key in published],
+        max_lag=max_lag,
+        final_lag=final_lag,
+        cpu_s={name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after},
+        lock_waits=waits,
+        loadavg_before=loadavg_before,
+        loadavg_after=_loadavg(),
+    )
+
+
+def _loadavg() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+# ---- command line -----------------------------------------------------------------------------------------------
+
+
+def add_parser(commands: Any) -> None:
+    """The `load` subcommand of `credstream` (defaults from the same environment the services read)."""
+    load = commands.add_parser(
+        "load",
+        help="drive a deployment with learners who enrol and pass; report badges/s, latency, lag, CPU",
+        description=__doc__,
+    )
+    add_plan_arguments(load)
+    load.add_argument(
+        "--enrollment-url",
+        action="append",
+        default=[],
+        help="enrollment service (http://127.0.0.1:8001); repeat for replicas: requests go round robin",
+    )
+    load.add_argument("--assessment-url", default="http://127.0.0.1:8002", help="(%(default)s)")
+    load.add_argument("--kafka", help="bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS)")
+    load.add_argument("--group-prefix", help="consumer group prefix (default: CREDSTREAM_CONSUMER_GROUP_PREFIX)")
+    load.add_argument(
+        "--database-url", help="PostgreSQL of the deployment, for lock waits and its CPU (default: DATABASE_URL)"
+    )
+    load.add_argument(
+        "--lms-key", action="append", default=[], metavar="TENANT:KEY", help="use this key instead of creating a "
+        "connection (the connection's rate limit then applies); repeatable"
+    )  # fmt: skip
+    load.add_argument(
+        "--pid", action="append", default=[], metavar="NAME=PID", help="count this process's CPU under NAME "
+        "(replaces finding processes by their listening ports); repeatable"
+    )  # fmt: skip
+    load.add_argument("--no-cpu", action="store_true", help="do not read CPU times of local processes")
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to offer and how long to wait (shared by `credstream load` and bench/e2e.py)."""
+    parser.add_argument("--learners", type=int, default=300, help="learners (= badges) to offer (%(default)s)")
+    parser.add_argument("--tenants", type=int, default=1, help="tenants the learners are spread over (%(default)s)")
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument("--rate", type=float, default=50.0, help="badges (learners) offered per second (%(default)s)")
+    pace.add_argument("--burst", action="store_true", help="offer every learner at once instead of at --rate")
+    parser.add_argument("--batch", type=int, default=20, help="activities per LMS request, 2 per learner (%(default)s)")
+    parser.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        choices=[str(f) for f in LmsFormat],
+        help="LMS format; repeat to spread tenants over several (default: native)",
+    )
+    parser.add_argument(
+        "--tenant-prefix", default="load", help="tenants are named <prefix>-1, <prefix>-2, … (%(default)s)"
+    )
+    parser.add_argument("--concurrency", type=int, default=8, help="LMS requests in flight at most (%(default)s)")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for badges after the last 202 (%(default)s)"
+    )
+    parser.add_argument("--no-warmup", action="store_true", help="skip the one-learner-per-tenant warm-up")
+    parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
+
+
+def plan_from_args(args: argparse.Namespace, tenant_names: Sequence[str] = ()) -> LoadPlan:
+    return LoadPlan(
+        learners=args.learners,
+        tenants=len(tenant_names) if tenant_names else args.tenants,
+        rate=None if args.burst else args.rate,
+        batch=args.batch,
+        formats=tuple(LmsFormat(f) for f in args.formats or [LmsFormat.NATIVE]),
+        tenant_prefix=args.tenant_prefix,
+        tenant_names=tuple(tenant_names),
+    )
+
+
+def report_and_exit_code(report: LoadReport, json_path: Path | None) -> int:
+    """Print the table (and write the JSON); 0 only when every learner got a badge."""
+    print(render(report), flush=True)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report.summary(), indent=2) + "\n")
+    return 0 if report.badges == report.learners and not report.rejected_requests else 1
+
+
+def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
+    keys = _keys(args.lms_key)
+    plan = plan_from_args(args, list(keys))
+    database_url = args.database_url or settings.database_url
+    processes = None
+    if args.pid:
+        processes = ProcessGroups()
+        for item in args.pid:
+            name, _, pid = item.partition("=")
+            processes.add(name, int(pid))
+    target = LoadTarget(
+        enrollment_urls=tuple(url.rstrip("/") for url in args.enrollment_url or ["http://127.0.0.1:8001"]),
+        assessment_url=args.assessment_url.rstrip("/"),
+        kafka_bootstrap=args.kafka or settings.kafka_bootstrap_servers,
+        admin_token=settings.admin_token.get_secret_value(),
+        lms_keys=keys,
+        group_prefix=args.group_prefix or settings.consumer_group_prefix,
+        database_url=database_url if database_url.startswith("postgresql") else None,
+        processes=processes,
+    )
+    report = asyncio.run(
+        run_load(
+            plan,
+            target,
+            concurrency=args.concurrency,
+            timeout=args.timeout,
+            warmup=not args.no_warmup,
+            cpu=not args.no_cpu,
+        )
+    )
+    return report_and_exit_code(report, args.json)
+
+
+def _keys(items: Sequence[str]) -> dict[str, str]:
+    keys = {}
+    for item in items:
+        tenant, sep, key = item.partition(":")
+        if not sep or not tenant or not key:
+            raise SystemExit(f"--lms-key wants TENANT:KEY, got {item!r}")
+        keys[tenant] = key
+    return keys
