@@ -32,19 +32,26 @@ class ProcessGroups:
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds each group has used so far. Per process: user + system + its reaped children's, summed over
         the root and its living descendants, so a child that exits between two readings is neither lost nor
-        counted twice (its time moves into the parent's children times)."""
+        counted twice (its time moves into the parent's children times). A descendant that is another group's
+        root (a service started by the benchmark) counts for that group only."""
         import psutil
+
+        roots = {pid for pids in self.pids.values() for pid in pids}
+
+        def tree(process: psutil.Process) -> list[psutil.Process]:
+            found = [process]
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                for child in process.children():
+                    if child.pid not in roots:
+                        found += tree(child)
+            return found
 
         totals: dict[str, float] = {}
         for name, pids in self.pids.items():
             total = 0.0
             for pid in pids:
                 with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                    root = psutil.Process(pid)
-                    tree = [root]
-                    with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                        tree += root.children(recursive=True)
-                    for process in tree:
+                    for process in tree(psutil.Process(pid)):
                         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
                             times = process.cpu_times()
                             total += times.user + times.system + times.children_user + times.children_system

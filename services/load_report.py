@@ -93,7 +93,8 @@ def render(report: LoadReport) -> str:
         ("badges/s", f"{report.badges_per_s:.1f}  (first request → last badge, {report.elapsed_s:.1f} s)"),
         ("accepted learners/s", f"{report.accepted_per_s:.1f}  (all requests accepted in {report.offering_s:.1f} s)"),
         ("drain after last 202", "not drained (timeout)" if report.drain_s is None else f"{report.drain_s:.1f} s"),
-        ("LMS 202 → badge-issued", "  ".join(f"{k} {_seconds(v)}" for k, v in latency.items())),
+        ("LMS 202 → badge-issued", "  ".join(f"{k} {_seconds(v)}" for k, v in latency.items())
+                                   + ("" if report.drain_s is not None else "  (of the badges that arrived)")),
     ]  # fmt: skip
     for topic in sorted(set(report.max_lag) | set(report.final_lag)):
         rows.append((f"lag {topic}", f"max {report.max_lag.get(topic, 0)}, at end {report.final_lag.get(topic, 0)}"))
