@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,28 +61,33 @@ class ReplicatedProcesses(ServiceProcesses):
         )
 
 
-@contextlib.contextmanager
-def cpu_quota(cpus: float | None, run: str) -> Iterator[dict[str, Path]]:
-    """Yield a registry name → cgroup; `limit(name, pid)` puts a process in its own cgroup v1 capped at `cpus` CPUs
-    (cpu.cfs_quota_us / cpu.cfs_period_us). Removed afterwards."""
-    made: dict[str, Path] = {}
-    yield made
-    for path in made.values():
-        with contextlib.suppress(OSError):
-            path.rmdir()
-    with contextlib.suppress(OSError):
-        (CGROUP_CPU / f"credstream-bench-{run}").rmdir()
+@dataclass
+class CpuQuota:
+    """Each process in its own cgroup v1 capped at `cpus` CPUs (cpu.cfs_quota_us / cpu.cfs_period_us); children it
+    forks later (a signing pool) stay in it. `remove` deletes the cgroups once the processes are gone."""
 
+    cpus: float
+    run: str
+    made: list[Path] = field(default_factory=list)
 
-def limit(groups: dict[str, Path], run: str, name: str, pid: int, cpus: float) -> None:
-    if not (CGROUP_CPU / "cpu.cfs_quota_us").exists():
-        raise SystemExit(f"--cpu-quota needs cgroup v1 cpu controller at {CGROUP_CPU}")
-    path = CGROUP_CPU / f"credstream-bench-{run}" / name
-    path.mkdir(parents=True, exist_ok=True)
-    period = int((path / "cpu.cfs_period_us").read_text())
-    (path / "cpu.cfs_quota_us").write_text(str(int(cpus * period)))
-    (path / "cgroup.procs").write_text(str(pid))  # children it forks later (a signing pool) stay in it
-    groups[name] = path
+    @property
+    def root(self) -> Path:
+        return CGROUP_CPU / f"credstream-bench-{self.run}"
+
+    def limit(self, name: str, pid: int) -> None:
+        if not (CGROUP_CPU / "cpu.cfs_quota_us").exists():
+            raise SystemExit(f"--cpu-quota needs the cgroup v1 cpu controller at {CGROUP_CPU}")
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        self.made.append(path)
+        period = int((path / "cpu.cfs_period_us").read_text())
+        (path / "cpu.cfs_quota_us").write_text(str(int(self.cpus * period)))
+        (path / "cgroup.procs").write_text(str(pid))
+
+    def remove(self) -> None:
+        for path in [*self.made, self.root]:
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
 async def fresh_database(database_url: str, name: str, *, drop: bool = False) -> str:
@@ -115,46 +119,48 @@ async def bench(args: argparse.Namespace) -> int:
     processes = ReplicatedProcesses(infra.kafka_bootstrap_servers, database_url, log_dir, group, replicas=replicas)
     print(f"# bench-e2e {run}: replicas {replicas}, CPU quota {args.cpu_quota or 'none'}, logs {log_dir}", flush=True)
     code = 1
-    with cpu_quota(args.cpu_quota, run) as cgroups:
-        try:
-            async with httpx.AsyncClient(timeout=30) as client:
-                # First replicas first: each migrates its service's tables on start, and must not race another.
-                for wave in ([SERVICES], [[n for s in SERVICES for n in processes.replica_names(s)[1:]]]):
-                    names = [n for n in wave[0] if n not in processes.running]
-                    for name in names:
-                        processes.start(name)
-                    if names:
-                        await processes.wait_ready(client, *names)
-            pids = ProcessGroups()
-            for service in SERVICES:
-                for name in processes.replica_names(service):
-                    pid = processes.running[name].pid
-                    pids.add(service, pid)
-                    if args.cpu_quota:
-                        limit(cgroups, run, name, pid, args.cpu_quota)
-            for name, found in discover_local({}, infra.kafka_bootstrap_servers, database_url).pids.items():
-                for pid in found:
-                    pids.add(name, pid)
-            target = LoadTarget(
-                enrollment_urls=tuple(processes.url(n) for n in processes.replica_names("enrollment")),
-                assessment_url=processes.url("assessment"),
-                kafka_bootstrap=infra.kafka_bootstrap_servers,
-                admin_token=ADMIN_TOKEN,
-                group_prefix=group,
-                database_url=database_url,
-                processes=pids,
-            )
-            report = await run_load(
-                plan_from_args(args), target, concurrency=args.concurrency, timeout=args.timeout,
-                warmup=not args.no_warmup,
-            )  # fmt: skip
-            code = report_and_exit_code(report, args.json)
-        finally:
-            exits = processes.stop_all()
-            failed = {name: code for name, code in exits.items() if code != 0}
-            if failed:
-                print(f"# services exited non-zero: {failed}; logs in {log_dir}", file=sys.stderr)
-            await fresh_database(infra.database_url, f"bench_{run}", drop=True)
+    quota = CpuQuota(args.cpu_quota, run) if args.cpu_quota else None
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            # First replicas first: each migrates its service's tables on start, and must not race another.
+            for names in (list(SERVICES), [n for s in SERVICES for n in processes.replica_names(s)[1:]]):
+                for name in names:
+                    processes.start(name)
+                if names:
+                    await processes.wait_ready(client, *names)
+        pids = ProcessGroups()
+        for service in SERVICES:
+            for name in processes.replica_names(service):
+                pid = processes.running[name].pid
+                pids.add(service, pid)
+                if quota:
+                    quota.limit(name, pid)
+        for name, found in discover_local({}, infra.kafka_bootstrap_servers, database_url).pids.items():
+            for pid in found:
+                pids.add(name, pid)
+        target = LoadTarget(
+            enrollment_urls=tuple(processes.url(n) for n in processes.replica_names("enrollment")),
+            assessment_url=processes.url("assessment"),
+            kafka_bootstrap=infra.kafka_bootstrap_servers,
+            admin_token=ADMIN_TOKEN,
+            group_prefix=group,
+            database_url=database_url,
+            processes=pids,
+        )
+        report = await run_load(
+            plan_from_args(args), target, concurrency=args.concurrency, timeout=args.timeout,
+            warmup=not args.no_warmup,
+        )  # fmt: skip
+        report.plan.update(replicas=replicas, cpu_quota=args.cpu_quota)
+        code = report_and_exit_code(report, args.json)
+    finally:
+        exits = processes.stop_all()
+        failed = {name: status for name, status in exits.items() if status != 0}
+        if failed:
+            print(f"# services exited non-zero: {failed}; logs in {log_dir}", file=sys.stderr)
+        if quota:
+            quota.remove()
+        await fresh_database(infra.database_url, f"bench_{run}", drop=True)
     return code
 
 
