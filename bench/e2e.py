@@ -32,7 +32,6 @@ from services.load import LoadTarget, add_plan_arguments, plan_from_args, report
 from services.load_probes import ProcessGroups, discover_local  # noqa: E402
 from shared.messaging.topics import ensure_topics  # noqa: E402
 from tests.e2e.processes import ADMIN_TOKEN, SERVICES, ServiceProcesses, free_port  # noqa: E402
-from tests.helpers import skip_topic_history  # noqa: E402
 from tests.infra import provide  # noqa: E402
 
 CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
@@ -44,6 +43,7 @@ class ReplicatedProcesses(ServiceProcesses):
     its own HTTP port."""
 
     replicas: dict[str, int] = field(default_factory=dict)
+    code: Path = REPO  # the checkout the services run from (e.g. a worktree of an earlier commit, to compare)
 
     def replica_names(self, service: str) -> list[str]:
         return [service] + [f"{service}-{k}" for k in range(2, self.replicas.get(service, 1) + 1)]
@@ -54,7 +54,7 @@ class ReplicatedProcesses(ServiceProcesses):
         log = (self.log_dir / f"{name}.log").open("ab")
         self.running[name] = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", service],
-            cwd=REPO,
+            cwd=self.code,  # `-m` imports the services from here first
             env=self.env(name),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -105,19 +105,39 @@ async def fresh_database(database_url: str, name: str, *, drop: bool = False) ->
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+async def skip_history(code: Path, bootstrap: str, group: str) -> None:
+    """Fresh consumer groups start at the end of the topics (earlier runs' records are not ours to process): the
+    groups of the services as `code` names them, so asked of that checkout's own test helper."""
+    script = "import asyncio, sys; from tests.helpers import skip_topic_history as s; asyncio.run(s(*sys.argv[1:]))"
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", script, bootstrap, group, cwd=code)
+    if await process.wait() != 0:
+        raise SystemExit(f"could not move the consumer groups of {code} past the topics' history")
+
+
+def checkout_commit(code: Path) -> str:
+    result = subprocess.run(["git", "-C", str(code), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return result.stdout.strip()
+
+
 async def bench(args: argparse.Namespace) -> int:
     infra = provide()
     run = uuid.uuid4().hex[:8]
     await ensure_topics(infra.kafka_bootstrap_servers)
     database_url = await fresh_database(infra.database_url, f"bench_{run}")
     group = f"bench-{run}"
-    # Fresh consumer groups start at the end of the topics: earlier runs' records are not ours to process.
-    await skip_topic_history(infra.kafka_bootstrap_servers, group)
+    await skip_history(args.code, infra.kafka_bootstrap_servers, group)
     replicas = {"enrollment": args.enrollment_replicas, "assessment": args.assessment_replicas,
                 "issuer": args.issuer_replicas, "verifier": 1}  # fmt: skip
     log_dir = Path(tempfile.mkdtemp(prefix=f"credstream-bench-{run}-"))
-    processes = ReplicatedProcesses(infra.kafka_bootstrap_servers, database_url, log_dir, group, replicas=replicas)
-    print(f"# bench-e2e {run}: replicas {replicas}, CPU quota {args.cpu_quota or 'none'}, logs {log_dir}", flush=True)
+    processes = ReplicatedProcesses(
+        infra.kafka_bootstrap_servers, database_url, log_dir, group, replicas=replicas, code=args.code.resolve()
+    )
+    commit = checkout_commit(args.code)
+    print(
+        f"# bench-e2e {run}: services from {args.code} ({commit or 'not a git checkout'}), replicas {replicas}, "
+        f"CPU quota {args.cpu_quota or 'none'}, logs {log_dir}",
+        flush=True,
+    )
     code = 1
     quota = CpuQuota(args.cpu_quota, run) if args.cpu_quota else None
     try:
@@ -151,7 +171,7 @@ async def bench(args: argparse.Namespace) -> int:
             plan_from_args(args), target, concurrency=args.concurrency, timeout=args.timeout,
             warmup=not args.no_warmup,
         )  # fmt: skip
-        report.plan.update(replicas=replicas, cpu_quota=args.cpu_quota)
+        report.plan.update(replicas=replicas, cpu_quota=args.cpu_quota, code=str(args.code), commit=commit)
         code = report_and_exit_code(report, args.json)
     finally:
         exits = processes.stop_all()
@@ -179,6 +199,13 @@ def main() -> int:
         type=float,
         default=float(os.environ["CPU_QUOTA"]) if os.environ.get("CPU_QUOTA") else None,
         help="CPUs each service process may use (cgroup v1 cfs quota), e.g. 0.4; default: no cap",
+    )
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=Path(os.environ.get("BENCH_CODE", REPO)),
+        help="run the services from this checkout (e.g. `git worktree add /tmp/before <commit>`), with this "
+        "venv; compare before and after in one session (default: this repository)",
     )
     return asyncio.run(bench(parser.parse_args()))
 
