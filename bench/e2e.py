@@ -169,7 +169,7 @@ async def bench(args: argparse.Namespace) -> int:
         )
         report = await run_load(
             plan_from_args(args), target, concurrency=args.concurrency, timeout=args.timeout,
-            warmup=not args.no_warmup,
+            warmup=not args.no_warmup, idle_seconds=args.idle_seconds,
         )  # fmt: skip
         report.plan.update(replicas=replicas, cpu_quota=args.cpu_quota, code=str(args.code), commit=commit)
         code = report_and_exit_code(report, args.json)

@@ -266,6 +266,7 @@ async def run_load(
     timeout: float = 120.0,
     warmup: bool = True,
     cpu: bool = True,
+    idle_seconds: float = 5.0,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> LoadReport:
     """Run `plan` against `target`; wait up to `timeout` s after the last request for the badges."""
@@ -280,7 +281,7 @@ async def run_load(
         try:
             if warmup:
                 await _warm_up(plan, lms, collector, log)
-            return await _measure(plan, target, lms, collector, admin, concurrency, timeout, cpu, log)
+            return await _measure(plan, target, lms, collector, admin, concurrency, timeout, cpu, idle_seconds, log)
         finally:
             await collector.stop()
             await admin.close()
@@ -317,6 +318,7 @@ async def _measure(
     concurrency: int,
     timeout: float,
     cpu: bool,
+    idle_seconds: float,
     log: Callable[[str], None],
 ) -> LoadReport:
     processes = target.processes if cpu else None
@@ -347,8 +349,15 @@ async def _measure(
                 await asyncio.wait_for(stop.wait(), 1.0)
 
     accepted: dict[str, float] = {}
+    idle_cpu_per_s: dict[str, float] = {}
+    if processes and idle_seconds > 0:
+        idle_before, idle_started = processes.cpu_seconds(), time.monotonic()
+        await asyncio.sleep(idle_seconds)
+        idle_after, idle_span = processes.cpu_seconds(), time.monotonic() - idle_started
+        idle_cpu_per_s = {name: (idle_after[name] - idle_before.get(name, 0.0)) / idle_span for name in idle_after}
     loadavg_before = _loadavg()
     cpu_before = processes.cpu_seconds() if processes else {}
+    cpu_started = time.monotonic()
     started_wall, started = time.time(), time.monotonic()
     watchers = [asyncio.create_task(watch_lag())]
     if waits is not None:
@@ -379,6 +388,7 @@ async def _measure(
         stop.set()
         results = await asyncio.gather(*watchers, return_exceptions=True)
     cpu_after = processes.cpu_seconds() if processes else {}
+    cpu_window = time.monotonic() - cpu_started
     tick()
     if sys.stderr.isatty():
         print(file=sys.stderr)
@@ -407,6 +417,8 @@ async def _measure(
         max_lag=max_lag,
         final_lag=final_lag,
         cpu_s={name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after},
+        cpu_window_s=cpu_window,
+        idle_cpu_per_s=idle_cpu_per_s,
         lock_waits=waits,
         loadavg_before=loadavg_before,
         loadavg_after=_loadavg(),
@@ -477,6 +489,12 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=120.0, help="seconds to wait for badges after the last 202 (%(default)s)"
     )
     parser.add_argument("--no-warmup", action="store_true", help="skip the one-learner-per-tenant warm-up")
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=5.0,
+        help="first measure each process's idle CPU this long, to report CPU per badge above idle (%(default)s)",
+    )
     parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
 
 
@@ -529,6 +547,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
             timeout=args.timeout,
             warmup=not args.no_warmup,
             cpu=not args.no_cpu,
+            idle_seconds=args.idle_seconds,
         )
     )
     return report_and_exit_code(report, args.json)
