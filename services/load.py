@@ -88,7 +88,8 @@ class BadgeCollector:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         self._prefix = f"{run_id}"
         self.published: dict[str, float] = {}  # learner key → epoch seconds
-        self.duplicates = 0
+        self.credentials: dict[str, set[str]] = {}  # learner key → credential ids announced (more than one: a bug)
+        self.redelivered = 0  # the same credential announced again (at-least-once publishing: allowed)
         self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -119,10 +120,15 @@ class BadgeCollector:
                     key = (record.key or b"").decode(errors="replace")
                     if not key.partition(":")[2].startswith(self._prefix):
                         continue
-                    if key in self.published:
-                        self.duplicates += 1
-                    else:
-                        self.published[key] = record.timestamp / 1000
+                    try:
+                        credential = str(json.loads(record.value)["credential_id"])
+                    except (ValueError, KeyError, TypeError):
+                        credential = f"unreadable record at offset {record.offset}"
+                    seen = self.credentials.setdefault(key, set())
+                    if credential in seen:
+                        self.redelivered += 1
+                    seen.add(credential)
+                    self.published.setdefault(key, record.timestamp / 1000)
                 self.changed.set()
 
     async def wait_for(self, keys: set[str], deadline: float, on_tick: Callable[[], None] | None = None) -> bool:
@@ -408,7 +414,8 @@ async def _measure(
         plan={**asdict(plan), "formats": [str(f) for f in plan.formats], "concurrency": concurrency},
         learners=plan.learners,
         badges=len(published),
-        duplicates=collector.duplicates,
+        duplicates=sum(len(collector.credentials[key]) - 1 for key in published),
+        redelivered=collector.redelivered,
         rejected_requests=len(lms.refused),
         offering_s=offered_wall - started_wall,
         drain_s=(last_badge - offered_wall) if drained else None,
@@ -511,12 +518,12 @@ def plan_from_args(args: argparse.Namespace, tenant_names: Sequence[str] = ()) -
 
 
 def report_and_exit_code(report: LoadReport, json_path: Path | None) -> int:
-    """Print the table (and write the JSON); 0 only when every learner got a badge."""
+    """Print the table (and write the JSON); 0 only when every learner got exactly one credential."""
     print(render(report), flush=True)
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report.summary(), indent=2) + "\n")
-    return 0 if report.badges == report.learners and not report.rejected_requests else 1
+    return 0 if report.badges == report.learners and not report.rejected_requests and not report.duplicates else 1
 
 
 def run_from_args(args: argparse.Namespace, settings: Settings) -> int:

@@ -31,7 +31,7 @@ class LoadReport:
     plan: dict[str, Any]
     learners: int
     badges: int
-    duplicates: int
+    duplicates: int  # credentials beyond the first for a learner (one award → one credential: should be 0)
     rejected_requests: int  # requests answered other than 2xx after retries (their learners cannot get a badge)
     offering_s: float  # first request sent → last request accepted
     drain_s: float | None  # last request accepted → last badge (None: not every badge arrived)
@@ -43,6 +43,7 @@ class LoadReport:
     cpu_window_s: float = 0.0  # how long the CPU readings span
     idle_cpu_per_s: dict[str, float] = field(default_factory=dict)  # CPU s/s each used idle, just before the run
     lock_waits: LockWaits | None = None
+    redelivered: int = 0  # badge records announcing a credential again (at-least-once publishing)
     loadavg_before: str = ""
     loadavg_after: str = ""
 
@@ -101,7 +102,8 @@ def render(report: LoadReport) -> str:
         ("offered", f"{report.learners} learners, {plan.get('tenants', 1)} tenant(s), {offered}, "
                     f"batch {plan.get('batch')}, {'+'.join(plan.get('formats', []))}"),
         ("badges", f"{report.badges}/{report.learners}"
-                   + (f"  ({report.duplicates} duplicate records)" if report.duplicates else "")
+                   + (f"  ({report.duplicates} DUPLICATE credentials)" if report.duplicates else "")
+                   + (f"  ({report.redelivered} records announced again)" if report.redelivered else "")
                    + (f"  ({report.rejected_requests} requests refused)" if report.rejected_requests else "")),
         ("badges/s", f"{report.badges_per_s:.1f}  (first request → last badge, {report.elapsed_s:.1f} s)"),
         ("accepted learners/s", f"{report.accepted_per_s:.1f}  (all requests accepted in {report.offering_s:.1f} s)"),
@@ -122,7 +124,7 @@ def render(report: LoadReport) -> str:
         rows.append(("CPU-ms per badge", f"{total(per_badge):.2f} total{idle} (every process below but the load "
                                          "generator)"))  # fmt: skip
         for name, ms in per_badge.items():
-            idle = f", {above_idle[name]:.2f} above idle" if name in above_idle else ""
+            idle = f", {above_idle[name]:.2f} above idle" if name in above_idle and not name.startswith("load") else ""
             rows.append((f"  {name}", f"{ms:.2f}{idle}  ({report.cpu_s[name]:.1f} CPU-s)"))
     if report.lock_waits is not None:
         waits = report.lock_waits
