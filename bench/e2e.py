@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -178,6 +179,8 @@ async def bench(args: argparse.Namespace) -> int:
         failed = {name: status for name, status in exits.items() if status != 0}
         if failed:
             print(f"# services exited non-zero: {failed}; logs in {log_dir}", file=sys.stderr)
+        elif code == 0:
+            shutil.rmtree(log_dir, ignore_errors=True)
         if quota:
             quota.remove()
         await fresh_database(infra.database_url, f"bench_{run}", drop=True)
