@@ -26,9 +26,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.load_probes import (
+    CpuMeter,
+    LagWatcher,
     ProcessGroups,
     active_groups,
-    consumer_lag,
     discover_local,
     sample_lock_waits,
 )
@@ -327,57 +328,30 @@ async def _measure(
     idle_seconds: float,
     log: Callable[[str], None],
 ) -> LoadReport:
-    processes = target.processes if cpu else None
-    if cpu and importlib.util.find_spec("psutil") is None:
-        log("no CPU readings: psutil is not installed (pip install psutil)")
-        processes = None
-    elif cpu and processes is None:
-        processes = discover_local(
-            {"enrollment": target.enrollment_urls[0], "assessment": target.assessment_url},
-            target.kafka_bootstrap,
-            target.database_url,
-        )
-    if processes is not None:
-        processes.add("load generator", os.getpid())
-    groups = await active_groups(admin, target.group_prefix)
-    progress = _Progress(plan.learners)
-    max_lag: dict[str, int] = {}
-    stop = asyncio.Event()
+    meter = _cpu_meter(target, cpu, log)
+    if meter and idle_seconds > 0:
+        await meter.measure_idle(idle_seconds)
+    lag = LagWatcher(admin, collector.offsets, await active_groups(admin, target.group_prefix))
     waits = LockWaits() if target.database_url and target.database_url.startswith("postgresql") else None
-
-    async def watch_lag() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(Exception):  # a lag reading is informative only
-                progress.lag = await consumer_lag(admin, collector.offsets, groups)
-                for topic, lag in progress.lag.items():
-                    max_lag[topic] = max(max_lag.get(topic, 0), lag)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
-
+    progress = _Progress(plan.learners)
     accepted: dict[str, float] = {}
-    idle_cpu_per_s: dict[str, float] = {}
-    if processes and idle_seconds > 0:
-        idle_before, idle_started = processes.cpu_seconds(), time.monotonic()
-        await asyncio.sleep(idle_seconds)
-        idle_after, idle_span = processes.cpu_seconds(), time.monotonic() - idle_started
-        idle_cpu_per_s = {name: (idle_after[name] - idle_before.get(name, 0.0)) / idle_span for name in idle_after}
+    stop = asyncio.Event()
     loadavg_before = _loadavg()
-    cpu_before = processes.cpu_seconds() if processes else {}
-    cpu_started = time.monotonic()
+    if meter:
+        meter.start()
     started_wall, started = time.time(), time.monotonic()
-    watchers = [asyncio.create_task(watch_lag())]
-    if waits is not None:
-        assert target.database_url is not None
+    watchers = [asyncio.create_task(lag.watch(stop))]
+    if waits is not None and target.database_url:
         watchers.append(asyncio.create_task(sample_lock_waits(target.database_url, waits, stop)))
-    last_shown = [0.0]
+    shown = [0.0]
 
     def tick() -> None:
         progress.badges = sum(1 for key in accepted if key in collector.published)
+        progress.lag = lag.current
         now = time.monotonic()
-        if now - last_shown[0] >= (1.0 if sys.stderr.isatty() else 5.0):
-            last_shown[0] = now
-            end = "\r" if sys.stderr.isatty() else "\n"
-            print(progress.line(now - started), end=end, file=sys.stderr, flush=True)
+        if now - shown[0] >= (1.0 if sys.stderr.isatty() else 5.0):
+            shown[0] = now
+            print(progress.line(now - started), end="\r" if sys.stderr.isatty() else "\n", file=sys.stderr, flush=True)
 
     async def show() -> None:
         while True:
@@ -392,24 +366,23 @@ async def _measure(
     finally:
         shower.cancel()
         stop.set()
-        results = await asyncio.gather(*watchers, return_exceptions=True)
-    cpu_after = processes.cpu_seconds() if processes else {}
-    cpu_window = time.monotonic() - cpu_started
+        probes = await asyncio.gather(*watchers, return_exceptions=True)
+    cpu_s, cpu_window = meter.stop() if meter else ({}, 0.0)
     tick()
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    for error in results:
+    for error in probes:
         if isinstance(error, Exception):
             log(f"a probe failed: {error!r}")
-    published = {key: collector.published[key] for key in accepted if key in collector.published}
-    last_badge = max(published.values(), default=time.time())
     final_lag: dict[str, int] = {}
     with contextlib.suppress(Exception):
-        final_lag = await consumer_lag(admin, collector.offsets, groups)
+        final_lag = await lag.read()
     if lms.refused:
         log(f"{len(lms.refused)} requests refused; first: {lms.refused[0]}")
     if lms.throttled:
         log(f"{lms.throttled} requests were throttled (429) and retried")
+    published = {key: collector.published[key] for key in accepted if key in collector.published}
+    last_badge = max(published.values(), default=time.time())
     return LoadReport(
         plan={**asdict(plan), "formats": [str(f) for f in plan.formats], "concurrency": concurrency},
         learners=plan.learners,
@@ -421,15 +394,31 @@ async def _measure(
         drain_s=(last_badge - offered_wall) if drained else None,
         elapsed_s=(last_badge if drained else time.time()) - started_wall,
         latencies_s=[max(0.0, published[key] - accepted[key]) for key in published],
-        max_lag=max_lag,
+        max_lag=lag.highest,
         final_lag=final_lag,
-        cpu_s={name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after},
+        cpu_s=cpu_s,
         cpu_window_s=cpu_window,
-        idle_cpu_per_s=idle_cpu_per_s,
+        idle_cpu_per_s=meter.idle_per_s if meter else {},
         lock_waits=waits,
         loadavg_before=loadavg_before,
         loadavg_after=_loadavg(),
     )
+
+
+def _cpu_meter(target: LoadTarget, cpu: bool, log: Callable[[str], None]) -> CpuMeter | None:
+    """CPU readings of the given processes, or of the deployment's processes found on this machine."""
+    if not cpu:
+        return None
+    if importlib.util.find_spec("psutil") is None:
+        log("no CPU readings: psutil is not installed (pip install psutil)")
+        return None
+    processes = target.processes or discover_local(
+        {"enrollment": target.enrollment_urls[0], "assessment": target.assessment_url},
+        target.kafka_bootstrap,
+        target.database_url,
+    )
+    processes.add("load generator", os.getpid())
+    return CpuMeter(processes)
 
 
 def _loadavg() -> str:

@@ -1,10 +1,11 @@
 """What `credstream load` watches besides the badges: consumer lag per topic (Kafka admin API), CPU seconds per
-process when the deployment runs on this machine (psutil), and lock waits in PostgreSQL (pg_stat_activity)."""
+process when the deployment runs on this machine (psutil), and lock waits in PostgreSQL (pg_locks)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -59,6 +60,30 @@ class ProcessGroups:
         return totals
 
 
+@dataclass
+class CpuMeter:
+    """CPU seconds per process group over a run, and what each burns idle (measured just before it)."""
+
+    processes: ProcessGroups
+    idle_per_s: dict[str, float] = field(default_factory=dict)
+    _before: dict[str, float] = field(default_factory=dict)
+    _started: float = 0.0
+
+    async def measure_idle(self, seconds: float) -> None:
+        before, started = self.processes.cpu_seconds(), time.monotonic()
+        await asyncio.sleep(seconds)
+        after, span = self.processes.cpu_seconds(), time.monotonic() - started
+        self.idle_per_s = {name: (after[name] - before.get(name, 0.0)) / span for name in after}
+
+    def start(self) -> None:
+        self._before, self._started = self.processes.cpu_seconds(), time.monotonic()
+
+    def stop(self) -> tuple[dict[str, float], float]:
+        """CPU seconds per group since `start`, and the seconds that spans."""
+        after = self.processes.cpu_seconds()
+        return {name: after[name] - self._before.get(name, 0.0) for name in after}, time.monotonic() - self._started
+
+
 def listening_pids(ports: Mapping[str, int]) -> dict[str, int]:
     """name → pid of the process listening on each TCP port on this machine (those found)."""
     import psutil
@@ -108,6 +133,29 @@ async def consumer_lag(admin: AIOKafkaAdminClient, offsets: AIOKafkaConsumer, gr
     return lag
 
 
+@dataclass
+class LagWatcher:
+    """Consumer lag per topic of the deployment's groups, read every second: the latest reading and the highest."""
+
+    admin: AIOKafkaAdminClient
+    offsets: AIOKafkaConsumer
+    groups: list[str]
+    current: dict[str, int] = field(default_factory=dict)
+    highest: dict[str, int] = field(default_factory=dict)
+
+    async def read(self) -> dict[str, int]:
+        return await consumer_lag(self.admin, self.offsets, self.groups)
+
+    async def watch(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(Exception):  # a lag reading is informative only
+                self.current = await self.read()
+                for topic, lag in self.current.items():
+                    self.highest[topic] = max(self.highest.get(topic, 0), lag)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+
 async def active_groups(admin: AIOKafkaAdminClient, prefix: str) -> list[str]:
     """Consumer groups named `<prefix>-…` (the services' groups; give each deployment its own prefix, or a dead
     one's groups show as lag)."""
@@ -119,15 +167,16 @@ def asyncpg_dsn(database_url: str) -> str:
 
 
 async def sample_lock_waits(database_url: str, waits: LockWaits, stop: asyncio.Event, interval: float = 0.5) -> None:
-    """Every `interval` s until `stop`: how many sessions of this database wait on a lock, and on what."""
+    """Every `interval` s until `stop`: lock requests of this database's sessions not granted yet (`pg_locks`),
+    by lock type."""
     import asyncpg
 
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         while not stop.is_set():
             rows = await connection.fetch(
-                "SELECT wait_event, count(*) AS n FROM pg_stat_activity "
-                "WHERE wait_event_type = 'Lock' AND datname = current_database() GROUP BY wait_event"
+                "SELECT l.locktype AS kind, count(*) AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                "WHERE NOT l.granted AND a.datname = current_database() GROUP BY l.locktype"
             )
             waits.samples += 1
             waiting = sum(row["n"] for row in rows)
@@ -135,7 +184,7 @@ async def sample_lock_waits(database_url: str, waits: LockWaits, stop: asyncio.E
                 waits.samples_waiting += 1
                 waits.max_waiting = max(waits.max_waiting, waiting)
                 for row in rows:
-                    waits.by_kind[row["wait_event"]] = waits.by_kind.get(row["wait_event"], 0) + 1
+                    waits.by_kind[row["kind"]] = waits.by_kind.get(row["kind"], 0) + 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
     finally:

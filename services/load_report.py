@@ -18,12 +18,12 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 @dataclass
 class LockWaits:
-    """Sessions of the credstream database waiting on a lock (pg_stat_activity), sampled during the run."""
+    """Lock requests of the credstream database's sessions not granted yet (pg_locks), sampled during the run."""
 
     samples: int = 0
     samples_waiting: int = 0
     max_waiting: int = 0
-    by_kind: dict[str, int] = field(default_factory=dict)  # wait_event (relation, transactionid, tuple…) → samples
+    by_kind: dict[str, int] = field(default_factory=dict)  # lock type (relation, transactionid, tuple…) → samples
 
 
 @dataclass
