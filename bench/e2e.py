@@ -29,7 +29,8 @@ from sqlalchemy.engine import make_url
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from services.load import LoadTarget, add_plan_arguments, plan_from_args, report_and_exit_code, run_load  # noqa: E402
+from services.load import LoadTarget, run_load  # noqa: E402
+from services.load_cli import add_plan_arguments, plan_from_args, report_and_exit_code  # noqa: E402
 from services.load_probes import ProcessGroups, discover_local  # noqa: E402
 from shared.messaging.topics import ensure_topics  # noqa: E402
 from tests.e2e.processes import ADMIN_TOKEN, SERVICES, ServiceProcesses, free_port  # noqa: E402

@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("asyncapi", help="print the AsyncAPI document of every topic")
 
-    from services.load import add_parser as add_load_parser
+    from services.load_cli import add_parser as add_load_parser
 
     add_load_parser(commands)
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             trust_named_keys=args.trust_named_keys,
         )
     if args.command == "load":
-        from services.load import run_from_args
+        from services.load_cli import run_from_args
 
         return run_from_args(args, settings)
     if args.command == "asyncapi":

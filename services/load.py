@@ -8,7 +8,6 @@ process, and lock waits in PostgreSQL when given the database.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import importlib.util
@@ -16,10 +15,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -33,7 +31,7 @@ from services.load_probes import (
     discover_local,
     sample_lock_waits,
 )
-from services.load_report import LoadReport, LockWaits, render
+from services.load_report import LoadReport, LockWaits
 from services.load_traffic import (
     ACHIEVEMENT_ID,
     LmsFormat,
@@ -46,7 +44,6 @@ from services.load_traffic import (
     xapi_mappings,
 )
 from shared.contracts import Topic
-from shared.settings import Settings
 
 XAPI_VERSION = "1.0.3"
 
@@ -68,7 +65,6 @@ class LoadTarget:
 @dataclass
 class _Progress:
     total: int
-    sent: int = 0
     accepted: int = 0
     badges: int = 0
     lag: dict[str, int] = field(default_factory=dict)
@@ -87,7 +83,7 @@ class BadgeCollector:
 
     def __init__(self, bootstrap: str, run_id: str) -> None:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        self._prefix = f"{run_id}"
+        self._prefix = run_id  # the warm-up's learners (`<run_id>w-…`) included
         self.published: dict[str, float] = {}  # learner key → epoch seconds
         self.credentials: dict[str, set[str]] = {}  # learner key → credential ids announced (more than one: a bug)
         self.redelivered = 0  # the same credential announced again (at-least-once publishing: allowed)
@@ -248,7 +244,6 @@ async def _offer(
     async def send(sender: Sender) -> None:
         async with slots:
             for request in sender.requests:
-                progress.sent += len(request.completes)
                 if not await lms.post(request):
                     return
                 now = time.time()
@@ -426,134 +421,3 @@ def _loadavg() -> str:
         return Path("/proc/loadavg").read_text().strip()
     except OSError:
         return "unknown"
-
-
-# ---- command line -----------------------------------------------------------------------------------------------
-
-
-def add_parser(commands: Any) -> None:
-    """The `load` subcommand of `credstream` (defaults from the same environment the services read)."""
-    load = commands.add_parser(
-        "load",
-        help="drive a deployment with learners who enrol and pass; report badges/s, latency, lag, CPU",
-        description=__doc__,
-    )
-    add_plan_arguments(load)
-    load.add_argument(
-        "--enrollment-url",
-        action="append",
-        default=[],
-        help="enrollment service (http://127.0.0.1:8001); repeat for replicas: requests go round robin",
-    )
-    load.add_argument("--assessment-url", default="http://127.0.0.1:8002", help="(%(default)s)")
-    load.add_argument("--kafka", help="bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS)")
-    load.add_argument("--group-prefix", help="consumer group prefix (default: CREDSTREAM_CONSUMER_GROUP_PREFIX)")
-    load.add_argument(
-        "--database-url", help="PostgreSQL of the deployment, for lock waits and its CPU (default: DATABASE_URL)"
-    )
-    load.add_argument(
-        "--lms-key", action="append", default=[], metavar="TENANT:KEY", help="use this key instead of creating a "
-        "connection (the connection's rate limit then applies); repeatable"
-    )  # fmt: skip
-    load.add_argument(
-        "--pid", action="append", default=[], metavar="NAME=PID", help="count this process's CPU under NAME "
-        "(replaces finding processes by their listening ports); repeatable"
-    )  # fmt: skip
-    load.add_argument("--no-cpu", action="store_true", help="do not read CPU times of local processes")
-
-
-def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
-    """What to offer and how long to wait (shared by `credstream load` and bench/e2e.py)."""
-    parser.add_argument("--learners", type=int, default=300, help="learners (= badges) to offer (%(default)s)")
-    parser.add_argument("--tenants", type=int, default=1, help="tenants the learners are spread over (%(default)s)")
-    pace = parser.add_mutually_exclusive_group()
-    pace.add_argument("--rate", type=float, default=50.0, help="badges (learners) offered per second (%(default)s)")
-    pace.add_argument("--burst", action="store_true", help="offer every learner at once instead of at --rate")
-    parser.add_argument("--batch", type=int, default=20, help="activities per LMS request, 2 per learner (%(default)s)")
-    parser.add_argument(
-        "--format",
-        dest="formats",
-        action="append",
-        choices=[str(f) for f in LmsFormat],
-        help="LMS format; repeat to spread tenants over several (default: native)",
-    )
-    parser.add_argument(
-        "--tenant-prefix", default="load", help="tenants are named <prefix>-1, <prefix>-2, … (%(default)s)"
-    )
-    parser.add_argument("--concurrency", type=int, default=8, help="LMS requests in flight at most (%(default)s)")
-    parser.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds to wait for badges after the last 202 (%(default)s)"
-    )
-    parser.add_argument("--no-warmup", action="store_true", help="skip the one-learner-per-tenant warm-up")
-    parser.add_argument(
-        "--idle-seconds",
-        type=float,
-        default=5.0,
-        help="first measure each process's idle CPU this long, to report CPU per badge above idle (%(default)s)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
-
-
-def plan_from_args(args: argparse.Namespace, tenant_names: Sequence[str] = ()) -> LoadPlan:
-    return LoadPlan(
-        learners=args.learners,
-        tenants=len(tenant_names) if tenant_names else args.tenants,
-        rate=None if args.burst else args.rate,
-        batch=args.batch,
-        formats=tuple(LmsFormat(f) for f in args.formats or [LmsFormat.NATIVE]),
-        tenant_prefix=args.tenant_prefix,
-        tenant_names=tuple(tenant_names),
-    )
-
-
-def report_and_exit_code(report: LoadReport, json_path: Path | None) -> int:
-    """Print the table (and write the JSON); 0 only when every learner got exactly one credential."""
-    print(render(report), flush=True)
-    if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report.summary(), indent=2) + "\n")
-    return 0 if report.badges == report.learners and not report.rejected_requests and not report.duplicates else 1
-
-
-def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
-    keys = _keys(args.lms_key)
-    plan = plan_from_args(args, list(keys))
-    database_url = args.database_url or settings.database_url
-    processes = None
-    if args.pid:
-        processes = ProcessGroups()
-        for item in args.pid:
-            name, _, pid = item.partition("=")
-            processes.add(name, int(pid))
-    target = LoadTarget(
-        enrollment_urls=tuple(url.rstrip("/") for url in args.enrollment_url or ["http://127.0.0.1:8001"]),
-        assessment_url=args.assessment_url.rstrip("/"),
-        kafka_bootstrap=args.kafka or settings.kafka_bootstrap_servers,
-        admin_token=settings.admin_token.get_secret_value(),
-        lms_keys=keys,
-        group_prefix=args.group_prefix or settings.consumer_group_prefix,
-        database_url=database_url if database_url.startswith("postgresql") else None,
-        processes=processes,
-    )
-    report = asyncio.run(
-        run_load(
-            plan,
-            target,
-            concurrency=args.concurrency,
-            timeout=args.timeout,
-            warmup=not args.no_warmup,
-            cpu=not args.no_cpu,
-            idle_seconds=args.idle_seconds,
-        )
-    )
-    return report_and_exit_code(report, args.json)
-
-
-def _keys(items: Sequence[str]) -> dict[str, str]:
-    keys = {}
-    for item in items:
-        tenant, sep, key = item.partition(":")
-        if not sep or not tenant or not key:
-            raise SystemExit(f"--lms-key wants TENANT:KEY, got {item!r}")
-        keys[tenant] = key
-    return keys
