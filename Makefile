@@ -64,7 +64,7 @@ bench: venv interop-deps
 	taskset -c 0 $(VENV)/bin/python bench/sign_verify.py $(BENCH_ARGS)
 
 # End to end: the four services as processes on local Kafka + PostgreSQL, driven by `credstream load` (bench/README.md).
-# make bench-e2e BENCH_E2E_ARGS="--rate 100 --learners 3000"; ASSESSMENT_REPLICAS=2 ISSUER_REPLICAS=2 CPU_QUOTA=0.4
+# make bench-e2e BENCH_E2E_ARGS="--rate 100 --batch 2 --learners 3000"; ASSESSMENT_REPLICAS=2 ISSUER_REPLICAS=2 CPU_QUOTA=0.4
 BENCH_E2E_ARGS ?= --burst --learners 1000 --timeout 90
 bench-e2e: venv
 	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] || [ -z "$$DATABASE_URL" ]; then \

@@ -5,6 +5,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from services.load_cli import add_parser as add_load_parser
 from services.runtime import SERVICES
 
 
@@ -44,8 +45,6 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("asyncapi", help="print the AsyncAPI document of every topic")
-
-    from services.load_cli import add_parser as add_load_parser
 
     add_load_parser(commands)
 
