@@ -271,7 +271,8 @@ async def run_load(
     idle_seconds: float = 5.0,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> LoadReport:
-    """Run `plan` against `target`; wait up to `timeout` s after the last request for the badges."""
+    """Run `plan` against `target`. The measured run (offering, then waiting for the badges) ends after `timeout` s
+    at the latest: what is not offered or not issued by then is reported as such."""
     limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         lms = LmsClient(client, target)
@@ -355,9 +356,13 @@ async def _measure(
 
     shower = asyncio.create_task(show())
     try:
-        await _offer(plan, lms, concurrency, accepted, progress)
+        deadline, offered_all = started + timeout, True
+        try:
+            await asyncio.wait_for(_offer(plan, lms, concurrency, accepted, progress), timeout)
+        except TimeoutError:
+            offered_all = False
         offered_wall = time.time()
-        drained = await collector.wait_for(set(accepted), time.monotonic() + timeout, tick)
+        drained = await collector.wait_for(set(accepted), deadline, tick) and offered_all
     finally:
         shower.cancel()
         stop.set()
@@ -381,6 +386,7 @@ async def _measure(
     return LoadReport(
         plan={**asdict(plan), "formats": [str(f) for f in plan.formats], "concurrency": concurrency},
         learners=plan.learners,
+        accepted=len(accepted),
         badges=len(published),
         duplicates=sum(len(collector.credentials[key]) - 1 for key in published),
         redelivered=collector.redelivered,

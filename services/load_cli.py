@@ -69,7 +69,11 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--concurrency", type=int, default=8, help="LMS requests in flight at most (%(default)s)")
     parser.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds to wait for badges after the last 202 (%(default)s)"
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds the measured run may take, offering and issuing; what is not done by then is reported "
+        "(%(default)s)",
     )
     parser.add_argument("--no-warmup", action="store_true", help="skip the one-learner-per-tenant warm-up")
     parser.add_argument(
@@ -99,7 +103,8 @@ def report_and_exit_code(report: LoadReport, json_path: Path | None) -> int:
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report.summary(), indent=2) + "\n")
-    return 0 if report.badges == report.learners and not report.rejected_requests and not report.duplicates else 1
+    complete = report.badges == report.accepted == report.learners
+    return 0 if complete and not report.rejected_requests and not report.duplicates else 1
 
 
 def run_from_args(args: argparse.Namespace, settings: Settings) -> int:

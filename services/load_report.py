@@ -30,11 +30,12 @@ class LockWaits:
 class LoadReport:
     plan: dict[str, Any]
     learners: int
+    accepted: int  # learners whose activities were all accepted (202) before the run's time was up
     badges: int
     duplicates: int  # credentials beyond the first for a learner (one award → one credential: should be 0)
     rejected_requests: int  # requests answered other than 2xx after retries (their learners cannot get a badge)
     offering_s: float  # first request sent → last request accepted
-    drain_s: float | None  # last request accepted → last badge (None: not every badge arrived)
+    drain_s: float | None  # last request accepted → last badge (None: not every learner was offered and issued)
     elapsed_s: float  # first request sent → last badge (or the timeout)
     latencies_s: list[float] = field(repr=False, default_factory=list)  # per badge: LMS 202 → badge-issued
     max_lag: dict[str, int] = field(default_factory=dict)  # topic → highest consumer lag seen
@@ -53,7 +54,7 @@ class LoadReport:
 
     @property
     def accepted_per_s(self) -> float:
-        return self.learners / self.offering_s if self.offering_s > 0 else 0.0
+        return self.accepted / self.offering_s if self.offering_s > 0 else 0.0
 
     def cpu_ms_per_badge(self) -> dict[str, float]:
         if not self.badges:
@@ -106,8 +107,10 @@ def render(report: LoadReport) -> str:
                    + (f"  ({report.redelivered} records announced again)" if report.redelivered else "")
                    + (f"  ({report.rejected_requests} requests refused)" if report.rejected_requests else "")),
         ("badges/s", f"{report.badges_per_s:.1f}  (first request → last badge, {report.elapsed_s:.1f} s)"),
-        ("accepted learners/s", f"{report.accepted_per_s:.1f}  (all requests accepted in {report.offering_s:.1f} s)"),
-        ("drain after last 202", "not drained (timeout)" if report.drain_s is None else f"{report.drain_s:.1f} s"),
+        ("accepted learners/s", f"{report.accepted_per_s:.1f}  ({report.accepted}/{report.learners} accepted in "
+                                f"{report.offering_s:.1f} s)"),
+        ("drain after last 202", "not drained in time (--timeout): CPU per badge includes work on badges still "
+                                 "pending" if report.drain_s is None else f"{report.drain_s:.1f} s"),
         ("LMS 202 → badge-issued", "  ".join(f"{k} {_seconds(v)}" for k, v in latency.items())
                                    + ("" if report.drain_s is not None else "  (of the badges that arrived)")),
     ]  # fmt: skip

@@ -57,6 +57,7 @@ def test_report_counts_badges_per_second_latency_and_cpu_per_badge() -> None:
     report = LoadReport(
         plan={"rate": None, "tenants": 1, "batch": 20, "formats": ["native"]},
         learners=10,
+        accepted=10,
         badges=10,
         duplicates=0,
         rejected_requests=0,
