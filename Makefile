@@ -7,7 +7,7 @@ INTEROP := tests/interop
 BROWSER_TESTS := tests/browser
 OUT ?= out/demo
 
-.PHONY: demo test lint venv interop-deps browser-deps bench infra-up infra-down clean asyncapi
+.PHONY: demo test lint venv interop-deps browser-deps bench bench-e2e infra-up infra-down clean asyncapi
 
 venv: $(STAMP)
 
@@ -62,6 +62,15 @@ test: venv interop-deps browser-deps
 # Credentials signed/verified per second on one core, and Digital Bazaar's vc verifying the same ones.
 bench: venv interop-deps
 	taskset -c 0 $(VENV)/bin/python bench/sign_verify.py $(BENCH_ARGS)
+
+# End to end: the four services as processes on local Kafka + PostgreSQL, driven by `credstream load` (bench/README.md).
+# make bench-e2e BENCH_E2E_ARGS="--rate 100 --batch 2 --learners 3000"; ASSESSMENT_REPLICAS=2 ISSUER_REPLICAS=2 CPU_QUOTA=0.4
+BENCH_E2E_ARGS ?= --burst --learners 1000 --timeout 90
+bench-e2e: venv
+	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] || [ -z "$$DATABASE_URL" ]; then \
+	  deploy/local/infra.sh up >/dev/null && . .cache/local/infra.env; \
+	fi; \
+	$(VENV)/bin/python bench/e2e.py $(BENCH_E2E_ARGS)
 
 asyncapi: venv
 	$(VENV)/bin/credstream asyncapi > docs/asyncapi.json

@@ -6,6 +6,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from services.load_cli import add_parser as add_load_parser
 from services.runtime import SERVICES
 
 
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     from services.dead_letter_commands import add_dlq_commands
 
     add_dlq_commands(commands)
+    add_load_parser(commands)
 
     topics = commands.add_parser("create-topics", help="create credstream's Kafka topics (KAFKA_BOOTSTRAP_SERVERS)")
     topics.add_argument("--partitions", type=int, default=3)
@@ -91,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             settings=settings,
             trust_named_keys=args.trust_named_keys,
         )
+    if args.command == "load":
+        from services.load_cli import run_from_args
+
+        return run_from_args(args, settings)
     if args.command == "asyncapi":
         from services.asyncapi import asyncapi_json
 
