@@ -87,7 +87,8 @@ def dead_letter_middleware(
             except (PoisonRecord, ValidationError) as error:
                 reason = error.reason if isinstance(error, PoisonRecord) else describe_validation_error(error)
             except Exception as error:
-                if is_transient(error):
+                # A batch subscriber dead-letters its own bad records: any error out of a batch is redelivered.
+                if is_transient(error) or isinstance(msg.raw_message, tuple):
                     log.warning("consumer.transient_error", error=repr(error))
                     await asyncio.sleep(REDELIVERY_PAUSE_SECONDS)
                     raise
