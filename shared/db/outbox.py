@@ -6,14 +6,15 @@ import asyncio
 import contextlib
 import json
 import zlib
+from collections.abc import Sequence
 
 import structlog
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import CloudEvent, TopicEvent
 from shared.db.engine import SessionFactory, transaction
-from shared.db.tables import OutboxRecord
+from shared.db.tables import OutboxRecord, utcnow
 from shared.messaging.records import OutboundRecord, RecordPublisher, event_record
 
 log = structlog.get_logger(__name__)
@@ -30,6 +31,26 @@ def stage_event(session: AsyncSession, table: type[OutboxRecord], event: TopicEv
             headers=json.dumps(record.headers),
         )
     )
+
+
+async def stage_events(
+    session: AsyncSession, table: type[OutboxRecord], events: Sequence[tuple[TopicEvent, CloudEvent]]
+) -> None:
+    """`stage_event` for many events in one statement (their order is their commit order)."""
+    rows = []
+    for event, ce in events:
+        record = event_record(event, ce)
+        rows.append(
+            {
+                "topic": record.topic,
+                "key": record.key,
+                "value": record.value.decode(),
+                "headers": json.dumps(record.headers),
+                "created_at": utcnow(),
+            }
+        )
+    if rows:
+        await session.execute(insert(table), rows)
 
 
 class OutboxRelay:
