@@ -36,6 +36,9 @@ def create_broker(bootstrap_servers: str, *, client_id: str, middlewares: Sequen
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
+        # The outbox relay sends hundreds of records at once: let them share produce requests.
+        linger_ms=5,
+        max_batch_size=256 * 1024,
         middlewares=middlewares,
         logger=structlog.get_logger("faststream"),
     )
