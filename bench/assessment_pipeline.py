@@ -6,8 +6,8 @@ nowhere), no Kafka. A benchmark, not a test: run it by hand against an empty or 
 
 Counts every statement the service's engine sends (a SQLAlchemy `before_cursor_execute` listener, BEGIN/COMMIT
 excluded: asyncpg sends those as statements too, so add 2 per transaction), this process's CPU time, and the CPU
-time of the PostgreSQL server's processes (from /proc). Prints one line with the load average on stderr; the
-service's JSON logs go to stdout, as in production (`>/dev/null`).
+time of the PostgreSQL server (its postmaster and children, from /proc). Prints one line with the load average on
+stderr; the service's JSON logs go to stdout, as in production (`>/dev/null`).
 """
 
 import argparse
@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from services.runtime import Wiring, build_service
 from shared.contracts import AchievementDefined, AchievementStatus, CloudEvent, EnrollmentRecorded, Topic
@@ -58,20 +58,23 @@ def inbound(outbound: OutboundRecord, offset: int) -> InboundRecord:
     return InboundRecord(outbound.topic, outbound.key, outbound.value, dict(outbound.headers), 0, offset)
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU time of every process named postgres (the bench's own server on this machine)."""
-    ticks = os.sysconf("SC_CLK_TCK")
+def _stat(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat after the command name: [state, ppid, ..., utime (11), stime (12), ...]."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def postgres_cpu_seconds(postmaster: int) -> float:
+    """CPU time of this PostgreSQL server: the postmaster and its children (backends, WAL writer, checkpointer)."""
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            text = stat.read_text()
-        except OSError:
+            fields = _stat(stat.parent.name)
+        except (OSError, ValueError):
             continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        if name.startswith("postgres"):
-            fields = text[text.rindex(")") + 2 :].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+        if int(stat.parent.name) == postmaster or int(fields[1]) == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def loadavg() -> list[str]:
@@ -102,6 +105,9 @@ def stream(tenant: str, learners: int) -> list[InboundRecord]:
 async def run(url: str, learners: int, batch: int) -> None:
     engine = create_engine(url)
     await upgrade(engine, "assessment")
+    async with engine.connect() as connection:
+        backend = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    postmaster = int(_stat(backend)[1])
     publisher = Nowhere()
     settings = Settings(_env_file=None)
     parts = build_service("assessment", Wiring(settings, session_factory(engine), publisher))
@@ -134,7 +140,7 @@ async def run(url: str, learners: int, batch: int) -> None:
     stop = asyncio.Event()
     relay = asyncio.create_task(parts.relay.run(stop))
     consumer = consumers[str(Topic.ENROLLMENT)]
-    cpu, pg_cpu, wall = time.process_time(), postgres_cpu_seconds(), time.perf_counter()
+    cpu, pg_cpu, wall = time.process_time(), postgres_cpu_seconds(postmaster), time.perf_counter()
     if hasattr(consumer, "handle_records"):  # a batch consumer
         mode = f"batches of {batch}"
         for start in range(0, len(records), batch):
@@ -145,7 +151,7 @@ async def run(url: str, learners: int, batch: int) -> None:
             await consumer.handle_record(record)
     await publisher.all_in.wait()
     wall = time.perf_counter() - wall
-    cpu, pg_cpu = time.process_time() - cpu, postgres_cpu_seconds() - pg_cpu
+    cpu, pg_cpu = time.process_time() - cpu, postgres_cpu_seconds(postmaster) - pg_cpu
     stop.set()
     parts.relay.wake()
     await relay

@@ -131,13 +131,12 @@ class BatchConsumer(Generic[E]):
         for it: if it commits, the event is not ours; if it rolls back, it is."""
         table = self.processed_table
         rows = {(ce.source, ce.id): {"consumer": self.name, "source": ce.source, "event_id": ce.id} for _e, ce in items}
+        # Rows as executemany parameters: one cached statement, sent as multi-row inserts, whatever the batch size.
         statement = (
-            upsert_statement(session, table)
-            .values(list(rows.values()))
-            .on_conflict_do_nothing()
-            .returning(table.source, table.event_id)  # type: ignore[arg-type]
+            upsert_statement(session, table).on_conflict_do_nothing().returning(table.source, table.event_id)  # type: ignore[arg-type]
         )
-        claimed = {(source, event_id) for source, event_id in (await session.execute(statement)).all()}
+        result = await session.execute(statement, list(rows.values()))
+        claimed = {(source, event_id) for source, event_id in result.all()}
         fresh = []
         for event, ce in items:
             if (ce.source, ce.id) in claimed:

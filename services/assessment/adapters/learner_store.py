@@ -175,27 +175,24 @@ async def save(session: AsyncSession, states: Iterable[LearnerState]) -> None:
             )
             components += [{"pathway_award_id": held.award_id, "component_award_id": c} for c in award.components]
             outbox.append(award)
+    # Statements take their rows as executemany parameters: compiled once and cached, whatever the batch size (the
+    # driver sends them as multi-row inserts).
     if learners:
-        insert = upsert_statement(session, Learner).values(learners)
+        insert = upsert_statement(session, Learner)
+        update = {c: insert.excluded[c] for c in ("learner_name", "recipient", "updated_at")}
         await session.execute(
-            insert.on_conflict_do_update(
-                index_elements=["tenant_id", "learner_id"],
-                set_={c: insert.excluded[c] for c in ("learner_name", "recipient", "updated_at")},
-            )
+            insert.on_conflict_do_update(index_elements=["tenant_id", "learner_id"], set_=update), learners
         )
     if enrolments:
-        insert = upsert_statement(session, LearnerEnrollment).values(enrolments)
-        await session.execute(
-            insert.on_conflict_do_update(
-                index_elements=["tenant_id", "learner_id", "achievement_id"],
-                set_={c: insert.excluded[c] for c in ("learner_name", "recipient")},
-            )
-        )
+        insert = upsert_statement(session, LearnerEnrollment)
+        update = {c: insert.excluded[c] for c in ("learner_name", "recipient")}
+        keys = ["tenant_id", "learner_id", "achievement_id"]
+        await session.execute(insert.on_conflict_do_update(index_elements=keys, set_=update), enrolments)
     for table, rows in ((AttemptRow, attempts), (CompletionRow, completions), (Award, awards)):
         if rows:
             await session.execute(upsert_statement(session, table), rows)
     if components:
-        await session.execute(upsert_statement(session, AwardComponent).values(components).on_conflict_do_nothing())
+        await session.execute(upsert_statement(session, AwardComponent).on_conflict_do_nothing(), components)
     if outbox:
         await stage_events(session, AssessmentOutbox, [(a.event, a.ce) for a in outbox])
 
