@@ -50,7 +50,7 @@ async def stage_events(
             }
         )
     if rows:
-        await session.execute(insert(table), rows)
+        await session.execute(insert(table.__table__), rows)  # type: ignore[attr-defined]  # Core: no per-row ORM work
 
 
 class OutboxRelay:

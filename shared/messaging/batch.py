@@ -132,9 +132,8 @@ class BatchConsumer(Generic[E]):
         table = self.processed_table
         rows = {(ce.source, ce.id): {"consumer": self.name, "source": ce.source, "event_id": ce.id} for _e, ce in items}
         # Rows as executemany parameters: one cached statement, sent as multi-row inserts, whatever the batch size.
-        statement = (
-            upsert_statement(session, table).on_conflict_do_nothing().returning(table.source, table.event_id)  # type: ignore[arg-type]
-        )
+        insert = upsert_statement(session, table)
+        statement = insert.on_conflict_do_nothing().returning(insert.table.c.source, insert.table.c.event_id)
         result = await session.execute(statement, list(rows.values()))
         claimed = {(source, event_id) for source, event_id in result.all()}
         fresh = []
