@@ -134,7 +134,9 @@ class BatchConsumer(Generic[E]):
         # Rows as executemany parameters: one cached statement, sent as multi-row inserts, whatever the batch size.
         insert = upsert_statement(session, table)
         statement = insert.on_conflict_do_nothing().returning(insert.table.c.source, insert.table.c.event_id)
-        result = await session.execute(statement, list(rows.values()))
+        # In key order: two replicas briefly claiming the same events (mid-rebalance) wait for each other, never
+        # deadlock.
+        result = await session.execute(statement, [rows[key] for key in sorted(rows)])
         claimed = {(source, event_id) for source, event_id in result.all()}
         fresh = []
         for event, ce in items:

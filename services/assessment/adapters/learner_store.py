@@ -128,7 +128,8 @@ async def save(session: AsyncSession, states: Iterable[LearnerState]) -> None:
     """Write what the batch changed: one statement per table that changed."""
     learners, enrolments, attempts, completions, awards, components, outbox = [], [], [], [], [], [], []
     now = datetime.now(UTC)
-    for s in states:
+    # In key order, so that two transactions upserting the same learners (mid-rebalance) never deadlock.
+    for s in sorted(states, key=lambda state: (state.tenant_id, state.learner_id)):
         key = {"tenant_id": s.tenant_id, "learner_id": s.learner_id}
         if s.learner_changed:
             learners.append({**key, "learner_name": s.learner_name, "recipient": s.recipient, "updated_at": now})
