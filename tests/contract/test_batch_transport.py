@@ -31,6 +31,7 @@ from shared.messaging.records import OutboundRecord, event_record
 from shared.settings import Settings
 from tests.helpers import eventually, read_topic, skip_topic_history
 from tests.infra import Infrastructure
+from tests.kafka_stack import kafka_settings
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 ENROLLMENT_DLQ = dead_letter_topic(str(Topic.ENROLLMENT))
@@ -108,18 +109,12 @@ async def memory_batch_harness(settings: Settings, tmp_path: Path) -> AsyncItera
 
 @pytest.fixture
 async def kafka_batch_harness(settings: Settings, infra: Infrastructure, postgres_url: str) -> AsyncIterator[Harness]:
-    kafka_settings = settings.model_copy(
-        update={
-            "database_url": postgres_url,
-            "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
-            "consumer_group_prefix": f"test-{uuid.uuid4().hex[:8]}",
-        }
-    )
-    await skip_topic_history(infra.kafka_bootstrap_servers, kafka_settings.consumer_group_prefix)
-    service = KafkaService("assessment", kafka_settings)
+    config = kafka_settings(settings, infra, postgres_url)
+    await skip_topic_history(infra.kafka_bootstrap_servers, config.consumer_group_prefix)
+    service = KafkaService("assessment", config)
     await service.start()
     try:
-        group = f"{kafka_settings.consumer_group_prefix}-assessment"
+        group = f"{config.consumer_group_prefix}-assessment"
         yield KafkaHarness(infra.kafka_bootstrap_servers, session_factory(service.engine), group)
     finally:
         await service.stop()

@@ -24,6 +24,48 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 LEARNERS = 40
 
 
+async def define_drill_achievement(
+    client: httpx.AsyncClient, processes: ServiceProcesses, achievement_id: str, description: str
+) -> None:
+    """An Achievement earned by any result on the assessment `drill`."""
+    achievement = {
+        "id": achievement_id,
+        "name": achievement_id.title(),
+        "description": description,
+        "criteria": {"narrative": "Pass the drill.", "required_assessments": [{"assessment_id": "drill"}]},
+    }
+    response = await client.put(
+        f"{processes.url('assessment')}/v1/tenants/{TENANT}/achievements/{achievement_id}",
+        json=achievement,
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def drill_activities(run: str, learners: int, achievement_id: str) -> list[dict[str, object]]:
+    """Each learner enrols, then scores 90 on the drill: one badge per learner."""
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    activities: list[dict[str, object]] = []
+    for i in range(learners):
+        learner = f"{run}-{i}"
+        activities += [
+            {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-e", "kind": "enrolled",
+             "achievement_id": achievement_id, "occurred_at": t0.isoformat()},
+            {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-s", "kind": "scored",
+             "assessment_id": "drill", "score": 90, "occurred_at": (t0 + timedelta(minutes=1)).isoformat()},
+        ]  # fmt: skip
+    return activities
+
+
+async def post_activities(
+    client: httpx.AsyncClient, processes: ServiceProcesses, chunk: list[dict[str, object]]
+) -> None:
+    response = await client.post(
+        f"{processes.url('enrollment')}/v1/activities", json=chunk, headers={"Authorization": f"Bearer {LMS_KEY}"}
+    )
+    assert response.status_code == 202, response.text
+
+
 async def test_kill_9_loses_nothing_and_duplicates_nothing(
     infra: Infrastructure, postgres_url: str, tmp_path: Path
 ) -> None:
@@ -36,34 +78,10 @@ async def test_kill_9_loses_nothing_and_duplicates_nothing(
     try:
         async with httpx.AsyncClient(timeout=30) as client:
             await processes.wait_ready(client)
-            achievement = {
-                "id": "resilience",
-                "name": "Resilience",
-                "description": "Survives crashes.",
-                "criteria": {"narrative": "Pass the drill.", "required_assessments": [{"assessment_id": "drill"}]},
-            }
-            response = await client.put(
-                f"{processes.url('assessment')}/v1/tenants/{TENANT}/achievements/resilience",
-                json=achievement,
-                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-            )
-            assert response.status_code == 200, response.text
-            t0 = datetime.now(UTC) - timedelta(hours=1)
-            activities = []
-            for i in range(LEARNERS):
-                learner = f"{run}-{i}"
-                activities += [
-                    {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-e", "kind": "enrolled",
-                     "achievement_id": "resilience", "occurred_at": t0.isoformat()},
-                    {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-s", "kind": "scored",
-                     "assessment_id": "drill", "score": 90, "occurred_at": (t0 + timedelta(minutes=1)).isoformat()},
-                ]  # fmt: skip
-            lms = {"Authorization": f"Bearer {LMS_KEY}"}
+            await define_drill_achievement(client, processes, "resilience", "Survives crashes.")
+            activities = drill_activities(run, LEARNERS, "resilience")
             for start in range(0, len(activities), 20):
-                response = await client.post(
-                    f"{processes.url('enrollment')}/v1/activities", json=activities[start : start + 20], headers=lms
-                )
-                assert response.status_code == 202, response.text
+                await post_activities(client, processes, activities[start : start + 20])
             # Accepted (202) means durable: kill enrollment before its relay can have sent everything.
             processes.kill("enrollment")
 
@@ -146,33 +164,11 @@ async def test_kill_9_mid_batch_with_two_replicas_and_rebalances_loses_and_dupli
     try:
         async with httpx.AsyncClient(timeout=30) as client:
             await processes.wait_ready(client, "enrollment", "assessment", "issuer")
-            achievement = {
-                "id": "replicas",
-                "name": "Replicas",
-                "description": "Survives rebalances.",
-                "criteria": {"narrative": "Pass the drill.", "required_assessments": [{"assessment_id": "drill"}]},
-            }
-            response = await client.put(
-                f"{processes.url('assessment')}/v1/tenants/{TENANT}/achievements/replicas",
-                json=achievement,
-                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-            )
-            assert response.status_code == 200, response.text
-            t0 = datetime.now(UTC) - timedelta(hours=1)
-            activities = []
-            for i in range(REPLICATED_LEARNERS):
-                learner = f"{run}-{i}"
-                activities += [
-                    {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-e", "kind": "enrolled",
-                     "achievement_id": "replicas", "occurred_at": t0.isoformat()},
-                    {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-s", "kind": "scored",
-                     "assessment_id": "drill", "score": 90, "occurred_at": (t0 + timedelta(minutes=1)).isoformat()},
-                ]  # fmt: skip
-            lms = {"Authorization": f"Bearer {LMS_KEY}"}
+            await define_drill_achievement(client, processes, "replicas", "Survives rebalances.")
+            activities = drill_activities(run, REPLICATED_LEARNERS, "replicas")
 
             async def post(chunk: list[dict[str, object]]) -> None:
-                response = await client.post(f"{processes.url('enrollment')}/v1/activities", json=chunk, headers=lms)
-                assert response.status_code == 202, response.text
+                await post_activities(client, processes, chunk)
 
             chunks = [activities[start : start + 20] for start in range(0, len(activities), 20)]
             third = len(chunks) // 3
