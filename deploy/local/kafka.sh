@@ -99,7 +99,7 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$DATA
 
 auto.create.topics.enable=true
-num.partitions=3
+num.partitions=6
 default.replication.factor=1
 min.insync.replicas=1
 offsets.topic.replication.factor=1

@@ -41,6 +41,9 @@ def create_broker(bootstrap_servers: str, *, client_id: str, middlewares: Sequen
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
+        # The outbox relay sends hundreds of records at once: let them share produce requests.
+        linger_ms=5,
+        max_batch_size=256 * 1024,
         middlewares=middlewares,
         parser=parse_leniently,
         logger=structlog.get_logger("faststream"),
@@ -119,9 +122,34 @@ def dead_letter_middleware(
     then propagate so the record is redelivered, not lost."""
     backoffs: dict[tuple[str, int], Backoff] = {}
 
+    async def _consume_batch(call_next: Any, msg: Any, raw: tuple[ConsumerRecord, ...]) -> Any:
+        # A batch subscriber dead-letters its own bad records: any error out of a batch is an outage, redelivered.
+        first = raw[0]
+        backoff = backoffs.setdefault(
+            (first.topic, first.partition), Backoff(REDELIVERY_FIRST_PAUSE_SECONDS, REDELIVERY_MAX_PAUSE_SECONDS)
+        )
+        try:
+            result = await call_next(msg)
+        except Exception as error:
+            pause = backoff.next_delay()
+            log.warning(
+                "consumer.batch_redelivered",
+                topic=first.topic,
+                records=len(raw),
+                failures=backoff.failures,
+                redelivery_in=round(pause, 2),
+                error=repr(error),
+            )
+            await asyncio.sleep(pause)
+            raise
+        backoff.reset()
+        return result
+
     class DeadLetterMiddleware(BaseMiddleware):
         async def consume_scope(self, call_next: Any, msg: Any) -> Any:
             raw = msg.raw_message
+            if isinstance(raw, tuple):
+                return await _consume_batch(call_next, msg, raw)
             backoff = backoffs.setdefault(
                 (raw.topic, raw.partition), Backoff(REDELIVERY_FIRST_PAUSE_SECONDS, REDELIVERY_MAX_PAUSE_SECONDS)
             )

@@ -70,6 +70,22 @@ async def test_awards_use_the_version_applied_from_the_topic(flow: Flow) -> None
     assert passed.achievement.version == 2 and passed.achievement.criteria_narrative == "90%."
 
 
+async def test_a_new_version_reaches_the_definitions_the_consumer_keeps_in_memory(flow: Flow) -> None:
+    await flow.define(SQL)
+    await flow.send(flow.enrol("ana", "sql"), flow.score("ana", "practical", 80, 1))  # read v1 into memory
+    [first] = flow.passed("ana")
+    stricter = {"narrative": "90%.", "rule": {"type": "assessment", "assessment_id": "practical", "min_score": 90}}
+    await flow.define({**SQL, "criteria": stricter})
+    await flow.send(flow.enrol("ben", "sql"), flow.score("ben", "practical", 80, 1))
+    assert flow.passed("ben") == []  # v2 applies from the next batch on
+    await flow.send(flow.score("ben", "practical", 95, 2))
+    [passed] = flow.passed("ben")
+    assert (first.achievement.version, passed.achievement.version) == (1, 2)
+    await flow.admin("POST", "/achievements/sql/retire")
+    await flow.send(flow.enrol("cy", "sql"), flow.score("cy", "practical", 99, 1))
+    assert flow.passed("cy") == []  # retired: forgotten by the copy in memory too
+
+
 async def test_retired_achievements_award_nothing_new_and_can_be_reinstated(flow: Flow) -> None:
     await flow.define(SQL)
     retired = await flow.admin("POST", "/achievements/sql/retire")
