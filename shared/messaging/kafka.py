@@ -93,17 +93,22 @@ def _is_utf8(value: bytes) -> bool:
     return True
 
 
-async def parse_leniently(record: ConsumerRecord, parse: Callable[[ConsumerRecord], Awaitable[Any]]) -> Any:
+async def parse_leniently(record: Any, parse: Callable[[ConsumerRecord], Awaitable[Any]]) -> Any:
     """FastStream decodes every header as strict UTF-8 before any middleware runs, so one bad header would fail the
     record outside the dead-letter middleware, redelivery after redelivery. Parse a copy with the bad bytes
     replaced (U+FFFD) instead, and keep the record as received as `raw_message`: the middleware sees what was wrong
     with it and dead-letters it."""
-    if all(value is not None and _is_utf8(value) for _, value in record.headers):
+    records = record if isinstance(record, tuple) else (record,)  # a batch subscriber parses a poll's records
+    if all(value is not None and _is_utf8(value) for one in records for _, value in one.headers):
         return await parse(record)
-    lenient = [(name, (value or b"").decode(errors="replace").encode()) for name, value in record.headers]
-    message = await parse(dataclasses.replace(record, headers=lenient))
+    repaired = tuple(dataclasses.replace(one, headers=_lenient(one.headers)) for one in records)
+    message = await parse(repaired if isinstance(record, tuple) else repaired[0])
     message.raw_message = record
     return message
+
+
+def _lenient(headers: Sequence[tuple[str, bytes | None]]) -> list[tuple[str, bytes]]:
+    return [(name, (value or b"").decode(errors="replace").encode()) for name, value in headers]
 
 
 def header_problem(record: ConsumerRecord) -> str | None:
