@@ -214,7 +214,11 @@ class VerificationPool:
     async def _run(self, job: _Call, timeout: float) -> Any:
         if self._closed:
             raise VerifierClosed("the verifier is shutting down")
-        worker = self._idle_worker() or _Worker(self._context)
+        # Starting a process (the forkserver, the first time) and writing a large job to the pipe block: not here.
+        worker = self._idle_worker() or await asyncio.to_thread(_Worker, self._context)
+        if self._closed:  # closed while the worker started
+            worker.discard()
+            raise VerifierClosed("the verifier is shutting down")
         self._busy.add(worker)
         loop = asyncio.get_running_loop()
         answered: asyncio.Future[None] = loop.create_future()
@@ -222,7 +226,10 @@ class VerificationPool:
         loop.add_reader(fd, lambda: answered.done() or answered.set_result(None))
         healthy = False
         try:
-            worker.connection.send(job)
+            try:
+                await asyncio.to_thread(worker.connection.send, job)
+            except (OSError, ValueError):
+                raise VerificationTimedOut("the verification worker stopped") from None
             try:
                 await asyncio.wait_for(answered, timeout)
             except TimeoutError:
