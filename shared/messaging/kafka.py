@@ -87,16 +87,32 @@ def _is_utf8(value: bytes) -> bool:
     return True
 
 
-async def parse_leniently(record: ConsumerRecord, parse: Callable[[ConsumerRecord], Awaitable[Any]]) -> Any:
+def _leniently_decodable(record: ConsumerRecord) -> ConsumerRecord:
+    headers = [(name, (value or b"").decode(errors="replace").encode()) for name, value in record.headers]
+    return dataclasses.replace(record, headers=headers)
+
+
+async def parse_leniently(
+    received: ConsumerRecord | tuple[ConsumerRecord, ...], parse: Callable[[Any], Awaitable[Any]]
+) -> Any:
     """FastStream decodes every header as strict UTF-8 before any middleware runs, so one bad header would fail the
     record outside the dead-letter middleware, redelivery after redelivery. Parse a copy with the bad bytes
     replaced (U+FFFD) instead, and keep the record as received as `raw_message`: the middleware sees what was wrong
-    with it and dead-letters it."""
-    if all(value is not None and _is_utf8(value) for _, value in record.headers):
-        return await parse(record)
-    lenient = [(name, (value or b"").decode(errors="replace").encode()) for name, value in record.headers]
-    message = await parse(dataclasses.replace(record, headers=lenient))
-    message.raw_message = record
+    with it and dead-letters it.
+
+    A batch subscriber receives a tuple of records, which FastStream parses again when it decodes the batch: its
+    `raw_message` stays the lenient copies, and `records_as_received` holds the originals (for `header_problem`).
+    """
+    records: tuple[ConsumerRecord, ...] = received if isinstance(received, tuple) else (received,)
+    if all(value is not None and _is_utf8(value) for record in records for _, value in record.headers):
+        return await parse(received)
+    lenient = tuple(_leniently_decodable(record) for record in records)
+    if isinstance(received, tuple):
+        message = await parse(lenient)
+        message.records_as_received = received
+    else:
+        message = await parse(lenient[0])
+        message.raw_message = received
     return message
 
 
@@ -119,6 +135,9 @@ def dead_letter_middleware(
     class DeadLetterMiddleware(BaseMiddleware):
         async def consume_scope(self, call_next: Any, msg: Any) -> Any:
             raw = msg.raw_message
+            if not isinstance(raw, ConsumerRecord):
+                # A batch subscriber (a tuple of records) settles each of its records itself.
+                return await call_next(msg)
             backoff = backoffs.setdefault(
                 (raw.topic, raw.partition), Backoff(REDELIVERY_FIRST_PAUSE_SECONDS, REDELIVERY_MAX_PAUSE_SECONDS)
             )
