@@ -93,22 +93,33 @@ def _is_utf8(value: bytes) -> bool:
     return True
 
 
-async def parse_leniently(record: Any, parse: Callable[[ConsumerRecord], Awaitable[Any]]) -> Any:
+def _leniently_decodable(record: ConsumerRecord) -> ConsumerRecord:
+    headers = [(name, (value or b"").decode(errors="replace").encode()) for name, value in record.headers]
+    return dataclasses.replace(record, headers=headers)
+
+
+async def parse_leniently(
+    received: ConsumerRecord | tuple[ConsumerRecord, ...], parse: Callable[[Any], Awaitable[Any]]
+) -> Any:
     """FastStream decodes every header as strict UTF-8 before any middleware runs, so one bad header would fail the
     record outside the dead-letter middleware, redelivery after redelivery. Parse a copy with the bad bytes
     replaced (U+FFFD) instead, and keep the record as received as `raw_message`: the middleware sees what was wrong
-    with it and dead-letters it."""
-    records = record if isinstance(record, tuple) else (record,)  # a batch subscriber parses a poll's records
-    if all(value is not None and _is_utf8(value) for one in records for _, value in one.headers):
-        return await parse(record)
-    repaired = tuple(dataclasses.replace(one, headers=_lenient(one.headers)) for one in records)
-    message = await parse(repaired if isinstance(record, tuple) else repaired[0])
-    message.raw_message = record
+    with it and dead-letters it.
+
+    A batch subscriber receives a tuple of records, which FastStream parses again when it decodes the batch: its
+    `raw_message` stays the lenient copies, and `records_as_received` holds the originals (for `header_problem`).
+    """
+    records: tuple[ConsumerRecord, ...] = received if isinstance(received, tuple) else (received,)
+    if all(value is not None and _is_utf8(value) for record in records for _, value in record.headers):
+        return await parse(received)
+    lenient = tuple(_leniently_decodable(record) for record in records)
+    if isinstance(received, tuple):
+        message = await parse(lenient)
+        message.records_as_received = received
+    else:
+        message = await parse(lenient[0])
+        message.raw_message = received
     return message
-
-
-def _lenient(headers: Sequence[tuple[str, bytes | None]]) -> list[tuple[str, bytes]]:
-    return [(name, (value or b"").decode(errors="replace").encode()) for name, value in headers]
 
 
 def header_problem(record: ConsumerRecord) -> str | None:

@@ -62,7 +62,8 @@ def subscribe_batch(
 
     async def on_batch(body: Any, message: KafkaMessage = Context("message")) -> None:
         records, dead = [], []
-        for raw in message.raw_message:
+        # The records as the broker sent them (parse_leniently keeps them when a header was not UTF-8).
+        for raw in getattr(message, "records_as_received", None) or message.raw_message:
             problem = header_problem(raw)
             if problem is None:
                 records.append(inbound_record(raw))

@@ -85,3 +85,15 @@ async def test_headers_that_are_not_utf8_are_parsed_leniently_and_named() -> Non
     assert message.raw_message is record  # type: ignore[attr-defined]
     assert header_problem(record) == "header(s) not UTF-8: 'x-trace'"
     assert header_problem(consumer_record([("ce_id", b"1"), ("empty", None)])) is None
+
+
+async def test_a_batch_is_parsed_leniently_record_by_record() -> None:
+    good, bad = consumer_record([("ce_id", b"1")]), consumer_record([("x-trace", b"\xff")])
+
+    async def parse(received: tuple[ConsumerRecord, ...]) -> object:
+        return type("Message", (), {"raw_message": received, "headers": [dict(r.headers) for r in received]})()
+
+    message = await parse_leniently((good, bad), parse)
+    assert message.headers == [{"ce_id": b"1"}, {"x-trace": "\ufffd".encode()}]  # type: ignore[attr-defined]
+    assert message.records_as_received == (good, bad)  # type: ignore[attr-defined]
+    assert [header_problem(r) for r in message.records_as_received] == [None, "header(s) not UTF-8: 'x-trace'"]  # type: ignore[attr-defined]
