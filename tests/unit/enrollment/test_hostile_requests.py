@@ -169,6 +169,16 @@ CASES = [
     ),
     ("xAPI: 100,000 levels", "enrollment", "POST", "/xapi/statements", DEEP, XAPI, 400, "nested deeper"),
     (
+        "xAPI: a number for the parent activities",
+        "enrollment",
+        "POST",
+        "/xapi/statements",
+        statement_without_id(context={"contextActivities": {"parent": 1.5}}),
+        XAPI,
+        422,
+        "/context/contextActivities/parent",
+    ),
+    (
         "AGS: line item over 2,048",
         "enrollment",
         "POST",
