@@ -249,12 +249,16 @@ def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wa
         return [item.event_id for item in items if item.event_id]
 
     @app.put("/xapi/statements", status_code=204, tags=["lms"])
-    async def put_statement(request: Request, statement_id: str = Query(alias="statementId")) -> Response:
-        """xAPI PUT Statements: one statement under the id given in `statementId`."""
+    async def put_statement(
+        request: Request, statement_id: str | None = Query(default=None, alias="statementId")
+    ) -> Response:
+        """xAPI PUT Statements: one statement under the id given in `statementId` (required)."""
         response = Response(status_code=204)
         _xapi_headers(request, response)
         body = await request.body()
         connection, payload = await gate.admit(request, body, Format.XAPI)
+        if not statement_id:  # checked after the credentials, like the body
+            raise ProblemError(400, "Missing statementId", "PUT /xapi/statements needs the statementId parameter.")
         statement = decode_json(body) if payload is None else payload
         if not isinstance(statement, dict):
             raise invalid(FormatError("", "PUT takes a single statement object"), Format.XAPI)

@@ -170,6 +170,17 @@ CASES = [
     ),
     ("xAPI: 100,000 levels", "enrollment", "POST", "/xapi/statements", DEEP, XAPI, 400, "nested deeper"),
     (
+        "xAPI PUT: no credentials, no statementId",
+        "enrollment",
+        "PUT",
+        "/xapi/statements",
+        b"{}",
+        {"X-Experience-API-Version": "1.0.3"},
+        401,
+        "Unauthorized",
+    ),
+    ("xAPI PUT: no statementId", "enrollment", "PUT", "/xapi/statements", b"{}", XAPI, 400, "statementId"),
+    (
         "xAPI: a number for the parent activities",
         "enrollment",
         "POST",
