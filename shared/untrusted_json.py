@@ -32,12 +32,13 @@ def loads_untrusted(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise UntrustedJsonError("not UTF-8 text") from None
     except RecursionError:
         raise UntrustedJsonError(f"nested deeper than {max_depth} levels") from None
-    _check(value, max_depth)
+    check_untrusted(value, max_depth)
     return value
 
 
-def _check(value: Any, max_depth: int) -> None:
-    """Nesting depth and lone surrogates, iteratively (a recursive walk would fail as json.loads does)."""
+def check_untrusted(value: Any, max_depth: int = MAX_DEPTH) -> None:
+    """Nesting depth and lone surrogates of JSON someone else decoded (e.g. a JWT library), iteratively (a
+    recursive walk would fail as json.loads does)."""
     pending: list[tuple[Any, int]] = [(value, 0)]
     while pending:
         item, depth = pending.pop()

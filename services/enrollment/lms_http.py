@@ -32,6 +32,7 @@ from services.enrollment.formats import Format, FormatError, Item, lti_ags, medi
 from services.enrollment.handlers import InvalidActivity, ItemResult, Recorded, ingest
 from shared.db.engine import SessionFactory, transaction
 from shared.http import ProblemError, bearer_token, decode_json_body
+from shared.untrusted_json import UntrustedJsonError, check_untrusted
 
 XAPI_VERSION = "1.0.3"
 MAX_ITEMS = 1000  # per request, so one request is one short transaction
@@ -142,10 +143,21 @@ class LmsGate:
                 verify_signature(connection.hmac_secret, body, request.headers.get(SIGNATURE_HEADER))
             elif connection.auth_method is AuthMethod.JWT:
                 assert connection.jwt is not None
-                return connection, connection.jwt.claims(body)
+                return connection, _checked_claims(connection.jwt.claims(body))
         except AuthenticationError as error:
             raise _unauthorized(str(error)) from None
+        except RecursionError:  # PyJWT decodes the (verified) claims with json.loads, unbounded
+            raise ProblemError(400, "Malformed JSON", "The JWT's claims are nested too deeply.") from None
         return connection, None
+
+
+def _checked_claims(claims: Any) -> Any:
+    """The claims of a verified JWT, held to the same limits as a JSON body (depth, valid Unicode)."""
+    try:
+        check_untrusted(claims)
+    except UntrustedJsonError as error:
+        raise ProblemError(400, "Malformed JSON", f"The JWT's claims are not acceptable JSON: {error}.") from None
+    return claims
 
 
 def _unauthorized(detail: str) -> ProblemError:
@@ -237,12 +249,16 @@ def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wa
         return [item.event_id for item in items if item.event_id]
 
     @app.put("/xapi/statements", status_code=204, tags=["lms"])
-    async def put_statement(request: Request, statement_id: str = Query(alias="statementId")) -> Response:
-        """xAPI PUT Statements: one statement under the id given in `statementId`."""
+    async def put_statement(
+        request: Request, statement_id: str | None = Query(default=None, alias="statementId")
+    ) -> Response:
+        """xAPI PUT Statements: one statement under the id given in `statementId` (required)."""
         response = Response(status_code=204)
         _xapi_headers(request, response)
         body = await request.body()
         connection, payload = await gate.admit(request, body, Format.XAPI)
+        if not statement_id:  # checked after the credentials, like the body
+            raise ProblemError(400, "Missing statementId", "PUT /xapi/statements needs the statementId parameter.")
         statement = decode_json(body) if payload is None else payload
         if not isinstance(statement, dict):
             raise invalid(FormatError("", "PUT takes a single statement object"), Format.XAPI)

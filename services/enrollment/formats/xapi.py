@@ -214,12 +214,15 @@ def _activities(context: Any, key: str) -> list[Mapping[str, Any]]:
     entries = member(context.get("contextActivities") or {}, key, "/context/contextActivities")
     if isinstance(entries, Mapping):  # xAPI allows a single activity instead of an array
         entries = [entries]
+    if entries is not None and not isinstance(entries, list):
+        raise FormatError(f"/context/contextActivities/{key}", "must be an array of activities")
     return [e for e in entries or [] if isinstance(e, Mapping)]
 
 
 def _type(activity: Mapping[str, Any]) -> str | None:
     definition = activity.get("definition")
-    return definition.get("type") if isinstance(definition, Mapping) else None
+    kind = definition.get("type") if isinstance(definition, Mapping) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _activity_and_course(

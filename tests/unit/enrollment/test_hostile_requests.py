@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
 from services.embedded import EmbeddedStack
@@ -169,6 +170,27 @@ CASES = [
     ),
     ("xAPI: 100,000 levels", "enrollment", "POST", "/xapi/statements", DEEP, XAPI, 400, "nested deeper"),
     (
+        "xAPI PUT: no credentials, no statementId",
+        "enrollment",
+        "PUT",
+        "/xapi/statements",
+        b"{}",
+        {"X-Experience-API-Version": "1.0.3"},
+        401,
+        "Unauthorized",
+    ),
+    ("xAPI PUT: no statementId", "enrollment", "PUT", "/xapi/statements", b"{}", XAPI, 400, "statementId"),
+    (
+        "xAPI: a number for the parent activities",
+        "enrollment",
+        "POST",
+        "/xapi/statements",
+        statement_without_id(context={"contextActivities": {"parent": 1.5}}),
+        XAPI,
+        422,
+        "/context/contextActivities/parent",
+    ),
+    (
         "AGS: line item over 2,048",
         "enrollment",
         "POST",
@@ -319,3 +341,25 @@ async def test_a_1e308_score_on_the_inbound_topic_is_dead_lettered_and_never_mak
     reasons = [r.headers["dlq_reason"] for r in stack.bus.records(dead_letter_topic(str(Topic.LMS_INBOUND)))]
     assert len(reasons) == 2 and all("score" in reason for reason in reasons), reasons
     assert not [BadgeIssued.model_validate_json(r.value) for r in stack.bus.records(str(Topic.BADGE_ISSUED))]
+
+
+async def test_jwt_signed_claims_are_held_to_the_same_limits_as_a_json_body(stack: EmbeddedStack) -> None:
+    from tests.lms_helpers import connect
+
+    secret = "s" * 40
+    canvas = await connect(
+        stack.http("enrollment"),
+        "acme",
+        source_kind="canvas",
+        auth_method="jwt",
+        jwt={"algorithms": ["HS256"], "shared_secret": secret},
+    )
+    headers = {"X-Credstream-Connection": canvas["id"], "Content-Type": "application/jwt"}
+    deep: Any = {}
+    for _ in range(900):
+        deep = {"a": deep}
+    for claims, says in (({"metadata": deep}, "nested"), ({"metadata": {"x": "\ud800"}}, "surrogate")):
+        token = jwt.encode(claims, secret, algorithm="HS256")
+        response = await stack.http("enrollment").post("/canvas/live-events", content=token, headers=headers)
+        assert response.status_code == 400, response.text
+        assert says in response.text
