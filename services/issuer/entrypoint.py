@@ -29,6 +29,7 @@ from services.issuer.handlers import (
     rotate_key,
     tenant_did_document,
 )
+from services.issuer.signing import SigningPool
 from services.runtime import ServiceParts, Wiring
 from shared.contracts import AssessmentPassed, Topic
 from shared.db.engine import SessionFactory, transaction
@@ -177,7 +178,7 @@ def build(wiring: Wiring) -> ServiceParts:
         name=NAME,
         topic=Topic.ASSESSMENT_PASSED,
         contract=AssessmentPassed,
-        handler=IssueCredential(settings, issuers, status_lists),
+        handler=IssueCredential(settings, issuers, status_lists, sessions, SigningPool(settings.signing_processes())),
         sessions=sessions,
         processed_table=IssuerProcessedEvent,
         after_commit=relay.wake,

@@ -55,7 +55,8 @@ async def test_concurrent_issuers_never_share_a_status_slot(sessions: SessionFac
 
     async def allocate(n: int) -> Slot:
         async with transaction(sessions) as session:
-            return await lists.allocate(session, "acme", "did:web:issuer.example.org:tenants:acme", fake_sign, NOW)
+            [slot] = await lists.reserve(session, "acme", "did:web:issuer.example.org:tenants:acme", 1, fake_sign, NOW)
+            return slot
 
     slots = await asyncio.gather(*(allocate(n) for n in range(40)))
     assert len({(slot.list_id, slot.index) for slot in slots}) == 40
@@ -74,11 +75,11 @@ async def test_a_rolled_back_issue_gives_its_slot_back(sessions: SessionFactory)
     issuer = "did:web:issuer.example.org:tenants:acme"
     with pytest.raises(RuntimeError):
         async with transaction(sessions) as session:
-            await lists.allocate(session, "acme", issuer, fake_sign, NOW)
-            await lists.allocate(session, "acme", issuer, fake_sign, NOW)
+            await lists.reserve(session, "acme", issuer, 1, fake_sign, NOW)
+            await lists.reserve(session, "acme", issuer, 1, fake_sign, NOW)
             raise RuntimeError("signing failed")
     async with transaction(sessions) as session:
-        await lists.allocate(session, "acme", issuer, fake_sign, NOW)
+        await lists.reserve(session, "acme", issuer, 1, fake_sign, NOW)
     async with sessions() as session:
         row = (await session.execute(select(StatusList))).scalar_one()
     assert row.allocated == 1
