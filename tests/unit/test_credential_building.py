@@ -36,27 +36,9 @@ from shared.db.migrations import upgrade
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.records import PoisonRecord
 from shared.settings import IssuerProfileConfig, Settings
+from tests.issuer_support import passed_award as passed
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-
-
-def passed() -> AssessmentPassed:
-    return AssessmentPassed(
-        tenant_id="acme",
-        learner_id="learner-7",
-        award_id=uuid.uuid4(),
-        achievement=AchievementSnapshot(
-            id="python",
-            name="Python Foundations",
-            description="Writes Python.",
-            criteria_narrative="Pass the quiz.",
-            image_url="https://acme.example/python.png",
-            achievement_type="Competency",
-        ),
-        results=[AssessmentResult(assessment_id="quiz", score=88, max_score=100, required_score=70)],
-        learner_name="Ada",
-        passed_at=NOW - timedelta(minutes=5),
-    )
 
 
 def test_credential_has_the_open_badges_shape() -> None:
