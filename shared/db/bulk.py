@@ -19,7 +19,8 @@ async def insert_new(
     if not rows:
         return []
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).on_conflict_do_nothing()
+    # The table, not the ORM class: a Core executemany skips the ORM's per-row bookkeeping.
+    statement = dialect.insert(table.__table__).on_conflict_do_nothing()
     if not returning:
         await session.execute(statement, list(rows))
         return []

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import json
 import zlib
+from collections.abc import Iterable
+from typing import Any
 
 import structlog
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import CloudEvent, TopicEvent
@@ -21,15 +23,26 @@ log = structlog.get_logger(__name__)
 
 def stage_event(session: AsyncSession, table: type[OutboxRecord], event: TopicEvent, ce: CloudEvent) -> None:
     """Write `event` to the outbox in the caller's transaction: published if and only if the state commits."""
+    session.add(table(**_outbox_row(event, ce)))
+
+
+async def stage_events(
+    session: AsyncSession, table: type[OutboxRecord], events: Iterable[tuple[TopicEvent, CloudEvent]]
+) -> None:
+    """`stage_event` for many events in one statement (they are relayed in this order)."""
+    rows = [_outbox_row(event, ce) for event, ce in events]
+    if rows:
+        await session.execute(insert(table.__table__), rows)  # type: ignore[attr-defined]
+
+
+def _outbox_row(event: TopicEvent, ce: CloudEvent) -> dict[str, Any]:
     record = event_record(event, ce)
-    session.add(
-        table(
-            topic=record.topic,
-            key=record.key,
-            value=record.value.decode(),
-            headers=json.dumps(record.headers),
-        )
-    )
+    return {
+        "topic": record.topic,
+        "key": record.key,
+        "value": record.value.decode(),
+        "headers": json.dumps(record.headers),
+    }
 
 
 class OutboxRelay:

@@ -1,0 +1,298 @@
+"""Activities per second one enrollment replica takes in: N concurrent senders POST batches of native LMS
+activities over HTTP to a real `credstream serve enrollment` process (PostgreSQL, Kafka, outbox relay running).
+
+    . .cache/local/infra.env        # DATABASE_URL (its server is used, each run gets a fresh database), Kafka
+    .venv/bin/python bench/ingest.py [--senders 8] [--batch 500] [--seconds 20] [--baseline main]
+
+`--baseline REF` first runs the same load against the code of git ref REF (exported with `git archive`, same
+virtualenv), so before and after are compared in one run at about the same load. For each run it prints
+activities/s, the service's CPU-ms per activity, the SQL statements it sent per activity (SQLAlchemy cursor
+executions, an executemany counting once, plus one pool pre-ping per connection checkout) and the load average.
+A measurement, not a test: numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SCRIPT = Path(__file__).resolve()
+ROOT = SCRIPT.parents[1]
+TENANT = "bench"
+LMS_KEY = "bench-lms-key"
+COUNTS_SIGNAL = signal.SIGUSR1
+
+
+# --- the service side: `bench/ingest.py --serve` runs enrollment with a statement counter ------------------------
+
+
+def serve_counted(counts_file: Path) -> None:
+    """Run the enrollment service (from whatever tree is first on sys.path); SIGUSR1 writes the counters."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
+
+    from services.runtime import serve
+    from shared.settings import Settings
+
+    counts = {"statements": 0, "checkouts": 0, "commits": 0}
+
+    def on_execute(*_args: Any) -> None:
+        counts["statements"] += 1
+
+    def on_checkout(*_args: Any) -> None:
+        counts["checkouts"] += 1  # pool_pre_ping: one round trip per checkout
+
+    def on_commit(*_args: Any) -> None:
+        counts["commits"] += 1
+
+    event.listen(Engine, "before_cursor_execute", on_execute)
+    event.listen(Engine, "commit", on_commit)
+    event.listen(Pool, "checkout", on_checkout)
+
+    def dump(*_args: Any) -> None:
+        counts_file.write_text(json.dumps(counts))
+
+    signal.signal(COUNTS_SIGNAL, dump)
+    asyncio.run(serve("enrollment", Settings()))
+
+
+# --- the load side -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    label: str
+    activities: int
+    seconds: float
+    cpu_seconds: float
+    counts: dict[str, int]
+    load_before: str
+    load_after: str
+
+    def row(self) -> dict[str, Any]:
+        statements = self.counts["statements"] + self.counts["checkouts"]
+        return {
+            "code": self.label,
+            "activities_per_s": round(self.activities / self.seconds),
+            "cpu_ms_per_activity": round(1000 * self.cpu_seconds / self.activities, 3),
+            "sql_per_activity": round(statements / self.activities, 3),
+            "transactions_per_activity": round(self.counts["commits"] / self.activities, 4),
+            "activities": self.activities,
+            "seconds": round(self.seconds, 2),
+            "loadavg_before": self.load_before,
+            "loadavg_after": self.load_after,
+        }
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bodies(run: str, sender: int, batch: int, requests: int) -> list[bytes]:
+    """Pre-encoded requests (so the sender's CPU is not what is measured): each learner enrols, then scores."""
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    out = []
+    for request in range(requests):
+        activities = []
+        for n in range(batch // 2):
+            learner = f"{run}-{sender}-{request}-{n}"
+            activities += [
+                {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-e", "kind": "enrolled",
+                 "achievement_id": "bench", "occurred_at": t0.isoformat()},
+                {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-s", "kind": "scored",
+                 "assessment_id": "quiz", "score": 80, "max_score": 100, "occurred_at": t0.isoformat()},
+            ]  # fmt: skip
+        out.append(json.dumps(activities).encode())
+    return out
+
+
+async def create_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def measure(label: str, tree: Path, args: argparse.Namespace, work: Path) -> Result:
+    from sqlalchemy.engine import make_url
+
+    base = make_url(os.environ["DATABASE_URL"])
+    database = f"bench_ingest_{uuid.uuid4().hex[:10]}"
+    admin_url = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    await create_database(admin_url, database)
+    port = free_port()
+    counts_file = work / f"counts-{database}.json"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree),
+        "DATABASE_URL": base.set(database=database).render_as_string(hide_password=False),
+        "HTTP_PORT": str(port),
+        "HTTP_HOST": "127.0.0.1",
+        "CREDSTREAM_LMS_API_KEYS": f"{TENANT}:{LMS_KEY}",
+        "CREDSTREAM_LMS_RATE_PER_SECOND": "100000",
+        "CREDSTREAM_LMS_RATE_BURST": "100000",
+        "CREDSTREAM_CONSUMER_GROUP_PREFIX": f"bench-{database}",
+        "LOG_LEVEL": "WARNING",
+    }
+    service = await asyncio.create_subprocess_exec(
+        sys.executable, str(SCRIPT), "--serve", str(counts_file), cwd=tree, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    run = uuid.uuid4().hex[:8]
+    # Enough for 10,000 activities/s over the whole run; senders stop at the deadline.
+    requests = args.requests or -(-int(args.seconds * 10_000) // (args.batch * args.senders))
+    payloads = [bodies(run, sender, args.batch, requests) for sender in range(args.senders)]
+    headers = {"Authorization": f"Bearer {LMS_KEY}", "Content-Type": "application/json"}
+    try:
+        async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=args.senders)) as client:
+            for _ in range(600):
+                try:
+                    if (await client.get(f"{url}/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+            else:
+                raise RuntimeError(f"{label}: the enrollment service did not become ready")
+            # Warm-up (connections, caches), not counted.
+            warm = bodies(f"{run}w", 0, args.batch, 2)
+            for body in warm:
+                response = await client.post(f"{url}/v1/activities", content=body, headers=headers)
+                response.raise_for_status()
+            accepted = 0
+            deadline = time.monotonic() + args.seconds
+
+            async def sender(mine: list[bytes]) -> None:
+                nonlocal accepted
+                for body in mine:
+                    if time.monotonic() > deadline:
+                        return
+                    response = await client.post(f"{url}/v1/activities", content=body, headers=headers)
+                    if response.status_code != 202:
+                        raise RuntimeError(f"{label}: HTTP {response.status_code}: {response.text[:300]}")
+                    accepted += response.json()["accepted"]
+
+            before_counts = await counters(service, counts_file)
+            load_before, cpu_before, started = loadavg(), cpu_seconds(service.pid), time.monotonic()
+            await asyncio.gather(*(sender(mine) for mine in payloads))
+            elapsed, cpu_after, load_after = time.monotonic() - started, cpu_seconds(service.pid), loadavg()
+            after_counts = await counters(service, counts_file)
+    finally:
+        service.terminate()
+        try:
+            await asyncio.wait_for(service.wait(), 30)
+        except TimeoutError:
+            service.kill()
+            await service.wait()
+        await drop_database(admin_url, database)
+    counts = {name: after_counts[name] - before_counts[name] for name in after_counts}
+    return Result(label, accepted, elapsed, cpu_after - cpu_before, counts, load_before, load_after)
+
+
+async def counters(service: asyncio.subprocess.Process, counts_file: Path) -> dict[str, int]:
+    await asyncio.to_thread(counts_file.unlink, missing_ok=True)
+    service.send_signal(COUNTS_SIGNAL)
+    for _ in range(100):
+        counts = await asyncio.to_thread(read_counts, counts_file)
+        if counts is not None:
+            return counts
+        await asyncio.sleep(0.05)
+    raise RuntimeError("the service did not report its counters")
+
+
+def read_counts(counts_file: Path) -> dict[str, int] | None:
+    text = counts_file.read_text() if counts_file.exists() else ""
+    return dict(json.loads(text)) if text else None
+
+
+def export(ref: str, into: Path) -> Path:
+    """The tree of git ref `ref` (services/ and shared/ are all the service needs)."""
+    archive = into / "tree.tar"
+    subprocess.run(["git", "archive", "--format=tar", "-o", str(archive), ref], cwd=ROOT, check=True)
+    tree = into / "tree"
+    with tarfile.open(archive) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
+def main(args: argparse.Namespace) -> None:
+    if not os.environ.get("DATABASE_URL", "").startswith("postgresql"):
+        raise SystemExit("set DATABASE_URL to PostgreSQL (. .cache/local/infra.env)")
+    subprocess.run([sys.executable, "-m", "services.cli", "create-topics"], cwd=ROOT, check=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        work = Path(tmp)
+        runs = [(f"{args.baseline} (baseline)", export(args.baseline, work))] if args.baseline else []
+        runs.append(("this tree", ROOT))
+        for _ in range(args.rounds):
+            for label, tree in runs:
+                result = asyncio.run(measure(label, tree, args, work))
+                results.append(result.row())
+                print(json.dumps(result.row()), flush=True)
+    print(f"\n{args.senders} senders x {args.batch} activities per request, {args.seconds} s per run")
+    print(f"{'code':<24}{'act/s':>8}{'CPU-ms/act':>12}{'SQL/act':>9}{'tx/act':>8}   loadavg before -> after")
+    for row in results:
+        print(
+            f"{row['code']:<24}{row['activities_per_s']:>8}{row['cpu_ms_per_activity']:>12}"
+            f"{row['sql_per_activity']:>9}{row['transactions_per_activity']:>8}"
+            f"   {row['loadavg_before']} -> {row['loadavg_after']}"
+        )
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        serve_counted(Path(sys.argv[2]))
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--senders", type=int, default=8, help="concurrent HTTP senders")
+    parser.add_argument("--batch", type=int, default=500, help="activities per request (at most 500)")
+    parser.add_argument("--seconds", type=float, default=20, help="how long each run sends")
+    parser.add_argument("--requests", type=int, help="requests prepared per sender (default: enough for 10k/s)")
+    parser.add_argument("--baseline", help="git ref to measure first with the same load (e.g. main)")
+    parser.add_argument("--rounds", type=int, default=1, help="alternate baseline and this tree this many times")
+    parser.add_argument("--out", default="out/bench/ingest.json", help="where to write the results as JSON")
+    main(parser.parse_args())
