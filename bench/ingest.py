@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import uuid
@@ -31,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from support import ROOT, Database, cpu_seconds, export, loadavg
 
 SCRIPT = Path(__file__).resolve()
-ROOT = SCRIPT.parents[1]
 TENANT = "bench"
 LMS_KEY = "bench-lms-key"
 COUNTS_SIGNAL = signal.SIGUSR1
@@ -101,15 +100,6 @@ class Result:
         }
 
 
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -134,45 +124,24 @@ def bodies(run: str, sender: int, batch: int, requests: int) -> list[bytes]:
     return out
 
 
-async def create_database(admin_url: str, name: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
-async def drop_database(admin_url: str, name: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 async def measure(label: str, tree: Path, args: argparse.Namespace, work: Path) -> Result:
-    from sqlalchemy.engine import make_url
+    async with Database("bench_ingest") as database:
+        return await _measure(label, tree, args, work, database)
 
-    base = make_url(os.environ["DATABASE_URL"])
-    database = f"bench_ingest_{uuid.uuid4().hex[:10]}"
-    admin_url = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    await create_database(admin_url, database)
+
+async def _measure(label: str, tree: Path, args: argparse.Namespace, work: Path, database: Database) -> Result:
     port = free_port()
-    counts_file = work / f"counts-{database}.json"
+    counts_file = work / f"counts-{database.name}.json"
     env = {
         **os.environ,
         "PYTHONPATH": str(tree),
-        "DATABASE_URL": base.set(database=database).render_as_string(hide_password=False),
+        "DATABASE_URL": database.sqlalchemy_url(),
         "HTTP_PORT": str(port),
         "HTTP_HOST": "127.0.0.1",
         "CREDSTREAM_LMS_API_KEYS": f"{TENANT}:{LMS_KEY}",
         "CREDSTREAM_LMS_RATE_PER_SECOND": "100000",
         "CREDSTREAM_LMS_RATE_BURST": "100000",
-        "CREDSTREAM_CONSUMER_GROUP_PREFIX": f"bench-{database}",
+        "CREDSTREAM_CONSUMER_GROUP_PREFIX": f"bench-{database.name}",
         "LOG_LEVEL": "WARNING",
     }
     service = await asyncio.create_subprocess_exec(
@@ -225,7 +194,6 @@ async def measure(label: str, tree: Path, args: argparse.Namespace, work: Path) 
         except TimeoutError:
             service.kill()
             await service.wait()
-        await drop_database(admin_url, database)
     counts = {name: after_counts[name] - before_counts[name] for name in after_counts}
     return Result(label, accepted, elapsed, cpu_after - cpu_before, counts, load_before, load_after)
 
@@ -244,16 +212,6 @@ async def counters(service: asyncio.subprocess.Process, counts_file: Path) -> di
 def read_counts(counts_file: Path) -> dict[str, int] | None:
     text = counts_file.read_text() if counts_file.exists() else ""
     return dict(json.loads(text)) if text else None
-
-
-def export(ref: str, into: Path) -> Path:
-    """The tree of git ref `ref` (services/ and shared/ are all the service needs)."""
-    archive = into / "tree.tar"
-    subprocess.run(["git", "archive", "--format=tar", "-o", str(archive), ref], cwd=ROOT, check=True)
-    tree = into / "tree"
-    with tarfile.open(archive) as tar:
-        tar.extractall(tree, filter="data")
-    return tree
 
 
 def main(args: argparse.Namespace) -> None:
