@@ -3,7 +3,6 @@
 Every state change and the event announcing it commit in one transaction (outbox).
 """
 
-import asyncio
 import json
 import uuid
 from collections import Counter
@@ -28,7 +27,7 @@ from services.issuer.identity import (
     tenant_web_did,
     verification_method_id,
 )
-from services.issuer.signing import SigningJob, SigningPool
+from services.issuer.signing import SigningJob, SigningPool, in_signing_thread
 from services.issuer.status import REVOCATION, Slot
 from shared.contracts import AssessmentPassed, BadgeIssued, BadgeRevoked, CloudEvent
 from shared.credentials.keys import DID_KEY_PREFIX, key_to_seed
@@ -60,8 +59,7 @@ class Signer:
         return verification_method_id(self.did, self.key.key_id)
 
     async def sign(self, unsigned: dict[str, Any], created: datetime, *, badge: bool = True) -> dict[str, Any]:
-        # Canonicalisation is CPU-heavy pure Python: keep the event loop free for HTTP and heartbeats.
-        return await asyncio.to_thread(
+        return await in_signing_thread(
             sign_credential,
             unsigned,
             self.key.private_key,

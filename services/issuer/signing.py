@@ -12,12 +12,13 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import structlog
 from pydantic import ValidationError
@@ -32,6 +33,16 @@ from shared.credentials.proof import sign_credential
 from shared.messaging.records import describe_validation_error
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+# JSON-LD processing (pyld's context cache) is not thread-safe: two signatures computed at once in one process
+# can fail. Whatever this process signs itself (lone credentials, status lists) goes through this one thread.
+_SIGNING_THREAD = ThreadPoolExecutor(1, thread_name_prefix="signing")
+
+
+async def in_signing_thread(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run CPU-heavy signing off the event loop (HTTP and Kafka heartbeats carry on), one at a time."""
+    return await asyncio.get_running_loop().run_in_executor(_SIGNING_THREAD, partial(work, *args, **kwargs))
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,7 @@ class SigningOutcome:
 
 
 def sign_jobs(jobs: Sequence[SigningJob]) -> list[SigningOutcome]:
-    """Build and sign each job (runs in a worker process, or a thread when there is no pool)."""
+    """Build and sign each job (runs in a worker process, or in this process's signing thread)."""
     keys = {seed: key_from_seed(seed) for seed in {job.seed for job in jobs}}
     return [_sign(job, keys[job.seed]) for job in jobs]
 
@@ -86,7 +97,7 @@ def _exit_with_parent(parent: int) -> None:
 
 
 class SigningPool:
-    """Signs batches over `processes` worker processes (started on first use); 0 signs in a thread here."""
+    """Signs batches over `processes` worker processes (started on first use); 0 signs in this process."""
 
     def __init__(self, processes: int) -> None:
         self._processes = processes
@@ -95,7 +106,7 @@ class SigningPool:
     async def sign(self, jobs: Sequence[SigningJob]) -> list[SigningOutcome]:
         # A lone credential is not worth a hop to another process (pickling both ways, a possibly cold worker).
         if self._processes == 0 or len(jobs) <= 1:
-            return await asyncio.to_thread(sign_jobs, jobs)
+            return await in_signing_thread(sign_jobs, jobs)
         try:
             return await self._on_workers(jobs)
         except BrokenProcessPool:

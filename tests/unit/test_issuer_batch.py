@@ -1,8 +1,9 @@
 """The issuer's batch path on SQLite: one transaction per batch, signing on a process pool, idempotent."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -10,9 +11,12 @@ from sqlalchemy import func, select
 from services.issuer.adapters.keystore import KeyEncryption, KeyStore
 from services.issuer.adapters.status_lists import StatusLists
 from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, StatusList, as_utc
+from services.issuer.domain import issuer_profile
 from services.issuer.handlers import IssueCredential, Issuers
-from services.issuer.signing import SigningPool
+from services.issuer.signing import SigningJob, SigningPool
+from services.issuer.status import Slot
 from shared.contracts import AssessmentPassed, CloudEvent
+from shared.credentials.keys import did_key, did_key_verification_method, generate_key, key_to_seed
 from shared.credentials.resolver import DidKeyResolver
 from shared.credentials.verification import verify_credential
 from shared.db.engine import SessionFactory, create_engine, session_factory, transaction
@@ -90,3 +94,20 @@ async def test_one_award_that_cannot_make_a_credential_poisons_the_batch_and_wri
             await handler(settings, sessions, SigningPool(0)).issue(session, batch_of(good, bad))
     assert await count(sessions, IssuedCredential) == 0
     assert await count(sessions, IssuerOutbox) == 0
+
+
+async def test_lone_credentials_signed_at_the_same_time_all_sign() -> None:
+    # pyld's context cache is not thread-safe: this process signs one credential at a time (it failed ~1 in 150
+    # when threads signed side by side).
+    key = generate_key()
+    issued_at = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    pool = SigningPool(0)
+
+    def job(n: int) -> SigningJob:
+        slot = Slot(1, n, "https://issuer.example.org/status-lists/acme/1")
+        issuer = issuer_profile(did_key(key), "acme", None)
+        method = did_key_verification_method(key)
+        return SigningJob(passed_award(), issuer, "https://b.example", issued_at, slot, key_to_seed(key), method)
+
+    outcomes = await asyncio.gather(*(pool.sign([job(n)]) for n in range(60)))
+    assert [outcome.refusal for [outcome] in outcomes] == [None] * 60
