@@ -7,7 +7,7 @@ activities over HTTP to a real `credstream serve enrollment` process (PostgreSQL
 `--baseline REF` first runs the same load against the code of git ref REF (exported with `git archive`, same
 virtualenv), so before and after are compared in one run at about the same load. For each run it prints
 activities/s, the service's CPU-ms per activity, the SQL statements it sent per activity (SQLAlchemy cursor
-executions, an executemany counting once, plus one pool pre-ping per connection checkout) and the load average.
+executions, an executemany counting once, plus pool pre-pings if the engine makes them) and the load average.
 A measurement, not a test: numbers depend on the machine and its load.
 """
 
@@ -44,26 +44,29 @@ COUNTS_SIGNAL = signal.SIGUSR1
 def serve_counted(counts_file: Path) -> None:
     """Run the enrollment service (from whatever tree is first on sys.path); SIGUSR1 writes the counters."""
     from sqlalchemy import event
+    from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
     from sqlalchemy.engine import Engine
-    from sqlalchemy.pool import Pool
 
     from services.runtime import serve
     from shared.settings import Settings
 
-    counts = {"statements": 0, "checkouts": 0, "commits": 0}
+    counts = {"statements": 0, "pings": 0, "commits": 0}
 
     def on_execute(*_args: Any) -> None:
         counts["statements"] += 1
 
-    def on_checkout(*_args: Any) -> None:
-        counts["checkouts"] += 1  # pool_pre_ping: one round trip per checkout
-
     def on_commit(*_args: Any) -> None:
         counts["commits"] += 1
 
+    ping = PGDialect_asyncpg.do_ping
+
+    def counted_ping(dialect: Any, connection: Any) -> Any:  # pool_pre_ping: a round trip per checkout
+        counts["pings"] += 1
+        return ping(dialect, connection)
+
     event.listen(Engine, "before_cursor_execute", on_execute)
     event.listen(Engine, "commit", on_commit)
-    event.listen(Pool, "checkout", on_checkout)
+    PGDialect_asyncpg.do_ping = counted_ping  # type: ignore[method-assign]
 
     def dump(*_args: Any) -> None:
         counts_file.write_text(json.dumps(counts))
@@ -86,7 +89,7 @@ class Result:
     load_after: str
 
     def row(self) -> dict[str, Any]:
-        statements = self.counts["statements"] + self.counts["checkouts"]
+        statements = self.counts["statements"] + self.counts["pings"]
         return {
             "code": self.label,
             "activities_per_s": round(self.activities / self.seconds),

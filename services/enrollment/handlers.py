@@ -96,7 +96,7 @@ async def record_activities(session: AsyncSession, activities: Sequence[LmsActiv
     if attempts:
         await session.execute(insert(AssessmentAttempt.__table__), attempts)  # type: ignore[attr-defined]
     events = [normalise(activity, source) for activity in recorded]
-    await stage_events(session, EnrollmentOutbox, ((event, enrollment_cloud_event(event)) for event in events))
+    await stage_events(session, EnrollmentOutbox, [(event, enrollment_cloud_event(event)) for event in events])
     statuses = [Recorded.DUPLICATE] * len(activities)
     for position in accepted:
         statuses[position] = Recorded.ACCEPTED

@@ -1,16 +1,26 @@
-"""Set-based writes: many rows in one statement, whatever the backend (PostgreSQL or SQLite)."""
+"""Set-based writes both backends understand: multi-row INSERT with ON CONFLICT (PostgreSQL and SQLite)."""
+
+from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
+def upsert_statement(session: AsyncSession, table: Any) -> Any:
+    """An INSERT for `table` (an ORM class or Table) with `.on_conflict_do_nothing/_update` of the session's
+    dialect; both dialects share that API."""
+    bind = session.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 async def insert_new(
-    session: AsyncSession, table: type[Any], rows: Sequence[Mapping[str, Any]], *returning: Any
-) -> list[Row[Any]]:
+    session: AsyncSession, table: Any, rows: Sequence[Mapping[str, Any]], *returning: Any
+) -> list[Any]:
     """INSERT `rows`, skipping any that would violate a unique constraint (`ON CONFLICT DO NOTHING`).
 
     Returns the `returning` columns of the rows actually inserted, so callers learn which ones were new (for a
@@ -18,9 +28,8 @@ async def insert_new(
     """
     if not rows:
         return []
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     # The table, not the ORM class: a Core executemany skips the ORM's per-row bookkeeping.
-    statement = dialect.insert(table.__table__).on_conflict_do_nothing()
+    statement = upsert_statement(session, table.__table__).on_conflict_do_nothing()
     if not returning:
         await session.execute(statement, list(rows))
         return []

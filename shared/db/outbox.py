@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import json
 import zlib
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Sequence
 
 import structlog
 from sqlalchemy import delete, insert, select, text
@@ -15,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import CloudEvent, TopicEvent
 from shared.db.engine import SessionFactory, transaction
-from shared.db.tables import OutboxRecord
+from shared.db.tables import OutboxRecord, utcnow
 from shared.messaging.records import OutboundRecord, RecordPublisher, event_record
 
 log = structlog.get_logger(__name__)
@@ -23,26 +22,35 @@ log = structlog.get_logger(__name__)
 
 def stage_event(session: AsyncSession, table: type[OutboxRecord], event: TopicEvent, ce: CloudEvent) -> None:
     """Write `event` to the outbox in the caller's transaction: published if and only if the state commits."""
-    session.add(table(**_outbox_row(event, ce)))
+    record = event_record(event, ce)
+    session.add(
+        table(
+            topic=record.topic,
+            key=record.key,
+            value=record.value.decode(),
+            headers=json.dumps(record.headers),
+        )
+    )
 
 
 async def stage_events(
-    session: AsyncSession, table: type[OutboxRecord], events: Iterable[tuple[TopicEvent, CloudEvent]]
+    session: AsyncSession, table: type[OutboxRecord], events: Sequence[tuple[TopicEvent, CloudEvent]]
 ) -> None:
-    """`stage_event` for many events in one statement (they are relayed in this order)."""
-    rows = [_outbox_row(event, ce) for event, ce in events]
+    """`stage_event` for many events in one statement (their order is their commit order)."""
+    rows = []
+    for event, ce in events:
+        record = event_record(event, ce)
+        rows.append(
+            {
+                "topic": record.topic,
+                "key": record.key,
+                "value": record.value.decode(),
+                "headers": json.dumps(record.headers),
+                "created_at": utcnow(),
+            }
+        )
     if rows:
-        await session.execute(insert(table.__table__), rows)  # type: ignore[attr-defined]
-
-
-def _outbox_row(event: TopicEvent, ce: CloudEvent) -> dict[str, Any]:
-    record = event_record(event, ce)
-    return {
-        "topic": record.topic,
-        "key": record.key,
-        "value": record.value.decode(),
-        "headers": json.dumps(record.headers),
-    }
+        await session.execute(insert(table), rows)
 
 
 class OutboxRelay:
