@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("asyncapi", help="print the AsyncAPI document of every topic")
 
     topics = commands.add_parser("create-topics", help="create credstream's Kafka topics (KAFKA_BOOTSTRAP_SERVERS)")
-    topics.add_argument("--partitions", type=int, default=3)
+    topics.add_argument("--partitions", type=int, default=6, help="per topic (default 6)")
     topics.add_argument("--replication-factor", type=int, default=1)
 
     migrate = commands.add_parser("migrate", help="apply a service's database migrations (DATABASE_URL)")

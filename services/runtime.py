@@ -18,7 +18,7 @@ from shared.db.engine import SessionFactory, create_engine, session_factory
 from shared.db.migrations import upgrade
 from shared.db.outbox import OutboxRelay
 from shared.http import ReadinessCheck
-from shared.messaging.consumer import EventConsumer
+from shared.messaging.batch import BatchConsumer, Consumer
 from shared.messaging.records import RecordPublisher
 from shared.settings import Settings
 
@@ -47,7 +47,7 @@ class ServiceParts:
 
     name: str
     http: FastAPI
-    consumers: list[EventConsumer[Any]] = field(default_factory=list)
+    consumers: list[Consumer] = field(default_factory=list)
     relay: OutboxRelay | None = None
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -81,6 +81,7 @@ class KafkaService:
             dead_letter_middleware,
             subscribe,
         )
+        from shared.messaging.kafka_batch import subscribe_batch
 
         self.name = name
         self.settings = settings
@@ -109,7 +110,10 @@ class KafkaService:
         for consumer in self.parts.consumers:
             group = f"{settings.consumer_group_prefix}-{consumer.name}"
             consumer_names[str(consumer.topic)] = (consumer.name, group)
-            subscribe(self.broker, consumer, group_id=group)
+            if isinstance(consumer, BatchConsumer):
+                subscribe_batch(self.broker, consumer, group_id=group, dead_letters=publisher_ref[0])
+            else:
+                subscribe(self.broker, consumer, group_id=group)
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
 

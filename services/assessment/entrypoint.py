@@ -19,12 +19,13 @@ from services.assessment import admin
 from services.assessment.adapters.tables import AnswerKeyRow, AssessmentOutbox, AssessmentProcessedEvent
 from services.assessment.domain import Achievement, AchievementDefinition
 from services.assessment.grading import AnswerKey, QuestionSummary, summarize
-from services.assessment.handlers import on_achievement_defined, on_badge_revoked, on_enrollment_event
+from services.assessment.handlers import Awarding, on_achievement_defined, on_badge_revoked
 from services.runtime import ServiceParts, Wiring
 from shared.contracts import AchievementDefined, BadgeRevoked, EnrollmentRecorded, Topic
 from shared.db.engine import SessionFactory, transaction
 from shared.db.outbox import OutboxRelay
 from shared.http import ProblemError, create_app, require_admin
+from shared.messaging.batch import BatchConsumer
 from shared.messaging.consumer import EventConsumer
 
 NAME = "assessment"
@@ -241,11 +242,11 @@ def build(wiring: Wiring) -> ServiceParts:
                 await seed_tenant(session, tenant_id, definitions)
         relay.wake()
 
-    activities = EventConsumer(
+    activities = BatchConsumer(
         name=NAME,
         topic=Topic.ENROLLMENT,
         contract=EnrollmentRecorded,
-        handler=on_enrollment_event,
+        handler=Awarding().on_enrollment_batch,
         sessions=sessions,
         processed_table=AssessmentProcessedEvent,
         after_commit=relay.wake,

@@ -16,7 +16,7 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
-    """An engine tuned for the backend: durable SQLite (WAL, synchronous=FULL) or a pre-pinged asyncpg pool."""
+    """An engine tuned for the backend: durable SQLite (WAL, synchronous=FULL) or an asyncpg pool."""
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
@@ -38,7 +38,9 @@ def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it is a round trip per checkout. A connection found dead mid-transaction is an outage error
+    # (the pool invalidates it; the consumer redelivers the batch, the relay retries).
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -66,14 +66,16 @@ class OutboxRelay:
         table: type[OutboxRecord],
         publisher: RecordPublisher,
         *,
-        batch_size: int = 200,
+        batch_size: int = 1000,
         poll_interval: float = 0.5,
+        linger: float = 0.005,
     ) -> None:
         self._sessions = sessions
         self._table = table
         self._publisher = publisher
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._linger = linger
         self._wakeup = asyncio.Event()
         self._lock_id = zlib.crc32(table.__tablename__.encode())  # type: ignore[attr-defined]
 
@@ -134,21 +136,29 @@ class OutboxRelay:
         return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until `stop` is set; transport or database errors are logged and retried with back-off."""
+        """Relay until `stop` is set; transport or database errors are logged and retried with back-off.
+
+        Wake-ups are coalesced: every commit may call `wake`, but a pass starts at most once per `linger` seconds
+        and takes everything committed by then (up to `batch_size`), so a burst of commits is one read, one
+        publish of many records and one delete."""
         backoff = self._poll_interval
         while not stop.is_set():
+            self._wakeup.clear()  # before reading: a commit from now on wakes the next pass
             try:
                 sent = await self.relay_once()
                 backoff = self._poll_interval
             except Exception as error:
                 log.warning("outbox.relay_failed", table=self._table.__tablename__, error=repr(error))  # type: ignore[attr-defined]
-                sent = 0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
                 backoff = min(backoff * 2, 10.0)
-            if sent:
                 continue
-            self._wakeup.clear()
+            if sent >= self._batch_size:
+                continue  # more is waiting
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)
+            if self._wakeup.is_set() and self._linger:
+                await asyncio.sleep(self._linger)
 
     async def drain(self) -> None:
         """Publish everything staged so far (used on shutdown and by the embedded demo)."""

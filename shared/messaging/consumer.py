@@ -41,6 +41,16 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, OperationalError | InterfaceError | ConnectionError | TimeoutError | OSError)
 
 
+def decode_record(
+    record: InboundRecord, contract: type[E], decoder: Callable[[InboundRecord], tuple[E, CloudEvent]] | None = None
+) -> tuple[E, CloudEvent]:
+    """The record's event and CloudEvents attributes, or PoisonRecord saying why not."""
+    if decoder is not None:
+        return decoder(record)
+    ce = decode_cloud_event(record.headers, contract.CE_TYPE)
+    return decode_event(contract, record.value), ce
+
+
 @dataclass
 class EventConsumer(Generic[E]):
     """Runs one handler for one topic exactly once per event (by CloudEvents source + id)."""
@@ -59,10 +69,7 @@ class EventConsumer(Generic[E]):
     decoder: Callable[[InboundRecord], tuple[E, CloudEvent]] | None = None
 
     def decode(self, record: InboundRecord) -> tuple[E, CloudEvent]:
-        if self.decoder is not None:
-            return self.decoder(record)
-        ce = decode_cloud_event(record.headers, self.contract.CE_TYPE)
-        return decode_event(self.contract, record.value), ce
+        return decode_record(record, self.contract, self.decoder)
 
     async def process(self, event: E, ce: CloudEvent) -> Outcome:
         """Handle `event` once; a redelivered event is a no-op."""

@@ -36,6 +36,9 @@ def create_broker(bootstrap_servers: str, *, client_id: str, middlewares: Sequen
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
+        # The outbox relay sends hundreds of records at once: let them share produce requests.
+        linger_ms=5,
+        max_batch_size=256 * 1024,
         middlewares=middlewares,
         logger=structlog.get_logger("faststream"),
     )
@@ -87,7 +90,8 @@ def dead_letter_middleware(
             except (PoisonRecord, ValidationError) as error:
                 reason = error.reason if isinstance(error, PoisonRecord) else describe_validation_error(error)
             except Exception as error:
-                if is_transient(error):
+                # A batch subscriber dead-letters its own bad records: any error out of a batch is redelivered.
+                if is_transient(error) or isinstance(msg.raw_message, tuple):
                     log.warning("consumer.transient_error", error=repr(error))
                     await asyncio.sleep(REDELIVERY_PAUSE_SECONDS)
                     raise

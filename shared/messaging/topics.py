@@ -15,11 +15,19 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
 }
 
 
+# Room for six consumers per group (replicas beyond a topic's partition count sit idle). Records are keyed
+# `tenant:learner`, so each learner's events stay in order whatever the count; raise it before traffic, not after
+# (adding partitions moves keys).
+DEFAULT_PARTITIONS = 6
+
+
 def all_topics() -> list[str]:
     return [name for topic in Topic for name in (str(topic), dead_letter_topic(str(topic)))]
 
 
-async def ensure_topics(bootstrap_servers: str, *, partitions: int = 3, replication_factor: int = 1) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, *, partitions: int = DEFAULT_PARTITIONS, replication_factor: int = 1
+) -> list[str]:
     """Create any missing credstream topic; returns the ones created. An existing topic whose required
     configuration differs (e.g. auto-created before `create-topics` ran) gets that configuration set."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="credstream-topics")

@@ -56,15 +56,19 @@ class ServiceProcesses:
             "LOG_FORMAT": "json",
         }
 
-    def start(self, name: str) -> None:
-        log = (self.log_dir / f"{name}.log").open("ab")
-        self.running[name] = subprocess.Popen(
+    def start(self, name: str, *, replica: int = 1) -> str:
+        """Start a service (replica n > 1 of it is named `<service>-<n>`, on its own port); returns that name."""
+        key = name if replica == 1 else f"{name}-{replica}"
+        self.ports.setdefault(key, free_port())
+        log = (self.log_dir / f"{key}.log").open("ab")
+        self.running[key] = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "serve", name],
             cwd=REPO,
-            env=self.env(name),
+            env=self.env(key),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        return key
 
     def kill(self, name: str) -> None:
         """kill -9: no shutdown hooks, no final commit, no outbox drain."""

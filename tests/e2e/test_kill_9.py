@@ -1,5 +1,9 @@
 """Accepted data survives kill -9: services are killed mid-stream and restarted; every learner still gets exactly
-one badge (no loss from un-relayed outbox rows or uncommitted offsets, no duplicates from redelivery)."""
+one badge (no loss from un-relayed outbox rows or uncommitted offsets, no duplicates from redelivery).
+
+The second test runs two replicas of assessment and of the issuer (batch consumers, one transaction per poll):
+the second replicas join mid-stream (a rebalance), then the first ones are killed mid-batch (another, after the
+session timeout) and come back (a third)."""
 
 import asyncio
 import uuid
@@ -9,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import make_url
 
 from shared.contracts import BadgeIssued, Topic
 from tests.e2e.processes import ADMIN_TOKEN, LMS_KEY, SERVICES, TENANT, ServiceProcesses
@@ -103,5 +108,119 @@ async def test_kill_9_loses_nothing_and_duplicates_nothing(
             assert len(issued) >= LEARNERS
             assert len(per_learner) == LEARNERS
             assert len(credentials) == LEARNERS
+    finally:
+        processes.stop_all()
+
+
+REPLICATED_LEARNERS = 150
+
+
+async def credential_rows(database_url: str, run: str) -> int:
+    """Credentials the issuer stored for this run's learners (all replicas share the database)."""
+    import asyncpg
+
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn)
+    try:
+        return await connection.fetchval(
+            "SELECT count(*) FROM issuer_credentials WHERE tenant_id = $1 AND learner_id LIKE $2", TENANT, f"{run}-%"
+        )
+    finally:
+        await connection.close()
+
+
+def run_keys(records: list, prefix: str) -> list:  # type: ignore[type-arg]
+    return [r for r in records if r.key is not None and r.key.startswith(prefix.encode())]
+
+
+async def test_kill_9_mid_batch_with_two_replicas_and_rebalances_loses_and_duplicates_nothing(
+    infra: Infrastructure, postgres_url: str, tmp_path: Path
+) -> None:
+    processes = ServiceProcesses(infra.kafka_bootstrap_servers, postgres_url, tmp_path, f"k9r-{uuid.uuid4().hex[:8]}")
+    await skip_topic_history(infra.kafka_bootstrap_servers, processes.group)
+    for name in ("enrollment", "assessment", "issuer"):
+        processes.start(name)
+    run = uuid.uuid4().hex[:6]
+    prefix = f"{TENANT}:{run}"
+    kafka = infra.kafka_bootstrap_servers
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            await processes.wait_ready(client, "enrollment", "assessment", "issuer")
+            achievement = {
+                "id": "replicas",
+                "name": "Replicas",
+                "description": "Survives rebalances.",
+                "criteria": {"narrative": "Pass the drill.", "required_assessments": [{"assessment_id": "drill"}]},
+            }
+            response = await client.put(
+                f"{processes.url('assessment')}/v1/tenants/{TENANT}/achievements/replicas",
+                json=achievement,
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
+            assert response.status_code == 200, response.text
+            t0 = datetime.now(UTC) - timedelta(hours=1)
+            activities = []
+            for i in range(REPLICATED_LEARNERS):
+                learner = f"{run}-{i}"
+                activities += [
+                    {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-e", "kind": "enrolled",
+                     "achievement_id": "replicas", "occurred_at": t0.isoformat()},
+                    {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-s", "kind": "scored",
+                     "assessment_id": "drill", "score": 90, "occurred_at": (t0 + timedelta(minutes=1)).isoformat()},
+                ]  # fmt: skip
+            lms = {"Authorization": f"Bearer {LMS_KEY}"}
+
+            async def post(chunk: list[dict[str, object]]) -> None:
+                response = await client.post(f"{processes.url('enrollment')}/v1/activities", json=chunk, headers=lms)
+                assert response.status_code == 202, response.text
+
+            chunks = [activities[start : start + 20] for start in range(0, len(activities), 20)]
+            third = len(chunks) // 3
+            for chunk in chunks[:third]:
+                await post(chunk)
+            # Work is flowing: the second replicas join (a rebalance while batches are in flight).
+            await read_topic(
+                kafka, str(Topic.ASSESSMENT_PASSED), match=lambda r: run_keys([r], prefix) != [], until=bool
+            )
+            for name in ("assessment", "issuer"):
+                processes.start(name, replica=2)
+            for chunk in chunks[third : 2 * third]:
+                await post(chunk)
+            await processes.wait_ready(client, "assessment-2", "issuer-2")
+
+            # Kill the first replicas while records keep arriving: their partitions move to the second replicas
+            # once the group notices (session timeout); whatever they had not committed is redelivered there.
+            await post(chunks[2 * third])
+            processes.kill("assessment")
+            processes.kill("issuer")
+            for chunk in chunks[2 * third + 1 :]:
+                await post(chunk)
+            processes.kill("enrollment")  # accepted (202) means durable, relayed or not
+            passed = run_keys(await read_to_end(kafka, str(Topic.ASSESSMENT_PASSED)), prefix)
+            before = run_keys(await read_to_end(kafka, str(Topic.BADGE_ISSUED)), prefix)
+            print(f"when the first replicas were killed: {len(passed)} awards, {len(before)} badges on the topics")
+            for name in ("enrollment", "assessment", "issuer"):
+                processes.start(name)  # and back: one more rebalance
+            await processes.wait_ready(client, "enrollment", "assessment", "issuer")
+
+            issued = await read_topic(
+                kafka,
+                str(Topic.BADGE_ISSUED),
+                match=lambda r: run_keys([r], prefix) != [],
+                until=lambda found: len({r.key for r in found}) >= REPLICATED_LEARNERS,
+                timeout=240,
+            )
+            await asyncio.sleep(5)  # anything a redelivery would duplicate has arrived by now
+            records = run_keys(await read_to_end(kafka, str(Topic.BADGE_ISSUED)), prefix)
+            credentials = {BadgeIssued.model_validate_json(r.value).credential_id for r in records}
+            per_learner = Counter(BadgeIssued.model_validate_json(r.value).learner_id for r in records)
+            print(f"badge-issued records: {len(records)} for {len(credentials)} credentials")
+            for name in ("assessment", "assessment-2"):  # both replicas did part of the work
+                awarded = (tmp_path / f"{name}.log").read_text(errors="replace").count("assessment.awarded")
+                print(f"{name}: {awarded} awards logged")
+            assert len(issued) >= REPLICATED_LEARNERS
+            assert len(per_learner) == REPLICATED_LEARNERS  # nobody lost
+            assert len(credentials) == REPLICATED_LEARNERS  # one credential per award, whichever replica signed
+            assert await credential_rows(postgres_url, run) == REPLICATED_LEARNERS
     finally:
         processes.stop_all()

@@ -1,0 +1,92 @@
+"""Kafka batch subscribers on FastStream: a poll's records (up to `max_records`, several partitions) go through a
+BatchConsumer in one transaction; offsets are committed after it commits and its dead letters are published.
+
+On an outage the handler raises: the broker middleware pauses, FastStream seeks every partition of the batch back
+to its first record (nack) and the batch is redelivered; nothing is committed past an unprocessed record.
+"""
+
+from typing import Any
+
+import structlog
+from aiokafka import ConsumerRecord
+from faststream import Context
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from shared.contracts import dead_letter_topic
+from shared.messaging.batch import BatchConsumer, DeadLetter
+from shared.messaging.records import InboundRecord, OutboundRecord, RecordPublisher, dead_letter_headers
+
+log = structlog.get_logger(__name__)
+
+MAX_RECORDS = 500
+# How long a poll waits for the first record; it returns as soon as any are fetched, so this costs no latency.
+POLL_TIMEOUT_MS = 200
+
+
+def inbound_record(raw: ConsumerRecord[Any, Any]) -> InboundRecord:
+    key = raw.key.decode(errors="replace") if isinstance(raw.key, bytes) else raw.key
+    headers = {name: value.decode(errors="replace") for name, value in raw.headers}
+    return InboundRecord(raw.topic, key, raw.value, headers, raw.partition, raw.offset)
+
+
+async def _raw_bodies(message: Any) -> list[bytes]:
+    # The consumer decodes and validates each record itself: one bad record must not fail the whole poll.
+    return [bytes(raw.value) for raw in message.raw_message]
+
+
+async def publish_dead_letters(publisher: RecordPublisher, dead: list[DeadLetter], consumer: str, group: str) -> None:
+    await publisher.publish(
+        [
+            OutboundRecord(
+                dead_letter_topic(d.record.topic),
+                d.record.key or "",
+                d.record.value,
+                dead_letter_headers(d.record, d.reason, consumer, group),
+            )
+            for d in dead
+        ]
+    )
+    for d in dead:
+        log.warning(
+            "consumer.dead_lettered",
+            topic=d.record.topic,
+            partition=d.record.partition,
+            offset=d.record.offset,
+            consumer=consumer,
+            reason=d.reason,
+        )
+
+
+def subscribe_batch(
+    broker: KafkaBroker,
+    consumer: BatchConsumer[Any],
+    *,
+    group_id: str,
+    dead_letters: RecordPublisher,
+    max_records: int = MAX_RECORDS,
+) -> None:
+    """Register `consumer` on its topic in batches: offsets are committed only after its transaction committed
+    and its dead letters are acknowledged."""
+
+    async def on_batch(body: Any, message: KafkaMessage = Context("message")) -> None:
+        records = [inbound_record(raw) for raw in message.raw_message]
+        dead = await consumer.handle_records(records)
+        if dead:
+            await publish_dead_letters(dead_letters, dead, consumer.name, group_id)
+
+    # Documented as the contract (or bytes the consumer dead-letters); the bytes pass validation as they are.
+    on_batch.__annotations__["body"] = list[consumer.contract | bytes]  # type: ignore[name-defined]
+    on_batch.__doc__ = consumer.contract.__doc__
+    broker.subscriber(
+        str(consumer.topic),
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        title=f"{consumer.name}:{consumer.topic}",
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=POLL_TIMEOUT_MS,
+        decoder=_raw_bodies,
+    )(on_batch)
