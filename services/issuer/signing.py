@@ -139,3 +139,14 @@ class SigningPool:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+
+_POOLS: dict[int, SigningPool] = {}
+
+
+def shared_pool(processes: int) -> SigningPool:
+    """This process's pool of that size: services sharing a process (embedded mode, tests) share the workers,
+    which concurrent.futures stops at interpreter exit."""
+    if processes not in _POOLS:
+        _POOLS[processes] = SigningPool(processes)
+    return _POOLS[processes]
