@@ -13,14 +13,14 @@ from services.enrollment.admin_http import install_admin_routes
 from services.enrollment.connections import RateLimiter
 from services.enrollment.formats import Format
 from services.enrollment.handlers import ItemResult, record_activities
-from services.enrollment.inbound import decode_inbound, on_inbound
+from services.enrollment.inbound import decode_inbound, on_inbound_batch
 from services.enrollment.lms_http import ActivityReceipt, LmsGate, Receipt, install_lms_routes, receipt
 from services.runtime import ServiceParts, Wiring
 from shared.contracts import LmsActivity, Topic
 from shared.db.engine import transaction
 from shared.db.outbox import OutboxRelay
 from shared.http import ProblemError, create_app
-from shared.messaging.consumer import EventConsumer
+from shared.messaging.batch import BatchConsumer
 
 NAME = "enrollment"
 MAX_BATCH = 500
@@ -80,11 +80,11 @@ def build(wiring: Wiring) -> ServiceParts:
             except IntegrityError:
                 continue  # another replica synchronised the same keys at the same moment
 
-    inbound = EventConsumer(
+    inbound = BatchConsumer(
         name=NAME,
         topic=Topic.LMS_INBOUND,
         contract=LmsActivity,
-        handler=on_inbound,  # type: ignore[arg-type]
+        handler=on_inbound_batch,  # type: ignore[arg-type]
         sessions=sessions,
         processed_table=EnrollmentProcessedEvent,
         after_commit=relay.wake,
