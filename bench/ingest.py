@@ -6,8 +6,9 @@ activities over HTTP to a real `credstream serve enrollment` process (PostgreSQL
 
 `--baseline REF` first runs the same load against the code of git ref REF (exported with `git archive`, same
 virtualenv), so before and after are compared in one run at about the same load. For each run it prints
-activities/s, the service's CPU-ms per activity, the SQL statements it sent per activity (SQLAlchemy cursor
-executions, an executemany counting once, plus pool pre-pings if the engine makes them) and the load average.
+activities/s, the service's and the PostgreSQL server's CPU-ms per activity (the server when it runs on this
+machine), the SQL statements the service sent per activity (SQLAlchemy cursor executions, an executemany counting
+once, plus pool pre-pings if the engine makes them) and the load average.
 A measurement, not a test: numbers depend on the machine and its load.
 """
 
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from support import ROOT, Database, cpu_seconds, export, loadavg
+from support import ROOT, Database, cpu_seconds, export, loadavg, postgres_server_pid, process_tree_cpu_seconds
 
 SCRIPT = Path(__file__).resolve()
 TENANT = "bench"
@@ -84,6 +85,7 @@ class Result:
     activities: int
     seconds: float
     cpu_seconds: float
+    postgres_cpu_seconds: float | None
     counts: dict[str, int]
     load_before: str
     load_after: str
@@ -94,6 +96,9 @@ class Result:
             "code": self.label,
             "activities_per_s": round(self.activities / self.seconds),
             "cpu_ms_per_activity": round(1000 * self.cpu_seconds / self.activities, 3),
+            "postgres_cpu_ms_per_activity": None
+            if self.postgres_cpu_seconds is None
+            else round(1000 * self.postgres_cpu_seconds / self.activities, 3),
             "sql_per_activity": round(statements / self.activities, 3),
             "transactions_per_activity": round(self.counts["commits"] / self.activities, 4),
             "activities": self.activities,
@@ -185,10 +190,13 @@ async def _measure(label: str, tree: Path, args: argparse.Namespace, work: Path,
                         raise RuntimeError(f"{label}: HTTP {response.status_code}: {response.text[:300]}")
                     accepted += response.json()["accepted"]
 
+            postgres = postgres_server_pid(database.url.port or 5432)
             before_counts = await counters(service, counts_file)
+            pg_before = process_tree_cpu_seconds(postgres) if postgres else 0.0
             load_before, cpu_before, started = loadavg(), cpu_seconds(service.pid), time.monotonic()
             await asyncio.gather(*(sender(mine) for mine in payloads))
             elapsed, cpu_after, load_after = time.monotonic() - started, cpu_seconds(service.pid), loadavg()
+            pg_cpu = process_tree_cpu_seconds(postgres) - pg_before if postgres else None
             after_counts = await counters(service, counts_file)
     finally:
         service.terminate()
@@ -198,7 +206,7 @@ async def _measure(label: str, tree: Path, args: argparse.Namespace, work: Path,
             service.kill()
             await service.wait()
     counts = {name: after_counts[name] - before_counts[name] for name in after_counts}
-    return Result(label, accepted, elapsed, cpu_after - cpu_before, counts, load_before, load_after)
+    return Result(label, accepted, elapsed, cpu_after - cpu_before, pg_cpu, counts, load_before, load_after)
 
 
 async def counters(service: asyncio.subprocess.Process, counts_file: Path) -> dict[str, int]:
@@ -232,10 +240,11 @@ def main(args: argparse.Namespace) -> None:
                 results.append(result.row())
                 print(json.dumps(result.row()), flush=True)
     print(f"\n{args.senders} senders x {args.batch} activities per request, {args.seconds} s per run")
-    print(f"{'code':<24}{'act/s':>8}{'CPU-ms/act':>12}{'SQL/act':>9}{'tx/act':>8}   loadavg before -> after")
+    print(f"{'code':<24}{'act/s':>8}{'CPU-ms/act':>12}{'PG CPU-ms':>11}{'SQL/act':>9}{'tx/act':>8}   loadavg")
     for row in results:
         print(
             f"{row['code']:<24}{row['activities_per_s']:>8}{row['cpu_ms_per_activity']:>12}"
+            f"{row['postgres_cpu_ms_per_activity'] or '-':>11}"
             f"{row['sql_per_activity']:>9}{row['transactions_per_activity']:>8}"
             f"   {row['loadavg_before']} -> {row['loadavg_after']}"
         )

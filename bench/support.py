@@ -65,3 +65,32 @@ class Database:
             await connection.execute(sql)
         finally:
             await connection.close()
+
+
+def postgres_server_pid(port: int) -> int | None:
+    """The postmaster listening on `port` when it runs on this machine: a `postgres -D <dir>` process whose
+    `<dir>/postmaster.pid` names it and that port (several servers may run here, one per developer)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+            if not argv[0].endswith(b"postgres") or b"-D" not in argv:
+                continue
+            lines = (Path(argv[argv.index(b"-D") + 1].decode()) / "postmaster.pid").read_text().splitlines()
+        except (OSError, IndexError, UnicodeDecodeError):
+            continue
+        if len(lines) > 3 and lines[0] == cmdline.parent.name and lines[3].strip() == str(port):
+            return int(lines[0])
+    return None
+
+
+def process_tree_cpu_seconds(root: int) -> float:
+    """CPU time of `root` and its children (a PostgreSQL server: the postmaster and its backends)."""
+    total = cpu_seconds(root)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[1]) == root:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
