@@ -1,5 +1,6 @@
 """Configuration from the environment (pydantic-settings). Secrets left at their defaults stop production."""
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -104,6 +105,13 @@ class Settings(BaseSettings):
         alias="CREDSTREAM_ISSUERS",
         description='JSON: tenant -> issuer profile, e.g. {"acme": {"name": "Acme Academy", "url": "https://acme.example"}}',
     )
+    issuer_signing_processes: int | None = Field(
+        default=None,
+        ge=0,
+        alias="CREDSTREAM_ISSUER_SIGNING_PROCESSES",
+        description="Worker processes the issuer signs batches on; default one per CPU, 0 signs in the "
+        "service's own process.",
+    )
     achievements_file: str | None = Field(default=None, alias="CREDSTREAM_ACHIEVEMENTS_FILE")
     max_body_bytes: int = Field(default=1_048_576, alias="CREDSTREAM_MAX_BODY_BYTES")
     lms_rate_per_second: float = Field(
@@ -203,6 +211,15 @@ class Settings(BaseSettings):
     def issuer_url(self) -> str:
         """The issuer service's public base URL, without a trailing slash."""
         return (self.issuer_base_url or self.public_base_url).rstrip("/")
+
+    def signing_processes(self) -> int:
+        """How many worker processes the issuer signs on: CREDSTREAM_ISSUER_SIGNING_PROCESSES, else one per CPU
+        this process may run on (taskset / cgroup cpusets narrow that)."""
+        if self.issuer_signing_processes is not None:
+            return self.issuer_signing_processes
+        if hasattr(os, "sched_getaffinity"):
+            return len(os.sched_getaffinity(0))
+        return os.cpu_count() or 1
 
     def insecure_hosts(self) -> frozenset[str]:
         """Hosts that may be fetched over plain http / at private addresses (development only)."""

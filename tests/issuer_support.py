@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from services.embedded import EmbeddedStack
-from shared.contracts import BadgeIssued, BadgeRevoked, Topic
+from shared.contracts import AchievementSnapshot, AssessmentPassed, AssessmentResult, BadgeIssued, BadgeRevoked, Topic
 from shared.settings import DidMethod, Settings
 
 ADMIN = {"Authorization": "Bearer dev-admin-token"}
@@ -65,6 +66,26 @@ FULL_ACHIEVEMENT: dict[str, Any] = {
     "field_of_study": "Data science",
     "valid_for_days": 730,
 }
+
+
+def passed_award(tenant_id: str = "acme", learner_id: str = "learner-7") -> AssessmentPassed:
+    """A fresh award (new award id) of a small Achievement, as the assessment service announces it."""
+    return AssessmentPassed(
+        tenant_id=tenant_id,
+        learner_id=learner_id,
+        award_id=uuid.uuid4(),
+        achievement=AchievementSnapshot(
+            id="python",
+            name="Python Foundations",
+            description="Writes Python.",
+            criteria_narrative="Pass the quiz.",
+            image_url="https://acme.example/python.png",
+            achievement_type="Competency",
+        ),
+        results=[AssessmentResult(assessment_id="quiz", score=88, max_score=100, required_score=70)],
+        learner_name="Ada",
+        passed_at=datetime(2026, 11, 29, 11, 55, tzinfo=UTC),
+    )
 
 
 def issuer_settings(settings: Settings, **overrides: Any) -> Settings:

@@ -14,15 +14,15 @@ from services.enrollment.adapters.tables import EnrollmentOutbox, EnrollmentProc
 from services.enrollment.admin_http import install_admin_routes
 from services.enrollment.connections import RateLimiter
 from services.enrollment.formats import Format
-from services.enrollment.handlers import ItemResult, record_activity
-from services.enrollment.inbound import decode_inbound, on_inbound
+from services.enrollment.handlers import ItemResult, record_activities
+from services.enrollment.inbound import decode_inbound, on_inbound_batch
 from services.enrollment.lms_http import ActivityReceipt, LmsGate, Receipt, decode_json, install_lms_routes, receipt
 from services.runtime import ServiceParts, Wiring
 from shared.contracts import LmsActivity, Topic
 from shared.db.engine import transaction
 from shared.db.outbox import OutboxRelay
 from shared.http import ProblemError, create_app
-from shared.messaging.consumer import EventConsumer
+from shared.messaging.batch import BatchConsumer
 
 NAME = "enrollment"
 MAX_BATCH = 500
@@ -72,10 +72,11 @@ def build(wiring: Wiring) -> ServiceParts:
         for _attempt in range(3):
             try:
                 async with transaction(sessions) as session:
-                    return [
-                        ItemResult(f"/{i}", a.event_id, await record_activity(session, a, source), a.kind.value)
-                        for i, a in enumerate(activities)
-                    ]
+                    statuses = await record_activities(session, activities, source)
+                return [
+                    ItemResult(f"/{i}", a.event_id, status, a.kind.value)
+                    for i, (a, status) in enumerate(zip(activities, statuses, strict=True))
+                ]
             except IntegrityError:
                 continue  # a concurrent request stored the same event id first: retry sees it as a duplicate
         raise ProblemError(409, "Conflict", "The same events are being stored concurrently; retry.")
@@ -108,11 +109,11 @@ def build(wiring: Wiring) -> ServiceParts:
             except IntegrityError:
                 continue  # another replica synchronised the same keys at the same moment
 
-    inbound = EventConsumer(
+    inbound = BatchConsumer(
         name=NAME,
         topic=Topic.LMS_INBOUND,
         contract=LmsActivity,
-        handler=on_inbound,  # type: ignore[arg-type]
+        handler=on_inbound_batch,  # type: ignore[arg-type]
         sessions=sessions,
         processed_table=EnrollmentProcessedEvent,
         after_commit=relay.wake,

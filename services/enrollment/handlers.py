@@ -3,12 +3,13 @@ other LMS formats sent onto that path, and keep what no mapping covers."""
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrollment.adapters.connection_store import Connection, rules_of
@@ -21,9 +22,10 @@ from services.enrollment.adapters.tables import (
 )
 from services.enrollment.domain import enrollment_cloud_event, normalise
 from services.enrollment.formats import Format, Ignored, Item, Observation
-from services.enrollment.mapping import MappingRule, Unmapped, resolve, to_activity
+from services.enrollment.mapping import Unmapped, resolve, to_activity
 from shared.contracts import ActivityKind, CloudEvent, LmsActivity
-from shared.db.outbox import stage_event
+from shared.db.bulk import insert_new
+from shared.db.outbox import stage_events
 from shared.messaging.records import describe_validation_error
 
 
@@ -55,40 +57,56 @@ class ItemResult:
     notes: tuple[str, ...] = ()
 
 
+async def record_activities(session: AsyncSession, activities: Sequence[LmsActivity], source: str) -> list[Recorded]:
+    """Record activities (one request's, one batch's) in the caller's transaction, set-based: a handful of
+    statements whatever their number. An LMS event id seen before, or earlier in `activities`, changes nothing.
+    """
+    first: dict[tuple[str, str], int] = {}
+    for position, activity in enumerate(activities):
+        first.setdefault((activity.tenant_id, activity.event_id), position)
+    received = [{"tenant_id": tenant, "event_id": event_id, "source": source} for tenant, event_id in first]
+    # The events table's key decides what is new, also against a concurrent request carrying the same ids.
+    new = await insert_new(session, ReceivedLmsEvent, received, ReceivedLmsEvent.tenant_id, ReceivedLmsEvent.event_id)
+    accepted = sorted(first[(row.tenant_id, row.event_id)] for row in new)
+    recorded = [activities[position] for position in accepted]
+    enrolments = [
+        {
+            "tenant_id": a.tenant_id,
+            "learner_id": a.learner_id,
+            "achievement_id": a.achievement_id,
+            "enrolled_at": a.occurred_at,
+        }
+        for a in recorded
+        if a.kind is ActivityKind.ENROLLED
+    ]
+    await insert_new(session, Enrollment, enrolments)  # the first enrolment stands
+    attempts = [
+        {
+            "tenant_id": a.tenant_id,
+            "learner_id": a.learner_id,
+            "assessment_id": a.assessment_id,
+            "score": a.score,
+            "max_score": a.max_score,
+            "occurred_at": a.occurred_at,
+            "source_event_id": a.event_id,
+        }
+        for a in recorded
+        if a.kind is not ActivityKind.ENROLLED and a.assessment_id is not None and a.score is not None
+    ]
+    if attempts:
+        await session.execute(insert(AssessmentAttempt.__table__), attempts)  # type: ignore[attr-defined]
+    events = [normalise(activity, source) for activity in recorded]
+    await stage_events(session, EnrollmentOutbox, [(event, enrollment_cloud_event(event)) for event in events])
+    statuses = [Recorded.DUPLICATE] * len(activities)
+    for position in accepted:
+        statuses[position] = Recorded.ACCEPTED
+    return statuses
+
+
 async def record_activity(session: AsyncSession, activity: LmsActivity, source: str) -> Recorded:
     """Record one LMS activity in the caller's transaction; a repeated LMS event id changes nothing."""
-    seen = await session.get(ReceivedLmsEvent, (activity.tenant_id, activity.event_id))
-    if seen is not None:
-        return Recorded.DUPLICATE
-    session.add(ReceivedLmsEvent(tenant_id=activity.tenant_id, event_id=activity.event_id, source=source))
-    if activity.kind is ActivityKind.ENROLLED:
-        assert activity.achievement_id is not None  # guaranteed by the contract
-        key = (activity.tenant_id, activity.learner_id, activity.achievement_id)
-        if await session.get(Enrollment, key) is None:
-            session.add(
-                Enrollment(
-                    tenant_id=activity.tenant_id,
-                    learner_id=activity.learner_id,
-                    achievement_id=activity.achievement_id,
-                    enrolled_at=activity.occurred_at,
-                )
-            )
-    elif activity.assessment_id is not None and activity.score is not None:
-        session.add(
-            AssessmentAttempt(
-                tenant_id=activity.tenant_id,
-                learner_id=activity.learner_id,
-                assessment_id=activity.assessment_id,
-                score=activity.score,
-                max_score=activity.max_score,
-                occurred_at=activity.occurred_at,
-                source_event_id=activity.event_id,
-            )
-        )
-    event = normalise(activity, source)
-    stage_event(session, EnrollmentOutbox, event, enrollment_cloud_event(event))
-    await session.flush()
-    return Recorded.ACCEPTED
+    [status] = await record_activities(session, [activity], source)
+    return status
 
 
 async def on_inbound_activity(session: AsyncSession, activity: LmsActivity, ce: CloudEvent) -> None:
@@ -108,27 +126,36 @@ async def ingest(
 ) -> list[ItemResult]:
     """Map and record parsed LMS items in the caller's transaction; unmapped ones are kept, not dropped."""
     rules = await rules_of(session, connection.id)
-    return [await _ingest_one(session, connection, rules, item, source or connection.source) for item in items]
-
-
-async def _ingest_one(
-    session: AsyncSession, connection: Connection, rules: list[MappingRule], item: Item, source: str
-) -> ItemResult:
-    if isinstance(item, Ignored):
-        return ItemResult(item.pointer, item.event_id, Recorded.IGNORED, reason=item.reason)
-    mapped = resolve(item, rules)
-    if isinstance(mapped, Unmapped):
-        status = await _keep_unmapped(session, connection, item, mapped.reason)
-        return ItemResult(item.pointer, item.event_id, status, item.kind.value, mapped.reason, item.notes)
-    try:
-        activity = to_activity(item, mapped, tenant_id=connection.tenant_id, learner_prefix=connection.learner_prefix)
-    except ValidationError as error:
-        raise InvalidActivity(item.pointer, describe_validation_error(error)) from None
-    status = await record_activity(session, activity, source)
-    unmapped = await session.get(UnmappedActivity, (connection.tenant_id, item.event_id))
-    if unmapped is not None:
-        await session.delete(unmapped)
-    return ItemResult(item.pointer, item.event_id, status, item.kind.value, notes=item.notes)
+    results: list[ItemResult | None] = [None] * len(items)
+    mapped: list[tuple[int, Observation, LmsActivity]] = []
+    unmapped: list[tuple[int, Observation, str]] = []
+    for position, item in enumerate(items):
+        if isinstance(item, Ignored):
+            results[position] = ItemResult(item.pointer, item.event_id, Recorded.IGNORED, reason=item.reason)
+            continue
+        rule = resolve(item, rules)
+        if isinstance(rule, Unmapped):
+            unmapped.append((position, item, rule.reason))
+            continue
+        try:
+            activity = to_activity(item, rule, tenant_id=connection.tenant_id, learner_prefix=connection.learner_prefix)
+        except ValidationError as error:
+            raise InvalidActivity(item.pointer, describe_validation_error(error)) from None
+        mapped.append((position, item, activity))
+    statuses = await record_activities(session, [activity for _, _, activity in mapped], source or connection.source)
+    for (position, item, _), status in zip(mapped, statuses, strict=True):
+        results[position] = ItemResult(item.pointer, item.event_id, status, item.kind.value, notes=item.notes)
+    if mapped:  # mapped now (a rule was added since): no longer unmapped
+        await session.execute(
+            delete(UnmappedActivity).where(
+                UnmappedActivity.tenant_id == connection.tenant_id,  # type: ignore[arg-type]
+                UnmappedActivity.event_id.in_([item.event_id for _, item, _ in mapped]),  # type: ignore[attr-defined]
+            )
+        )
+    for position, item, reason in unmapped:
+        status = await _keep_unmapped(session, connection, item, reason)
+        results[position] = ItemResult(item.pointer, item.event_id, status, item.kind.value, reason, item.notes)
+    return [result for result in results if result is not None]
 
 
 async def _keep_unmapped(session: AsyncSession, connection: Connection, item: Observation, reason: str) -> Recorded:

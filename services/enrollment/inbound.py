@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +25,7 @@ from services.enrollment.adapters.connection_store import open_connection
 from services.enrollment.adapters.tables import LmsConnection
 from services.enrollment.connections import FORMATS
 from services.enrollment.formats import CE_TYPE_OF, Format, FormatError, format_of, parse
-from services.enrollment.handlers import InvalidActivity, ingest, record_activity
+from services.enrollment.handlers import InvalidActivity, ingest, record_activities, record_activity
 from shared.contracts import CloudEvent, LmsActivity
 from shared.contracts.text import find_control_character
 from shared.messaging.records import InboundRecord, PoisonRecord, decode_cloud_event, decode_event
@@ -98,3 +99,24 @@ async def on_inbound(session: AsyncSession, inbound: InboundLms, ce: CloudEvent)
         await ingest(session, connection, items)
     except InvalidActivity as error:
         raise PoisonRecord(f"invalid {inbound.format} payload at {error.pointer}: {error.detail}") from error
+
+
+async def on_inbound_batch(session: AsyncSession, batch: Sequence[tuple[InboundLms, CloudEvent]]) -> None:
+    """Consumer of `credstream.lms-inbound.v1`, a poll at a time: runs of native activities from one source are
+    recorded set-based (`record_activities`), other formats one record at a time, all in the batch's order."""
+    run: list[LmsActivity] = []
+    run_source = ""
+    for inbound, ce in batch:
+        if inbound.activity is not None and (not run or ce.source == run_source):
+            run.append(inbound.activity)
+            run_source = ce.source
+            continue
+        if run:
+            await record_activities(session, run, run_source)
+            run = []
+        if inbound.activity is not None:
+            run, run_source = [inbound.activity], ce.source
+        else:
+            await on_inbound(session, inbound, ce)
+    if run:
+        await record_activities(session, run, run_source)

@@ -29,6 +29,7 @@ from services.issuer.handlers import (
     rotate_key,
     tenant_did_document,
 )
+from services.issuer.signing import shared_pool
 from services.runtime import ServiceParts, Wiring
 from shared.contracts import AssessmentPassed, Topic
 from shared.contracts.text import Text
@@ -36,7 +37,7 @@ from shared.db.engine import SessionFactory, transaction
 from shared.db.outbox import OutboxRelay
 from shared.http import ProblemError, create_app, require_admin
 from shared.ids import parse_credential_uuid
-from shared.messaging.consumer import EventConsumer
+from shared.messaging.batch import BatchConsumer
 from shared.settings import DidMethod
 
 NAME = "issuer"
@@ -174,11 +175,12 @@ def build(wiring: Wiring) -> ServiceParts:
             return Response(status_code=304, headers=headers)
         return Response(row.credential, media_type=VC_MEDIA_TYPE, headers=headers)
 
-    consumer = EventConsumer(
+    issue = IssueCredential(settings, issuers, status_lists, sessions, shared_pool(settings.signing_processes()))
+    consumer = BatchConsumer(
         name=NAME,
         topic=Topic.ASSESSMENT_PASSED,
         contract=AssessmentPassed,
-        handler=IssueCredential(settings, issuers, status_lists),
+        handler=issue.issue,
         sessions=sessions,
         processed_table=IssuerProcessedEvent,
         after_commit=relay.wake,

@@ -3,22 +3,23 @@
 Every state change and the event announcing it commit in one transaction (outbox).
 """
 
-import asyncio
 import json
 import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.issuer.adapters.keystore import KeyStore, TenantKey
 from services.issuer.adapters.status_lists import StatusLists
 from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, SigningKey, as_utc
-from services.issuer.domain import build_credential, credential_uuid, issuer_profile
+from services.issuer.domain import credential_uuid, issuer_profile
 from services.issuer.identity import (
     PublishedKey,
     did_document,
@@ -26,13 +27,15 @@ from services.issuer.identity import (
     tenant_web_did,
     verification_method_id,
 )
-from services.issuer.status import REVOCATION, status_entry
+from services.issuer.signing import SigningJob, SigningPool, in_signing_thread
+from services.issuer.status import REVOCATION, Slot
 from shared.contracts import AssessmentPassed, BadgeIssued, BadgeRevoked, CloudEvent
-from shared.credentials.errors import CredentialError
-from shared.credentials.keys import DID_KEY_PREFIX
+from shared.credentials.keys import DID_KEY_PREFIX, key_to_seed
 from shared.credentials.proof import sign_credential
+from shared.db.bulk import insert_new
+from shared.db.engine import SessionFactory, transaction
 from shared.db.outbox import stage_event
-from shared.messaging.records import PoisonRecord, describe_validation_error
+from shared.messaging.records import PoisonRecord
 from shared.settings import DidMethod, Settings
 
 SOURCE = "credstream/issuer"
@@ -56,8 +59,7 @@ class Signer:
         return verification_method_id(self.did, self.key.key_id)
 
     async def sign(self, unsigned: dict[str, Any], created: datetime, *, badge: bool = True) -> dict[str, Any]:
-        # Canonicalisation is CPU-heavy pure Python: keep the event loop free for HTTP and heartbeats.
-        return await asyncio.to_thread(
+        return await in_signing_thread(
             sign_credential,
             unsigned,
             self.key.private_key,
@@ -92,67 +94,140 @@ class Issuers:
 
 
 class IssueCredential:
-    """Consumer of `credstream.assessment-passed.v1`."""
+    """Consumer of `credstream.assessment-passed.v1`: one signed credential per award, a batch at a time.
 
-    def __init__(self, settings: Settings, issuers: Issuers, status_lists: StatusLists) -> None:
+    1. awards that already have a credential are skipped (one query);
+    2. status-list slots are reserved in blocks in a short transaction of their own, so no lock is held while
+       signing and one tenant's issuance does not queue on its list's row (with SQLite, which has one writer
+       at a time anyway, in the batch's transaction);
+    3. the batch is built and signed across cores (`SigningPool`);
+    4. credentials (`INSERT … ON CONFLICT DO NOTHING`, award ids are unique) and their badge-issued outbox rows
+       are written in the batch's transaction, with the processed-event rows the consumer writes.
+    A batch redelivered after a crash issues nothing new; slots it had reserved stay unused (their bits stay 0,
+    which no credential points at). A credential is never issued twice: a lost race inserts nothing.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        issuers: Issuers,
+        status_lists: StatusLists,
+        sessions: SessionFactory,
+        signing: SigningPool,
+    ) -> None:
         self._settings = settings
         self._issuers = issuers
         self._status_lists = status_lists
+        self._sessions = sessions
+        self._signing = signing
 
-    async def __call__(self, session: AsyncSession, passed: AssessmentPassed, _ce: CloudEvent) -> None:
-        existing = await session.execute(
-            select(IssuedCredential.credential_id).where(IssuedCredential.award_id == passed.award_id)
-        )
-        if existing.first() is not None:
+    async def __call__(self, session: AsyncSession, passed: AssessmentPassed, ce: CloudEvent) -> None:
+        await self.issue(session, [(passed, ce)])
+
+    async def issue(self, session: AsyncSession, batch: Sequence[tuple[AssessmentPassed, CloudEvent]]) -> None:
+        """Issue the batch's credentials in the caller's (the batch's) transaction."""
+        awards = await self._not_issued(session, [passed for passed, _ce in batch])
+        if not awards:
             return
-        tenant = passed.tenant_id
-        signer = await self._issuers.current(session, tenant)
         issued_at = _now()
-        profile = issuer_profile(signer.did, tenant, self._settings.issuers.get(tenant))
+        reserved = await self._reserve(session, awards, issued_at)
+        jobs = [
+            SigningJob(
+                passed=passed,
+                issuer=issuer_profile(signer.did, passed.tenant_id, self._settings.issuers.get(passed.tenant_id)),
+                public_base_url=self._settings.public_base_url,
+                issued_at=issued_at,
+                slot=slot,
+                seed=key_to_seed(signer.key.private_key),
+                verification_method=signer.verification_method,
+            )
+            for passed, (signer, slot) in zip(awards, reserved, strict=True)
+        ]
+        outcomes = await self._signing.sign(jobs)
         # A credential that cannot be built or signed never will be: dead-letter it now with the reason instead
         # of retrying (an undefined term, a relative URL in the Achievement, ...).
-        try:
-            unsigned = build_credential(
-                passed, issuer=profile, public_base_url=self._settings.public_base_url, issued_at=issued_at
-            )
-            # The slot is taken last: the list's row lock is held from here until the transaction commits.
-            slot = await self._status_lists.allocate(
-                session, tenant, signer.did, lambda doc: signer.sign(doc, issued_at, badge=False), issued_at
-            )
-            unsigned["credentialStatus"] = status_entry(slot).model_dump(mode="json", by_alias=True)
-            signed = await signer.sign(unsigned, issued_at)
-        except ValidationError as error:
-            reason = describe_validation_error(error)
-            raise PoisonRecord(f"award {passed.award_id}: invalid credential: {reason}") from error
-        except CredentialError as error:
-            raise PoisonRecord(f"award {passed.award_id}: cannot sign: [{error.code}] {error}") from error
-        credential_id = credential_uuid(passed.award_id)
-        session.add(
-            IssuedCredential(
-                credential_id=credential_id,
-                award_id=passed.award_id,
-                tenant_id=tenant,
-                learner_id=passed.learner_id,
-                achievement_id=passed.achievement.id,
-                issuer_id=signer.did,
-                credential=json.dumps(signed),
-                issued_at=issued_at,
-                status_list_id=slot.list_id,
-                status_list_index=slot.index,
-            )
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if outcome.refusal is not None:
+                raise PoisonRecord(f"award {job.passed.award_id}: {outcome.refusal}")
+        await self._write(session, jobs, [outcome.credential for outcome in outcomes])  # type: ignore[misc]
+
+    async def _not_issued(self, session: AsyncSession, passed: list[AssessmentPassed]) -> list[AssessmentPassed]:
+        """The batch's awards without a credential yet, each once."""
+        wanted = {event.award_id: event for event in passed}
+        issued = await session.execute(
+            select(IssuedCredential.award_id).where(IssuedCredential.award_id.in_(wanted))  # type: ignore[attr-defined]
         )
-        issued = BadgeIssued(
-            tenant_id=tenant,
-            learner_id=passed.learner_id,
-            award_id=passed.award_id,
-            achievement_id=passed.achievement.id,
-            credential_id=signed["id"],
-            issuer_id=signer.did,
-            issued_at=issued_at,
-            credential=signed,
-        )
-        ce = CloudEvent(id=str(credential_id), source=SOURCE, type=BadgeIssued.CE_TYPE, subject=issued.key())
-        stage_event(session, IssuerOutbox, issued, ce)
+        for (award_id,) in issued:
+            wanted.pop(award_id, None)
+        return list(wanted.values())
+
+    async def _reserve(
+        self, session: AsyncSession, awards: list[AssessmentPassed], now: datetime
+    ) -> list[tuple[Signer, Slot]]:
+        """Each award's signer and status-list slot, committed before signing starts."""
+        counts = Counter(passed.tenant_id for passed in awards)
+        per_tenant: dict[str, tuple[Signer, Iterator[Slot]]] = {}
+        async with self._reservation(session) as reserving:
+            for tenant in sorted(counts):  # one lock order for every replica: no deadlocks between them
+                # The signer is read here too, so that a tenant's first key commits before a list is signed with it.
+                signer = await self._issuers.current(reserving, tenant)
+                slots = await self._status_lists.reserve(
+                    reserving,
+                    tenant,
+                    signer.did,
+                    counts[tenant],
+                    lambda doc, s=signer: s.sign(doc, now, badge=False),
+                    now,
+                )
+                per_tenant[tenant] = (signer, iter(slots))
+        return [(per_tenant[p.tenant_id][0], next(per_tenant[p.tenant_id][1])) for p in awards]
+
+    def _reservation(self, session: AsyncSession) -> AbstractAsyncContextManager[AsyncSession]:
+        if session.get_bind().dialect.name == "sqlite":
+            # SQLite's single writer lock is already held by the batch's transaction.
+            return nullcontext(session)
+        return transaction(self._sessions)
+
+    async def _write(self, session: AsyncSession, jobs: list[SigningJob], signed: list[dict[str, Any]]) -> None:
+        rows = [
+            {
+                "credential_id": credential_uuid(job.passed.award_id),
+                "award_id": job.passed.award_id,
+                "tenant_id": job.passed.tenant_id,
+                "learner_id": job.passed.learner_id,
+                "achievement_id": job.passed.achievement.id,
+                "issuer_id": job.issuer.id,
+                "credential": json.dumps(credential),
+                "issued_at": job.issued_at,
+                "status_list_id": job.slot.list_id,
+                "status_list_index": job.slot.index,
+            }
+            for job, credential in zip(jobs, signed, strict=True)
+        ]
+        # Another replica may have issued some of these awards meanwhile (a rebalance): theirs stand, ours go.
+        inserted = {
+            row.award_id for row in await insert_new(session, IssuedCredential, rows, IssuedCredential.award_id)
+        }
+        for job, credential in zip(jobs, signed, strict=True):
+            if job.passed.award_id not in inserted:
+                continue
+            issued = BadgeIssued(
+                tenant_id=job.passed.tenant_id,
+                learner_id=job.passed.learner_id,
+                award_id=job.passed.award_id,
+                achievement_id=job.passed.achievement.id,
+                credential_id=credential["id"],
+                issuer_id=job.issuer.id,
+                issued_at=job.issued_at,
+                credential=credential,
+            )
+            ce_id = str(credential_uuid(job.passed.award_id))
+            stage_event(
+                session,
+                IssuerOutbox,
+                issued,
+                CloudEvent(id=ce_id, source=SOURCE, type=BadgeIssued.CE_TYPE, subject=issued.key()),
+            )
         await session.flush()
 
 

@@ -6,7 +6,7 @@ Concurrency here is real: each task has its own connection and transaction, as t
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,19 +17,21 @@ from sqlalchemy import func, select
 
 from services.issuer.adapters.keystore import KeyEncryption, KeyStore
 from services.issuer.adapters.status_lists import StatusLists
-from services.issuer.adapters.tables import SigningKey, StatusList
+from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, SigningKey, StatusList
 from services.issuer.entrypoint import _in_transaction
+from services.issuer.handlers import IssueCredential, Issuers
+from services.issuer.signing import SigningJob, SigningOutcome, SigningPool
 from services.issuer.status import Slot
 from services.runtime import KafkaService
 from services.verifier.handlers import revocation_of
-from shared.contracts import BadgeIssued, BadgeRevoked, Topic
+from shared.contracts import AssessmentPassed, BadgeIssued, BadgeRevoked, CloudEvent, Topic
 from shared.credentials.bitstring_status_list import status_of
 from shared.db.engine import SessionFactory, create_engine, session_factory, transaction
 from shared.db.migrations import upgrade
 from shared.settings import Settings
 from tests.helpers import eventually, read_topic
 from tests.infra import Infrastructure
-from tests.issuer_support import ADMIN, FULL_ACHIEVEMENT
+from tests.issuer_support import ADMIN, FULL_ACHIEVEMENT, passed_award
 from tests.kafka_stack import kafka_services, kafka_settings
 
 pytestmark = pytest.mark.integration
@@ -55,7 +57,8 @@ async def test_concurrent_issuers_never_share_a_status_slot(sessions: SessionFac
 
     async def allocate(n: int) -> Slot:
         async with transaction(sessions) as session:
-            return await lists.allocate(session, "acme", "did:web:issuer.example.org:tenants:acme", fake_sign, NOW)
+            [slot] = await lists.reserve(session, "acme", "did:web:issuer.example.org:tenants:acme", 1, fake_sign, NOW)
+            return slot
 
     slots = await asyncio.gather(*(allocate(n) for n in range(40)))
     assert len({(slot.list_id, slot.index) for slot in slots}) == 40
@@ -74,11 +77,11 @@ async def test_a_rolled_back_issue_gives_its_slot_back(sessions: SessionFactory)
     issuer = "did:web:issuer.example.org:tenants:acme"
     with pytest.raises(RuntimeError):
         async with transaction(sessions) as session:
-            await lists.allocate(session, "acme", issuer, fake_sign, NOW)
-            await lists.allocate(session, "acme", issuer, fake_sign, NOW)
+            await lists.reserve(session, "acme", issuer, 1, fake_sign, NOW)
+            await lists.reserve(session, "acme", issuer, 1, fake_sign, NOW)
             raise RuntimeError("signing failed")
     async with transaction(sessions) as session:
-        await lists.allocate(session, "acme", issuer, fake_sign, NOW)
+        await lists.reserve(session, "acme", issuer, 1, fake_sign, NOW)
     async with sessions() as session:
         row = (await session.execute(select(StatusList))).scalar_one()
     assert row.allocated == 1
@@ -115,6 +118,76 @@ async def test_concurrent_rotations_leave_exactly_one_active_key(sessions: Sessi
         keys = (await session.execute(select(SigningKey).where(SigningKey.tenant_id == "acme"))).scalars().all()
     assert len(keys) == 1 + len(succeeded)
     assert len([k for k in keys if k.active]) == 1
+
+
+class GatedPool(SigningPool):
+    """Signs in a thread once `gate` opens: a replica caught in the middle of signing its batch."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.signing = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def sign(self, jobs: Sequence[SigningJob]) -> list[SigningOutcome]:
+        self.signing.set()
+        await self.gate.wait()
+        return await super().sign(jobs)
+
+
+def replica(settings: Settings, sessions: SessionFactory, pool: SigningPool) -> IssueCredential:
+    issuers = Issuers(settings, KeyStore(KeyEncryption("kek")))  # one store per replica: no shared key cache
+    return IssueCredential(settings, issuers, StatusLists("https://issuer.example.org"), sessions, pool)
+
+
+def batch_of(awards: list[AssessmentPassed]) -> list[tuple[AssessmentPassed, CloudEvent]]:
+    return [(award, CloudEvent(source="test", type=AssessmentPassed.CE_TYPE)) for award in awards]
+
+
+async def issue(handler: IssueCredential, sessions: SessionFactory, awards: list[AssessmentPassed]) -> None:
+    async with transaction(sessions) as session:
+        await handler.issue(session, batch_of(awards))
+
+
+async def test_no_lock_is_held_while_signing_so_a_tenants_replicas_issue_side_by_side(
+    settings: Settings, sessions: SessionFactory
+) -> None:
+    slow = GatedPool()
+    first = asyncio.create_task(
+        issue(replica(settings, sessions, slow), sessions, [passed_award("acme", f"a{n}") for n in range(3)])
+    )
+    await asyncio.wait_for(slow.signing.wait(), 30)
+    # The first replica is signing, its slots reserved: the second issues for the same tenant meanwhile.
+    await asyncio.wait_for(
+        issue(replica(settings, sessions, SigningPool(0)), sessions, [passed_award("acme", "b")]), 30
+    )
+    assert not first.done()
+    slow.gate.set()
+    await first
+    async with sessions() as session:
+        rows = (await session.execute(select(IssuedCredential))).scalars().all()
+        outbox = (await session.execute(select(func.count()).select_from(IssuerOutbox))).scalar_one()
+    assert len(rows) == 4 and outbox == 4
+    assert len({(row.status_list_id, row.status_list_index) for row in rows}) == 4
+
+
+async def test_replicas_racing_on_the_same_awards_issue_each_exactly_once(
+    settings: Settings, sessions: SessionFactory
+) -> None:
+    awards = [passed_award("acme", f"l{n}") for n in range(8)]
+    # A rebalance hands the same records to two replicas: both sign, one set of credentials commits.
+    await asyncio.gather(
+        *(issue(replica(settings, sessions, SigningPool(0)), sessions, list(reversed(awards))) for _ in range(2)),
+        issue(replica(settings, sessions, SigningPool(0)), sessions, awards),
+    )
+    async with sessions() as session:
+        rows = (await session.execute(select(IssuedCredential))).scalars().all()
+        outbox = (await session.execute(select(IssuerOutbox))).scalars().all()
+    assert sorted(str(row.award_id) for row in rows) == sorted(str(award.award_id) for award in awards)
+    issued = [BadgeIssued.model_validate_json(record.value) for record in outbox]
+    assert sorted(badge.credential_id for badge in issued) == sorted(json.loads(r.credential)["id"] for r in rows)
+    # Each announced credential is the stored one (same slot), whichever replica's signature won.
+    stored = {json.loads(row.credential)["id"]: json.loads(row.credential) for row in rows}
+    assert all(badge.credential == stored[badge.credential_id] for badge in issued)
 
 
 TENANT = f"r{uuid.uuid4().hex[:8]}"  # Kafka topics outlive test runs: keys must be unique to this run

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from services.issuer import handlers as issuer_handlers
+from services.issuer import signing as issuer_signing
 from services.issuer.adapters.keystore import KeyEncryption, KeyStore
 from services.issuer.adapters.status_lists import StatusLists
 from services.issuer.adapters.tables import IssuedCredential, IssuerProcessedEvent, StatusList
 from services.issuer.domain import build_credential, credential_uuid, issuer_profile, learner_subject_id
 from services.issuer.handlers import IssueCredential, Issuers
+from services.issuer.signing import SigningPool
 from services.issuer.status import Slot, status_entry
 from shared.contracts import (
     AchievementSnapshot,
@@ -35,27 +36,9 @@ from shared.db.migrations import upgrade
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.records import PoisonRecord
 from shared.settings import IssuerProfileConfig, Settings
+from tests.issuer_support import passed_award as passed
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-
-
-def passed() -> AssessmentPassed:
-    return AssessmentPassed(
-        tenant_id="acme",
-        learner_id="learner-7",
-        award_id=uuid.uuid4(),
-        achievement=AchievementSnapshot(
-            id="python",
-            name="Python Foundations",
-            description="Writes Python.",
-            criteria_narrative="Pass the quiz.",
-            image_url="https://acme.example/python.png",
-            achievement_type="Competency",
-        ),
-        results=[AssessmentResult(assessment_id="quiz", score=88, max_score=100, required_score=70)],
-        learner_name="Ada",
-        passed_at=NOW - timedelta(minutes=5),
-    )
 
 
 def test_credential_has_the_open_badges_shape() -> None:
@@ -273,7 +256,7 @@ async def test_a_credential_that_cannot_be_signed_is_dead_lettered_not_retried(
     await upgrade(engine, "issuer")
     sessions = session_factory(engine)
     issuers = Issuers(settings, KeyStore(KeyEncryption("test-kek")))
-    handler = IssueCredential(settings, issuers, StatusLists("https://issuer.example.org"))
+    handler = IssueCredential(settings, issuers, StatusLists("https://issuer.example.org"), sessions, SigningPool(0))
     consumer = EventConsumer(
         name="issuer",
         topic=Topic.ASSESSMENT_PASSED,
@@ -284,7 +267,7 @@ async def test_a_credential_that_cannot_be_signed_is_dead_lettered_not_retried(
         retry_delay=0,
     )
     calls = 0
-    real_build = issuer_handlers.build_credential
+    real_build = issuer_signing.build_credential
 
     def with_undefined_term(*args: object, **kwargs: object) -> dict[str, object]:
         nonlocal calls
@@ -293,14 +276,14 @@ async def test_a_credential_that_cannot_be_signed_is_dead_lettered_not_retried(
         credential["credentialSubject"]["studentNumber"] = "12345"  # a term no context defines
         return credential
 
-    monkeypatch.setattr(issuer_handlers, "build_credential", with_undefined_term)
+    monkeypatch.setattr(issuer_signing, "build_credential", with_undefined_term)
     ce = CloudEvent(source="test", type=AssessmentPassed.CE_TYPE)
     with pytest.raises(PoisonRecord, match=r"cannot sign: \[data.undefined_term\].*studentNumber"):
         await consumer.process(passed(), ce)
     assert calls == 1  # a poison record, not three retries
 
     # An Achievement snapshot that cannot make a valid credential (a relative URL) is poison too.
-    monkeypatch.setattr(issuer_handlers, "build_credential", real_build)
+    monkeypatch.setattr(issuer_signing, "build_credential", real_build)
     bad = passed().model_copy(
         update={
             "achievement": passed().achievement.model_copy(

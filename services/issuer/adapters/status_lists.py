@@ -34,15 +34,19 @@ class StatusLists:
     def url(self, tenant_id: str, list_id: int) -> str:
         return status_list_url(self._issuer_url, tenant_id, list_id)
 
-    async def allocate(
-        self, session: AsyncSession, tenant_id: str, issuer_id: str, sign: ListSigner, now: datetime
-    ) -> Slot:
-        """The next free slot on the tenant's open list for `issuer_id`, opening a new list when it is full.
+    async def reserve(
+        self, session: AsyncSession, tenant_id: str, issuer_id: str, count: int, sign: ListSigner, now: datetime
+    ) -> list[Slot]:
+        """`count` free slots on the tenant's open lists for `issuer_id`, opening new lists as they fill.
 
-        The counter is incremented under the row lock (SELECT … FOR UPDATE) and commits with the credential, so
-        concurrent issuers on any number of replicas never share a slot, and a rolled-back issue frees its slot.
+        The counters are incremented under the row lock (SELECT … FOR UPDATE) in the caller's transaction, so
+        concurrent issuers on any number of replicas never share a slot. Callers reserve in a short transaction
+        of its own and sign afterwards, so the lock is held for a few statements, never while signing; slots
+        whose credentials are then never written (a crash, a lost race) stay unused: their bits stay 0.
         """
-        for _ in range(_CREATE_ATTEMPTS):
+        slots: list[Slot] = []
+        opened = 0
+        while len(slots) < count:
             row = (
                 await session.execute(
                     select(StatusList)
@@ -59,16 +63,22 @@ class StatusLists:
                 )
             ).scalar_one_or_none()
             if row is None:
+                if opened == _CREATE_ATTEMPTS:
+                    raise StatusListFull(f"could not open a status list for tenant {tenant_id!r}")
+                opened += 1
                 row = await self._open(session, tenant_id, issuer_id, sign, now)
                 if row is None:
                     continue  # another replica opened the same list id first: lock and use theirs
-            n = row.allocated
-            row.allocated = n + 1
+            first = row.allocated
+            row.allocated = min(row.size, first + count - len(slots))
             session.add(row)
             await session.flush()
-            index = slot_index(n, row.slot_multiplier, row.slot_offset, row.size)
-            return Slot(row.list_id, index, self.url(tenant_id, row.list_id))
-        raise StatusListFull(f"could not open a status list for tenant {tenant_id!r}")
+            url = self.url(tenant_id, row.list_id)
+            slots += [
+                Slot(row.list_id, slot_index(n, row.slot_multiplier, row.slot_offset, row.size), url)
+                for n in range(first, row.allocated)
+            ]
+        return slots
 
     async def set_status(
         self,

@@ -63,9 +63,10 @@ class StatusList(SQLModel, table=True):
     """One Bitstring Status List of a tenant: its bits, the next free slot, and the signed list credential.
 
     A list belongs to one issuer DID (verifiers require the list's issuer to be the credential's issuer), so a
-    did:key rotation, which changes the DID, starts a new list. Slots are handed out by incrementing
-    `allocated` under the row's lock in the issuing transaction; `(slot_multiplier * n + slot_offset) mod size`
-    spreads them over the list so that an index does not reveal the order of issue.
+    did:key rotation, which changes the DID, starts a new list. Slots are handed out in blocks by incrementing
+    `allocated` under the row's lock in a short transaction before signing (a slot reserved by a batch that then
+    crashed stays unused); `(slot_multiplier * n + slot_offset) mod size` spreads them over the list so that an
+    index does not reveal the order of issue.
     """
 
     __tablename__ = "issuer_status_lists"

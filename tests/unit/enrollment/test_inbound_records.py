@@ -3,12 +3,13 @@ tests/integration/test_lms_formats_on_kafka.py): headers name the format and con
 dead-letter topic with a precise reason."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from services.embedded import EmbeddedStack
-from shared.contracts import EnrollmentRecorded, Topic, dead_letter_topic
+from shared.contracts import ActivityKind, CloudEvent, EnrollmentRecorded, LmsActivity, Topic, dead_letter_topic
 from shared.messaging.records import OutboundRecord
 from shared.settings import Settings
 from tests.lms_helpers import connect, fixture_bytes, map_ids
@@ -128,3 +129,39 @@ async def test_invalid_payloads_and_wrong_formats_are_dead_lettered_with_the_poi
     assert "/activityProgress" in reasons[0]
     assert "line item" in reasons[1]
     assert "may not send xapi" in reasons[2]
+
+
+async def test_one_poll_of_native_and_other_records_is_recorded_once_in_order(stack: EmbeddedStack) -> None:
+    lti = await connect(stack.http("enrollment"), TENANT, source_kind="lti-ags")
+    await map_ids(stack.http("enrollment"), TENANT, lti["id"], [{"lms_id": "li-7", "assessment_id": "essay"}])
+
+    def native(event_id: str, learner: str, source: str = "lms-a") -> OutboundRecord:
+        activity = LmsActivity(
+            tenant_id=TENANT,
+            learner_id=learner,
+            event_id=event_id,
+            kind=ActivityKind.ENROLLED,
+            achievement_id="python",
+            occurred_at=datetime(2026, 11, 29, 10, 0, tzinfo=UTC),
+        )
+        ce = CloudEvent(id=event_id, source=source, type=LmsActivity.CE_TYPE)
+        return OutboundRecord(INBOUND, f"{TENANT}:{learner}", activity.model_dump_json().encode(), ce.to_header_dict())
+
+    lti_headers = {
+        "content-type": "application/vnd.ims.lis.v1.score+json",
+        "ce_subject": "li-7",
+        "credstream_connection": lti["id"],
+    }
+    lti_score = OutboundRecord(INBOUND, "acme:x", fixture_bytes("lti-ags/score_fully_graded.json"), lti_headers)
+    # One publish is one batch: runs of native records are written set-based, the LTI score in its place.
+    await stack.bus.publish(
+        [native("n1", "ann"), native("n2", "bob"), lti_score, native("n3", "cy", "lms-b"), native("n1", "ann")]
+    )
+    await stack.settle()
+    assert [(e.learner_id, e.source) for e in recorded(stack)] == [
+        ("ann", "lms-a"),
+        ("bob", "lms-a"),
+        ("5323497", f"lms-connection:{lti['id']}"),
+        ("cy", "lms-b"),
+    ]
+    assert dead_letters(stack) == []

@@ -1,0 +1,152 @@
+"""Building and signing credentials across cores.
+
+Signing is pure CPU (JSON-LD canonicalisation in Python), so a batch is split over a pool of worker processes.
+A job carries everything it needs, the key as its 32-byte seed: the decrypted key only ever travels over the
+pipe between the service and its own workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import ValidationError
+
+from services.issuer.domain import build_credential
+from services.issuer.status import Slot, status_entry
+from shared.contracts import AssessmentPassed
+from shared.credentials.errors import CredentialError
+from shared.credentials.keys import key_from_seed
+from shared.credentials.ob3 import Profile
+from shared.credentials.proof import sign_credential
+from shared.messaging.records import describe_validation_error
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+# JSON-LD processing (pyld's context cache) is not thread-safe: two signatures computed at once in one process
+# can fail. Whatever this process signs itself (lone credentials, status lists) goes through this one thread.
+_SIGNING_THREAD = ThreadPoolExecutor(1, thread_name_prefix="signing")
+
+
+async def in_signing_thread(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run CPU-heavy signing off the event loop (HTTP and Kafka heartbeats carry on), one at a time."""
+    return await asyncio.get_running_loop().run_in_executor(_SIGNING_THREAD, partial(work, *args, **kwargs))
+
+
+@dataclass(frozen=True)
+class SigningJob:
+    """One award to turn into a signed credential at `slot`, signed by `seed` as `verification_method`."""
+
+    passed: AssessmentPassed
+    issuer: Profile
+    public_base_url: str
+    issued_at: datetime
+    slot: Slot
+    seed: bytes
+    verification_method: str
+
+
+@dataclass(frozen=True)
+class SigningOutcome:
+    """The signed credential, or why this award can never make one (the record is then dead-lettered)."""
+
+    credential: dict[str, Any] | None = None
+    refusal: str | None = None
+
+
+def sign_jobs(jobs: Sequence[SigningJob]) -> list[SigningOutcome]:
+    """Build and sign each job (runs in a worker process, or in this process's signing thread)."""
+    keys = {seed: key_from_seed(seed) for seed in {job.seed for job in jobs}}
+    return [_sign(job, keys[job.seed]) for job in jobs]
+
+
+def _sign(job: SigningJob, key: Any) -> SigningOutcome:
+    try:
+        unsigned = build_credential(
+            job.passed, issuer=job.issuer, public_base_url=job.public_base_url, issued_at=job.issued_at
+        )
+        unsigned["credentialStatus"] = status_entry(job.slot).model_dump(mode="json", by_alias=True)
+        return SigningOutcome(credential=sign_credential(unsigned, key, job.verification_method, job.issued_at))
+    except ValidationError as error:
+        return SigningOutcome(refusal=f"invalid credential: {describe_validation_error(error)}")
+    except CredentialError as error:
+        return SigningOutcome(refusal=f"cannot sign: [{error.code}] {error}")
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initialiser: a service killed with -9 cannot stop its workers, so they leave when it is gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+class SigningPool:
+    """Signs batches over `processes` worker processes (started on first use); 0 signs in this process."""
+
+    def __init__(self, processes: int) -> None:
+        self._processes = processes
+        self._executor: ProcessPoolExecutor | None = None
+
+    async def sign(self, jobs: Sequence[SigningJob]) -> list[SigningOutcome]:
+        # A lone credential is not worth a hop to another process (pickling both ways, a possibly cold worker).
+        if self._processes == 0 or len(jobs) <= 1:
+            return await in_signing_thread(sign_jobs, jobs)
+        try:
+            return await self._on_workers(jobs)
+        except BrokenProcessPool:
+            # A worker died (OOM killer, kill -9): start a fresh pool and sign the batch once more.
+            log.warning("issuer.signing_pool_broken", processes=self._processes)
+            self.close()
+            return await self._on_workers(jobs)
+
+    async def _on_workers(self, jobs: Sequence[SigningJob]) -> list[SigningOutcome]:
+        executor = self._started()
+        loop = asyncio.get_running_loop()
+        parts = min(self._processes, len(jobs))
+        size = -(-len(jobs) // parts)
+        chunks = [list(jobs[start : start + size]) for start in range(0, len(jobs), size)]
+        signed = await asyncio.gather(*(loop.run_in_executor(executor, sign_jobs, chunk) for chunk in chunks))
+        return [outcome for chunk in signed for outcome in chunk]
+
+    def _started(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # spawn, not fork: the service process runs threads (the event loop's executors, Kafka clients).
+            self._executor = ProcessPoolExecutor(
+                self._processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+_POOLS: dict[int, SigningPool] = {}
+
+
+def shared_pool(processes: int) -> SigningPool:
+    """This process's pool of that size: services sharing a process (embedded mode, tests) share the workers,
+    which concurrent.futures stops at interpreter exit."""
+    if processes not in _POOLS:
+        _POOLS[processes] = SigningPool(processes)
+    return _POOLS[processes]
