@@ -19,14 +19,18 @@ import functools
 import inspect
 import json
 import re
+import threading
 import warnings
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from pyld import jsonld as pyld_jsonld
+from pyld.canon import URDNA2015
 
+from . import jsonld_cache
 from .errors import DocumentNotBundledError, JsonLdProcessingError, UndefinedTermError
 
 if "on_property_dropped" not in inspect.signature(pyld_jsonld.JsonLdProcessor.__init__).parameters:
@@ -72,6 +76,7 @@ _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 # "http://example.org/base/", silently signing an IRI nobody wrote); jsonld.js also leaves them relative.
 _EXPAND_OPTIONS: dict[str, Any] = {"base": None}
 _RDFC_OPTIONS: dict[str, Any] = {"algorithm": "URDNA2015", "format": "application/n-quads", "base": None}
+_EXPANSION_MEMO_SIZE = 64
 _PYLD_DEFAULT_BASE = getattr(pyld_jsonld, "DEFAULT_BASE_IRI", "http://example.org/base/")
 
 
@@ -140,6 +145,8 @@ def make_document_loader(extra_documents: Mapping[str, Any] | None = None) -> Do
 
 
 DEFAULT_DOCUMENT_LOADER: DocumentLoader = make_document_loader()
+# Bundled contexts (type-scoped ones included) are processed once per process, not once per node.
+jsonld_cache.install(bundled_context_urls())
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -169,14 +176,90 @@ def _is_absolute_iri(value: str) -> bool:
     return bool(_ABSOLUTE_IRI.match(value)) and not value.startswith(_PYLD_DEFAULT_BASE)
 
 
-def _expand_collecting(doc: Any, loader: DocumentLoader) -> tuple[list[Any], list[str | None], list[str]]:
-    """Expand ``doc``; return the expansion, the dropped properties and any pyld warnings."""
+@dataclass(frozen=True)
+class _Expansion:
+    expanded: list[Any]
+    dropped: tuple[str | None, ...]
+    warnings: tuple[str, ...]
+
+
+class _ExpansionMemo:
+    """The last few expansions, by document content: verifying expands the same document for the safe-mode check
+    and for the proof hash (and the same proof configuration twice); with this each is expanded once."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, _Expansion] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(doc: Any, loader: DocumentLoader) -> str | None:
+        # Only the bundled-contexts loader: a caller's loader may serve anything under any URL.
+        if loader is not DEFAULT_DOCUMENT_LOADER:
+            return None
+        try:
+            return json.dumps(doc, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def get(self, key: str) -> _Expansion | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: str, expansion: _Expansion) -> None:
+        with self._lock:
+            self._entries[key] = expansion
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+_EXPANSIONS = _ExpansionMemo(_EXPANSION_MEMO_SIZE)
+
+
+def forget_recent_expansions() -> None:
+    """Drop the remembered expansions (benchmarks measure verifying documents this process has not seen)."""
+    _EXPANSIONS.clear()
+
+
+def _expand_uncached(doc: Any, loader: DocumentLoader) -> _Expansion:
     dropped: list[str | None] = []
     with _pyld_errors(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        processor = pyld_jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
-        expanded = processor.expand(doc, {**_EXPAND_OPTIONS, "documentLoader": loader})
-    return expanded, dropped, [str(w.message) for w in caught]
+        expanded = jsonld_cache.expand_document(doc, loader, dropped.append)
+    return _Expansion(expanded, tuple(dropped), tuple(str(w.message) for w in caught))
+
+
+def _expansion(doc: Any, loader: DocumentLoader) -> _Expansion:
+    key = _EXPANSIONS.key(doc, loader)
+    found = _EXPANSIONS.get(key) if key is not None else None
+    if found is None:
+        found = _expand_uncached(doc, loader)
+        if key is not None:
+            _EXPANSIONS.put(key, found)
+    return found
+
+
+def _expand_collecting(doc: Any, loader: DocumentLoader) -> tuple[list[Any], list[str | None], list[str]]:
+    """Expand ``doc``; return the expansion, the dropped properties and any pyld warnings."""
+    found = _expansion(doc, loader)
+    return found.expanded, list(found.dropped), list(found.warnings)
+
+
+def expand(doc: Any, loader: DocumentLoader | None = None) -> list[Any]:
+    """Expanded JSON-LD of ``doc`` exactly as pyld's ``expand`` gives it (relative IRIs left relative).
+
+    Bundled contexts are processed once per process and recent expansions are reused, so callers may expand
+    the same document for several checks without paying twice. The result is shared: do not modify it.
+    Raises :class:`JsonLdProcessingError` (or :class:`DocumentNotBundledError`) when ``doc`` cannot be expanded.
+    """
+    return _expansion(doc, loader or DEFAULT_DOCUMENT_LOADER).expanded
 
 
 def _walk_keys(node: Any, path: JsonPath = "$") -> Iterator[tuple[JsonPath, str, Any]]:
@@ -330,3 +413,24 @@ def canonicalize(doc: Any, *, loader: DocumentLoader | None = None, check_terms:
     # Explicit algorithm: pyld's default is the older URGNA2012.
     with _pyld_errors():
         return pyld_jsonld.normalize(doc, {**_RDFC_OPTIONS, "documentLoader": loader})
+
+
+def canonicalize_dataset(dataset: dict[str, list[dict[str, Any]]]) -> str:
+    """RDFC-1.0 (URDNA2015) canonical N-Quads of an RDF dataset in pyld's form (what ``to_rdf`` returns)."""
+    return URDNA2015().main(dataset, {"algorithm": "URDNA2015", "format": "application/n-quads"})
+
+
+def canonical_nquads(doc: Any, *, loader: DocumentLoader | None = None, check_terms: bool = True) -> str:
+    """Same result as :func:`canonicalize`, expanding ``doc`` once (and reusing a recent expansion of it).
+
+    The path proofs take: the safe-mode check, the RDF dataset and the hash all start from one expansion.
+    """
+    loader = loader or DEFAULT_DOCUMENT_LOADER
+    if check_terms:
+        expanded, problems = _violations(doc, loader)
+        if problems:
+            raise UndefinedTermError(problems)
+    else:
+        expanded = expand(doc, loader)
+    with _pyld_errors():
+        return canonicalize_dataset(jsonld_cache.to_dataset(expanded))

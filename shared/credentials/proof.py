@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from .dates import format_xsd_datetime, parse_xsd_datetime, require_aware
 from .errors import CredentialError, KeyFormatError
-from .jsonld import DocumentLoader, canonicalize
+from .jsonld import DocumentLoader, canonical_nquads
 from .multibase import decode_base58btc, encode_base58btc
 from .structure import CredentialStructureError, structure_problems
 
@@ -94,8 +94,8 @@ def proof_hashes(
     config = dict(proof_config if proof_config is not None else _single_proof(credential))
     config.pop("proofValue", None)
     config["@context"] = credential.get("@context")
-    document_nquads = canonicalize(_unsecured(credential), loader=loader, check_terms=check_terms)
-    config_nquads = canonicalize(config, loader=loader, check_terms=check_terms)
+    document_nquads = canonical_nquads(_unsecured(credential), loader=loader, check_terms=check_terms)
+    config_nquads = canonical_nquads(config, loader=loader, check_terms=check_terms)
     return ProofHashes(
         document_nquads=document_nquads,
         proof_config_nquads=config_nquads,
