@@ -30,7 +30,7 @@ from typing import Any
 from pyld import jsonld as pyld_jsonld
 from pyld.canon import URDNA2015
 
-from . import jsonld_cache
+from . import jsonld_cache, jsonld_fast
 from .errors import DocumentNotBundledError, JsonLdProcessingError, UndefinedTermError
 
 if "on_property_dropped" not in inspect.signature(pyld_jsonld.JsonLdProcessor.__init__).parameters:
@@ -77,6 +77,15 @@ _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _EXPAND_OPTIONS: dict[str, Any] = {"base": None}
 _RDFC_OPTIONS: dict[str, Any] = {"algorithm": "URDNA2015", "format": "application/n-quads", "base": None}
 _EXPANSION_MEMO_SIZE = 64
+_FAST_PATH_DECLINED = (
+    jsonld_fast.NotCovered,
+    pyld_jsonld.JsonLdError,
+    TypeError,
+    ValueError,
+    KeyError,
+    AttributeError,
+    RecursionError,
+)
 _PYLD_DEFAULT_BASE = getattr(pyld_jsonld, "DEFAULT_BASE_IRI", "http://example.org/base/")
 
 
@@ -232,8 +241,21 @@ def _expand_uncached(doc: Any, loader: DocumentLoader) -> _Expansion:
     dropped: list[str | None] = []
     with _pyld_errors(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        expanded = jsonld_cache.expand_document(doc, loader, dropped.append)
+        try:
+            expanded = jsonld_fast.expand(doc, loader, dropped.append)
+        except _FAST_PATH_DECLINED:
+            # Not covered by the fast path (or an error pyld should report in its own words): pyld decides.
+            dropped.clear()
+            caught.clear()
+            expanded = jsonld_cache.expand_document(doc, loader, dropped.append)
     return _Expansion(expanded, tuple(dropped), tuple(str(w.message) for w in caught))
+
+
+def _dataset(expanded: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    try:
+        return jsonld_fast.dataset(expanded)
+    except jsonld_fast.NotCovered:
+        return jsonld_cache.to_dataset(expanded)
 
 
 def _expansion(doc: Any, loader: DocumentLoader) -> _Expansion:
@@ -433,4 +455,4 @@ def canonical_nquads(doc: Any, *, loader: DocumentLoader | None = None, check_te
     else:
         expanded = expand(doc, loader)
     with _pyld_errors():
-        return canonicalize_dataset(jsonld_cache.to_dataset(expanded))
+        return canonicalize_dataset(_dataset(expanded))

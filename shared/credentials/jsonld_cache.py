@@ -60,6 +60,15 @@ class ContextCache:
         """True if ``ctx`` is a context whose identity stands for its content (cached or pyld's initial one)."""
         return self._known.get(id(ctx)) is ctx
 
+    def knows_scoped(self, local_ctx: Any) -> bool:
+        """True if ``local_ctx`` is a scoped context taken from a cached context's term definitions."""
+        return self._known.get(id(local_ctx)) is local_ctx
+
+    def remember(self, ctx: Any) -> None:
+        """Keep ``ctx`` (a context that never changes, e.g. pyld's initial one) as known."""
+        with self._lock:
+            self._remember(ctx)
+
     def _local_key(self, local_ctx: Any) -> Hashable | None:
         if isinstance(local_ctx, str):
             return local_ctx if local_ctx in self._static_urls else None
@@ -241,6 +250,11 @@ def to_dataset(expanded: list[Any]) -> dict[str, list[dict[str, Any]]]:
         for name, graph in sorted(node_map.items())
         if name == "@default" or pyld_jsonld._is_absolute_iri(name)
     }
+
+
+def installed() -> ContextCache | None:
+    """The installed cache, or ``None`` (unchecked pyld version: nothing is patched)."""
+    return _installed
 
 
 def install(static_urls: frozenset[str]) -> ContextCache | None:
