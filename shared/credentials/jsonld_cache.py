@@ -20,10 +20,11 @@ signature and purity of ``_process_context``); with any other pyld it is not ins
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import warnings
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from importlib.metadata import version
 from typing import Any
 
@@ -250,6 +251,19 @@ def to_dataset(expanded: list[Any]) -> dict[str, list[dict[str, Any]]]:
         for name, graph in sorted(node_map.items())
         if name == "@default" or pyld_jsonld._is_absolute_iri(name)
     }
+
+
+@contextlib.contextmanager
+def bypassed() -> Iterator[None]:
+    """Run plain pyld inside the block (the reference in differential tests; not thread-safe)."""
+    processor = pyld_jsonld.JsonLdProcessor
+    patched = processor._process_context, processor._expand_iri
+    processor._process_context = getattr(patched[0], "__wrapped__", patched[0])  # type: ignore[method-assign]
+    processor._expand_iri = getattr(patched[1], "__wrapped__", patched[1])  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        processor._process_context, processor._expand_iri = patched  # type: ignore[method-assign]
 
 
 def installed() -> ContextCache | None:

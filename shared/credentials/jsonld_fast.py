@@ -457,9 +457,20 @@ def _literal(item: dict[str, Any]) -> Term:
         }
     if isinstance(value, bool):
         return {"type": "literal", "value": "true" if value else "false", "datatype": datatype or _XSD_BOOLEAN}
-    if isinstance(value, float) or (isinstance(value, int) and abs(value) >= 1e21) or datatype == _XSD_DOUBLE:
-        raise NotCovered("double")  # pyld's canonical double form
-    if isinstance(value, int):
+    # Numbers exactly as pyld's _object_to_rdf: integral floats are integers, others canonical doubles.
+    if pyld_jsonld._is_double(value):
+        double = pyld_jsonld._canonicalize_double(value)
+        return {"type": "literal", "value": double, "datatype": datatype or _XSD_DOUBLE}
+    if datatype == _XSD_DOUBLE:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return {"type": "literal", "value": value, "datatype": _XSD_DOUBLE}
+        return {"type": "literal", "value": pyld_jsonld._canonicalize_double(number), "datatype": _XSD_DOUBLE}
+    if pyld_jsonld._is_integer(value):
+        if abs(value) >= 1e21:
+            number_text = pyld_jsonld._canonicalize_double(value)
+            return {"type": "literal", "value": number_text, "datatype": datatype or _XSD_DOUBLE}
         return {"type": "literal", "value": str(int(value)), "datatype": datatype or _XSD_INTEGER}
     if not isinstance(value, str):
         raise NotCovered("value type")
