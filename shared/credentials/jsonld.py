@@ -181,6 +181,7 @@ def _pyld_errors() -> Iterator[None]:
         raise JsonLdProcessingError(f"JSON-LD processing failed: {type(exc).__name__}: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_absolute_iri(value: str) -> bool:
     return bool(_ABSOLUTE_IRI.match(value)) and not value.startswith(_PYLD_DEFAULT_BASE)
 
@@ -358,7 +359,8 @@ def _relative_iris(expanded: Any) -> Iterator[tuple[str, str]]:
     """Yield (keyword, value) for every ``@id``/``@type`` in expanded JSON-LD that is not an absolute IRI."""
     if isinstance(expanded, list):
         for item in expanded:
-            yield from _relative_iris(item)
+            if isinstance(item, list | dict):
+                yield from _relative_iris(item)
     elif isinstance(expanded, dict):
         for key, value in expanded.items():
             if key == "@id":
@@ -368,7 +370,7 @@ def _relative_iris(expanded: Any) -> Iterator[tuple[str, str]]:
                 for t in value if isinstance(value, list) else [value]:
                     if isinstance(t, str) and not t.startswith("@") and not _is_absolute_iri(t):
                         yield "@type", t
-            elif key != "@value":
+            elif key != "@value" and isinstance(value, list | dict):
                 yield from _relative_iris(value)
 
 
