@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import threading
+import uuid
 import warnings
 from collections.abc import Callable, Hashable, Iterator
 from importlib.metadata import version
@@ -132,6 +133,11 @@ def _cached(original: _ProcessContext, cache: ContextCache) -> _ProcessContext:
     ) -> Any:
         key = None if cycles else cache.key(active_ctx, local_ctx, options, (override_protected, propagate))
         if key is None:
+            if cache.knows(active_ctx):
+                # pyld would find this (inline, caller-supplied) context in its own cache, keyed by the active
+                # context's _uuid, and skip its warnings; with our long-lived contexts that happens on every
+                # repeat. A fresh _uuid keeps the safe-mode check's warnings the same on every run.
+                active_ctx = {**active_ctx, "_uuid": str(uuid.uuid1())}
             return original(
                 self, active_ctx, local_ctx, options, override_protected, propagate, validate_scoped, cycles
             )

@@ -70,6 +70,8 @@ LOADER = jsonld.DEFAULT_DOCUMENT_LOADER
 def _reference(doc: Any) -> tuple[list[Any], list[str | None], list[str], str] | Exception:
     """Plain pyld: expansion, dropped terms, warnings, canonical N-Quads — or the error it raises."""
     dropped: list[str | None] = []
+    # A cold cache: pyld skips a context's warnings when it finds the context already processed.
+    pyld_jsonld._resolved_context_cache.clear()
     try:
         with jsonld_cache.bypassed(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -498,6 +500,14 @@ def test_expansion_is_reused_for_the_same_document() -> None:
     jsonld.forget_recent_expansions()
     credential = minimal_credential(ISSUER)
     assert jsonld.expand(credential) is jsonld.expand(copy.deepcopy(credential))
+
+
+def test_context_warnings_are_reported_every_time() -> None:
+    """pyld warns about a reserved "@foo" term only while processing the context; every check must see it."""
+    credential = {**minimal_credential(ISSUER), "evidence": {"@context": {"@foo": "urn:x"}, "name": "n"}}
+    for _ in range(3):
+        jsonld.forget_recent_expansions()
+        assert any("reserved" in p for p in jsonld.find_safe_mode_violations(credential))
 
 
 def test_caller_documents_are_not_cached() -> None:
