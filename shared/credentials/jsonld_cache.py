@@ -35,7 +35,7 @@ from pyld.identifier_issuer import IdentifierIssuer
 
 # pyld versions whose _process_context this wrapper was read against (signature, purity, frozen results).
 CHECKED_PYLD_VERSIONS = ("3.3.",)
-_MAX_ENTRIES = 4096
+_MAX_ENTRIES = 512  # our credentials need about a dozen; each holds all its term definitions
 _MAX_IRI_ENTRIES = 65536
 
 _ProcessContext = Callable[..., Any]

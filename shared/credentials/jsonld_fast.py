@@ -86,7 +86,7 @@ class _Term:
 # jsonld_cache), so an id is never reused; bounded because documents choose the keys.
 _TERMS: dict[tuple[int, str | None], _Term] = {}
 _TRANSITIONS: dict[tuple[Any, ...], Any] = {}
-_MAX_MEMO = 100_000
+_MAX_MEMO = 20_000
 
 
 class _Expansion:
