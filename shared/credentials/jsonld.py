@@ -204,12 +204,13 @@ class _ExpansionMemo:
 
     @staticmethod
     def key(doc: Any, loader: DocumentLoader) -> str | None:
-        # Only the bundled-contexts loader: a caller's loader may serve anything under any URL.
+        # Only the bundled-contexts loader: a caller's loader may serve anything under any URL. repr, not
+        # json.dumps: exact for parsed JSON, and it tells a tuple from a list and 1 from "1" as a key.
         if loader is not DEFAULT_DOCUMENT_LOADER:
             return None
         try:
-            return json.dumps(doc, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError, RecursionError):
+            return repr(doc)
+        except (RecursionError, ValueError):
             return None
 
     def clear(self) -> None:

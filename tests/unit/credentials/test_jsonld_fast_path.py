@@ -510,6 +510,14 @@ def test_context_warnings_are_reported_every_time() -> None:
         assert any("reserved" in p for p in jsonld.find_safe_mode_violations(credential))
 
 
+def test_reuse_tells_python_types_apart() -> None:
+    """A tuple is not a JSON-LD array to pyld; the reused expansion of the list form must not be returned."""
+    jsonld.forget_recent_expansions()
+    as_list = {"@context": "https://www.w3.org/ns/credentials/v2", "type": ["VerifiableCredential"]}
+    as_tuple = {"@context": "https://www.w3.org/ns/credentials/v2", "type": ("VerifiableCredential",)}
+    assert jsonld._EXPANSIONS.key(as_list, LOADER) != jsonld._EXPANSIONS.key(as_tuple, LOADER)
+
+
 def test_caller_documents_are_not_cached() -> None:
     """A caller's loader may serve anything: its contexts are processed every time, its expansions not kept."""
     context_url = "https://example.org/caller-context"
