@@ -294,6 +294,9 @@ class _Expansion:
                 raise NotCovered("map container")
             if term.type == "@json":
                 expanded_value: Any = {"@type": "@json", "@value": value}
+            elif term_ctx is ctx and not isinstance(value, dict | list):
+                # What _expand does with a scalar, without looking the same term up twice more.
+                expanded_value = None if value is None or term.iri == "@graph" else self._value(ctx, term, value)
             else:
                 expanded_value = self._expand(term_ctx, key, value, False, None, depth + 1)
             if expanded_value is None:
@@ -311,7 +314,9 @@ class _Expansion:
                 values.append(expanded_value)
 
     def _expand_value(self, ctx: Any, active_property: str | None, value: Any) -> Any:
-        term = self._term(ctx, active_property)
+        return self._value(ctx, self._term(ctx, active_property), value)
+
+    def _value(self, ctx: Any, term: _Term, value: Any) -> Any:
         expanded_property = term.iri
         if expanded_property == "@id":
             return self._document_iri(ctx, value) if isinstance(value, str) else value
