@@ -1,9 +1,12 @@
 """Sign and verify throughput for full Open Badges 3.0 credentials, per core, next to Digital Bazaar's vc library.
 
     .venv/bin/python bench/sign_verify.py [--count 200] [--warmup 20] [--cpu 0] [--out out/bench/sign_verify.json]
+                                          [--compare-with main]
 
 (`make bench`.) The process pins itself to one CPU (like `taskset -c 0`) and runs Node pinned to the same CPU
-with `taskset -c 0`, so each figure is single-threaded work on one core. What is timed:
+with `taskset -c 0`, so each figure is single-threaded work on one core. ``--compare-with REF`` first runs this
+benchmark as it is in git revision ``REF`` (its own code, from ``git archive``, same core and counts), so that
+before and after are measured in the same run, at the same load. What is timed:
 
 - sign: ``shared.credentials.sign_credential`` (structure check, safe-mode term check, RDFC-1.0 of document and
   proof configuration, Ed25519) for each of ``--count`` distinct credentials;
@@ -13,8 +16,10 @@ with `taskset -c 0`, so each figure is single-threaded work on one core. What is
 - Digital Bazaar vc: ``vc.verifyCredential`` (DataIntegrityProof + eddsa-rdfc-2022, jsonld.js safe mode) on the
   same signed credentials, in Node (bench/dbvc_verify.mjs), status not checked either.
 
-Warm-up runs (untimed) precede each measurement. This is a benchmark, not a test: it asserts nothing about
-speed, only that every credential verifies. Results: a table on stdout and a JSON file.
+Each credential has its own proof ``created`` time, and recent expansions are forgotten between phases (the
+verifier has not seen what the issuer signed). Warm-up runs (untimed) precede each measurement. This is a
+benchmark, not a test: it asserts nothing about speed, only that every credential verifies. Results: a table
+on stdout and a JSON file.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -52,6 +57,7 @@ from shared.credentials import (  # noqa: E402
     did_key,
     did_key_verification_method,
     generate_key,
+    jsonld,
     make_identity_object,
     new_credential_id,
     sign_credential,
@@ -171,6 +177,25 @@ def run_dbvc(files: list[Path], warmup: int, cpu: int) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
+def run_revision(ref: str, args: argparse.Namespace) -> dict[str, Any]:
+    """This benchmark as it is in git revision ``ref`` (its code and its script), pinned to the same core."""
+    with tempfile.TemporaryDirectory(prefix="credstream-bench-rev-") as tree:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=False)
+        if archive.returncode != 0:
+            return {"error": archive.stderr.decode(errors="replace").strip() or f"git archive {ref} failed"}
+        subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+        out = Path(tree) / "result.json"
+        command = [sys.executable, str(Path(tree) / "bench" / "sign_verify.py"), "--no-dbvc", "--out", str(out)]
+        command += ["--count", str(args.count), "--warmup", str(args.warmup), "--cpu", str(args.cpu)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
+        if done.returncode != 0 or not out.exists():
+            return {"error": (done.stderr or done.stdout).strip()[-2000:] or f"exit {done.returncode}"}
+        result = json.loads(out.read_text(encoding="utf-8"))
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref], capture_output=True, text=True)
+        result["revision"] = f"{ref} ({commit.stdout.strip()})"
+        return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=200, help="credentials per measurement (default 200)")
@@ -178,25 +203,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu", type=int, default=0, help="the CPU to pin to (default 0, like taskset -c 0)")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench" / "sign_verify.json")
     parser.add_argument("--no-dbvc", action="store_true", help="skip the Digital Bazaar comparison")
+    parser.add_argument("--compare-with", metavar="REF", help="also run this benchmark as in git revision REF")
     args = parser.parse_args(argv)
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     load_before = os.getloadavg()
+    before = run_revision(args.compare_with, args) if args.compare_with else None
     key = generate_key()
     issuer, vm = did_key(key), did_key_verification_method(key)
     unsigned = [full_credential(issuer, n) for n in range(args.count)]
     warm = [full_credential(issuer, args.count + n) for n in range(args.warmup)]
 
     def sign(credential: dict[str, Any]) -> dict[str, Any]:
-        return sign_credential(credential, key, vm, SIGNED_AT)
+        # Distinct proof configurations too, as in production (each proof has its own `created`).
+        created = SIGNED_AT + timedelta(seconds=int(credential["credentialStatus"]["statusListIndex"]))
+        return sign_credential(credential, key, vm, created)
 
     for credential in warm:
         sign(credential)
     signed, sign_seconds, sign_cpu = timed(unsigned, sign, 0)
+    jsonld.forget_recent_expansions()
     reports, verify_seconds, verify_cpu = timed(
         signed, lambda c: verify_credential(c, resolver=DidKeyResolver(), now=VERIFY_AT), args.warmup
     )
+    jsonld.forget_recent_expansions()
     proofs, proof_seconds, proof_cpu = timed(signed, lambda c: verify_proof(c, key.public_key()), args.warmup)
     failed = [r.codes() for r in reports if not r.verified] + [p.code for p in proofs if not p.valid]
     if failed:
@@ -214,8 +245,14 @@ def main(argv: list[str] | None = None) -> int:
             dbvc = run_dbvc(files, args.warmup, args.cpu)
 
     size = len(json.dumps(signed[0]).encode())
-    rows = [
-        ("sign (credstream, pyld)", args.count, sign_seconds, sign_cpu),
+    rows = []
+    if before is not None and "results" in before:
+        label = f"before: {before['revision']}"
+        for name, row in before["results"].items():
+            if "credstream" in name:
+                rows.append((f"{name.split(' (')[0]} ({label})", row["count"], row["seconds"], row["cpu_seconds"]))
+    rows += [
+        ("sign (credstream)", args.count, sign_seconds, sign_cpu),
         ("verify, full checks (credstream)", args.count, verify_seconds, verify_cpu),
         ("verify, proof only (credstream)", args.count, proof_seconds, proof_cpu),
     ]
@@ -249,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, count, seconds, cpu in rows
         },
         "digital_bazaar": dbvc,
+        "before": before,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -261,9 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before {load_before[0]:.2f}, after {machine['loadavg_after'][0]:.2f}\n")
     # "per CPU-second" counts only the time this process ran on its core: on a busy machine it is the closer
     # estimate of what one free core does; "per second" is wall-clock.
-    print(f"{'operation':<36} {'per second':>11} {'per CPU-s':>10} {'ms each':>9}")
+    width = max(len(row[0]) for row in rows)
+    print(f"{'operation':<{width}} {'per second':>11} {'per CPU-s':>10} {'ms each':>9}")
     for name, count, seconds, cpu in rows:
-        print(f"{name:<36} {count / seconds:>11.1f} {count / cpu:>10.1f} {1000 * seconds / count:>9.2f}")
+        print(f"{name:<{width}} {count / seconds:>11.1f} {count / cpu:>10.1f} {1000 * seconds / count:>9.2f}")
+    if before is not None and "error" in before:
+        print(f"\nbefore ({args.compare_with}): not measured — {before['error']}")
     if "error" in dbvc:
         print(f"\nDigital Bazaar vc: not measured — {dbvc['error']}")
     elif dbvc.get("failures"):

@@ -20,10 +20,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from pyld import jsonld as pyld_jsonld
-
+from . import rdf
 from .errors import CredentialError
-from .jsonld import DEFAULT_DOCUMENT_LOADER
+from .jsonld_rdf import expanded_to_dataset
 
 VC = "https://www.w3.org/2018/credentials#"
 SEC = "https://w3id.org/security#"
@@ -49,8 +48,6 @@ DATE_TERMS = ("validFrom", "validUntil", "issuanceDate", "expirationDate")
 ASSERTION_METHOD = SEC + "assertionMethod"
 PROOF_TYPE_TERMS = ("DataIntegrityProof", "Ed25519Signature2020")
 _PROOF_MARKERS = (RDF_TYPE, SEC + "verificationMethod", SEC + "proofPurpose", SEC + "cryptosuite")
-# toRdf keeps relative IRIs out of the dataset, as canonicalisation does; base=None as in jsonld.py.
-_TO_RDF_OPTIONS: dict[str, Any] = {"base": None, "produceGeneralizedRdf": False}
 
 
 class GraphError(CredentialError):
@@ -72,25 +69,33 @@ class Term:
         return self.value if self.kind == "IRI" else None
 
 
+def _term(term: rdf.Term) -> Term:
+    if isinstance(term, rdf.Iri):
+        return Term("IRI", term.value)
+    if isinstance(term, rdf.BlankNode):
+        return Term("blank node", f"_:{term.id}")
+    return Term("literal", term.value)
+
+
 class Triples:
     """The default graph of a dataset, indexed by subject and predicate."""
 
     def __init__(self, expanded: Any) -> None:
+        # The same linear JSON-LD -> RDF step canonicalisation uses (pyld's toRdf is quadratic in array length).
         try:
-            # The input is expanded (no contexts left); the offline loader only makes sure nothing is fetched.
-            dataset = pyld_jsonld.to_rdf(expanded, {**_TO_RDF_OPTIONS, "documentLoader": DEFAULT_DOCUMENT_LOADER})
-        except (pyld_jsonld.JsonLdError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            quads = expanded_to_dataset(expanded if isinstance(expanded, list) else [expanded])
+        except (CredentialError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise GraphError(f"cannot read the document as RDF: {type(exc).__name__}: {exc}") from exc
         self._index: dict[str, dict[str, list[Term]]] = defaultdict(lambda: defaultdict(list))
         self._objects: set[str] = set()
         # Only the default graph: embedded proofs and @graph containers are other graphs, not claims.
-        for triple in dataset.get("@default", []):
-            obj = triple["object"]
-            if obj["type"] != "literal":
-                self._objects.add(obj["value"])
-            self._index[triple["subject"]["value"]][triple["predicate"]["value"]].append(
-                Term(obj["type"], obj["value"])
-            )
+        for quad in quads:
+            if quad.graph is not None:
+                continue
+            obj = _term(quad.object)
+            if obj.kind != "literal":
+                self._objects.add(obj.value)
+            self._index[_term(quad.subject).value][quad.predicate.value].append(obj)
 
     def objects(self, subject: str, predicate: str) -> list[Term]:
         """Every object of ``subject predicate ?o``."""

@@ -19,14 +19,17 @@ import functools
 import inspect
 import json
 import re
+import threading
 import warnings
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from pyld import jsonld as pyld_jsonld
 
+from . import jsonld_cache, jsonld_fast
 from .errors import DocumentNotBundledError, JsonLdProcessingError, UndefinedTermError
 from .jsonld_rdf import expanded_to_dataset
 from .rdfc import WorkBudget, canonicalize_dataset
@@ -73,6 +76,16 @@ _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 # base=None: keep relative IRIs relative (pyld 3 otherwise resolves them against its made-up
 # "http://example.org/base/", silently signing an IRI nobody wrote); jsonld.js also leaves them relative.
 _EXPAND_OPTIONS: dict[str, Any] = {"base": None}
+_EXPANSION_MEMO_SIZE = 64
+_FAST_PATH_DECLINED = (
+    jsonld_fast.NotCovered,
+    pyld_jsonld.JsonLdError,
+    TypeError,
+    ValueError,
+    KeyError,
+    AttributeError,
+    RecursionError,
+)
 _PYLD_DEFAULT_BASE = getattr(pyld_jsonld, "DEFAULT_BASE_IRI", "http://example.org/base/")
 
 
@@ -141,6 +154,8 @@ def make_document_loader(extra_documents: Mapping[str, Any] | None = None) -> Do
 
 
 DEFAULT_DOCUMENT_LOADER: DocumentLoader = make_document_loader()
+# Bundled contexts (type-scoped ones included) are processed once per process, not once per node.
+jsonld_cache.install(bundled_context_urls())
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -166,18 +181,109 @@ def _pyld_errors() -> Iterator[None]:
         raise JsonLdProcessingError(f"JSON-LD processing failed: {type(exc).__name__}: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_absolute_iri(value: str) -> bool:
     return bool(_ABSOLUTE_IRI.match(value)) and not value.startswith(_PYLD_DEFAULT_BASE)
 
 
-def _expand_collecting(doc: Any, loader: DocumentLoader) -> tuple[list[Any], list[str | None], list[str]]:
-    """Expand ``doc``; return the expansion, the dropped properties and any pyld warnings."""
+@dataclass(frozen=True)
+class _Expansion:
+    expanded: list[Any]
+    dropped: tuple[str | None, ...]
+    warnings: tuple[str, ...]
+
+
+class _ExpansionMemo:
+    """The last few expansions, by document content: verifying expands the same document for the safe-mode check
+    and for the proof hash (and the same proof configuration twice); with this each is expanded once."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, _Expansion] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(doc: Any, loader: DocumentLoader) -> str | None:
+        # Only the bundled-contexts loader: a caller's loader may serve anything under any URL. repr, not
+        # json.dumps: exact for parsed JSON, and it tells a tuple from a list and 1 from "1" as a key.
+        if loader is not DEFAULT_DOCUMENT_LOADER:
+            return None
+        try:
+            return repr(doc)
+        except (RecursionError, ValueError):
+            return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def get(self, key: str) -> _Expansion | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: str, expansion: _Expansion) -> None:
+        with self._lock:
+            self._entries[key] = expansion
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+_EXPANSIONS = _ExpansionMemo(_EXPANSION_MEMO_SIZE)
+
+
+def forget_recent_expansions() -> None:
+    """Drop the remembered expansions (benchmarks measure verifying documents this process has not seen)."""
+    _EXPANSIONS.clear()
+
+
+def _expand_uncached(doc: Any, loader: DocumentLoader) -> _Expansion:
     dropped: list[str | None] = []
     with _pyld_errors(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        processor = pyld_jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
-        expanded = processor.expand(doc, {**_EXPAND_OPTIONS, "documentLoader": loader})
-    return expanded, dropped, [str(w.message) for w in caught]
+        try:
+            expanded = jsonld_fast.expand(doc, loader, dropped.append)
+        except _FAST_PATH_DECLINED:
+            # Not covered by the fast path (or an error pyld should report in its own words): pyld decides.
+            dropped.clear()
+            caught.clear()
+            expanded = jsonld_cache.expand_document(doc, loader, dropped.append)
+    return _Expansion(expanded, tuple(dropped), tuple(str(w.message) for w in caught))
+
+
+def _dataset(expanded: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    try:
+        return jsonld_fast.dataset(expanded)
+    except jsonld_fast.NotCovered:
+        return jsonld_cache.to_dataset(expanded)
+
+
+def _expansion(doc: Any, loader: DocumentLoader) -> _Expansion:
+    key = _EXPANSIONS.key(doc, loader)
+    found = _EXPANSIONS.get(key) if key is not None else None
+    if found is None:
+        found = _expand_uncached(doc, loader)
+        if key is not None:
+            _EXPANSIONS.put(key, found)
+    return found
+
+
+def _expand_collecting(doc: Any, loader: DocumentLoader) -> tuple[list[Any], list[str | None], list[str]]:
+    """Expand ``doc``; return the expansion, the dropped properties and any pyld warnings."""
+    found = _expansion(doc, loader)
+    return found.expanded, list(found.dropped), list(found.warnings)
+
+
+def expand(doc: Any, loader: DocumentLoader | None = None) -> list[Any]:
+    """Expanded JSON-LD of ``doc`` exactly as pyld's ``expand`` gives it (relative IRIs left relative).
+
+    Bundled contexts are processed once per process and recent expansions are reused, so callers may expand
+    the same document for several checks without paying twice. The result is shared: do not modify it.
+    Raises :class:`JsonLdProcessingError` (or :class:`DocumentNotBundledError`) when ``doc`` cannot be expanded.
+    """
+    return _expansion(doc, loader or DEFAULT_DOCUMENT_LOADER).expanded
 
 
 def _walk_keys(node: Any, path: JsonPath = "$") -> Iterator[tuple[JsonPath, str, Any]]:
@@ -254,7 +360,8 @@ def _relative_iris(expanded: Any) -> Iterator[tuple[str, str]]:
     """Yield (keyword, value) for every ``@id``/``@type`` in expanded JSON-LD that is not an absolute IRI."""
     if isinstance(expanded, list):
         for item in expanded:
-            yield from _relative_iris(item)
+            if isinstance(item, list | dict):
+                yield from _relative_iris(item)
     elif isinstance(expanded, dict):
         for key, value in expanded.items():
             if key == "@id":
@@ -264,7 +371,7 @@ def _relative_iris(expanded: Any) -> Iterator[tuple[str, str]]:
                 for t in value if isinstance(value, list) else [value]:
                     if isinstance(t, str) and not t.startswith("@") and not _is_absolute_iri(t):
                         yield "@type", t
-            elif key != "@value":
+            elif key != "@value" and isinstance(value, list | dict):
                 yield from _relative_iris(value)
 
 
@@ -290,15 +397,6 @@ def _violations(doc: Any, loader: DocumentLoader, root: JsonPath = "$") -> tuple
             problems.append(f"id {value!r} is a relative IRI, not a URL at {where}")
     problems.extend(f"JSON-LD warning: {message}" for message in warned)
     return expanded, problems
-
-
-def expand(doc: Any, loader: DocumentLoader | None = None) -> list[Any]:
-    """Expand ``doc`` (JSON-LD 1.1, bundled contexts, relative IRIs kept relative): the graph a proof covers.
-
-    Raises :class:`JsonLdProcessingError` (or :class:`DocumentNotBundledError`) instead of pyld's errors.
-    """
-    with _pyld_errors():
-        return pyld_jsonld.expand(doc, {**_EXPAND_OPTIONS, "documentLoader": loader or DEFAULT_DOCUMENT_LOADER})
 
 
 def find_safe_mode_violations(doc: Any, loader: DocumentLoader | None = None, *, root: JsonPath = "$") -> list[str]:
@@ -341,8 +439,11 @@ def canonicalize(
         if problems:
             raise UndefinedTermError(problems)
     else:
-        with _pyld_errors():
-            expanded = pyld_jsonld.expand(doc, {**_EXPAND_OPTIONS, "documentLoader": loader})
+        expanded = expand(doc, loader)  # the one (memoised) expansion the checks use too
     with _pyld_errors():
         dataset = expanded_to_dataset(expanded)
     return canonicalize_dataset(dataset, budget=budget).nquads
+
+
+# Proofs hash through the same path (kept as the name proof.py uses).
+canonical_nquads = canonicalize
