@@ -139,7 +139,8 @@ def decode_json_body(body: bytes) -> Any:
     try:
         return loads_untrusted(body)
     except UntrustedJsonError as error:
-        raise ProblemError(400, "Malformed JSON", f"The body is not acceptable JSON: {error}.") from None
+        title = "Malformed JSON" if error.status == 400 else "Invalid number"
+        raise ProblemError(error.status, title, f"The body is not acceptable JSON: {error}.") from None
 
 
 class _UntrustedJsonRequest(Request):

@@ -17,9 +17,18 @@ MAX_DEPTH = 64
 class UntrustedJsonError(ValueError):
     """The bytes are not acceptable JSON; the message says why (never echoes the payload)."""
 
+    status = 400  # HTTP: malformed
+
+
+class NonFiniteNumber(UntrustedJsonError):
+    """`NaN` / `Infinity` where a number goes: well-formed enough to read, but no value we can accept (a score of
+    Infinity used to be accepted and lost downstream), so HTTP answers 422 like any out-of-range number."""
+
+    status = 422
+
 
 def _refuse_constant(name: str) -> Any:
-    raise UntrustedJsonError(f"{name} is not a JSON number")
+    raise NonFiniteNumber(f"{name} is not a JSON number (RFC 8259 §6): send a finite number")
 
 
 def loads_untrusted(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:

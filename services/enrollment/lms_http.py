@@ -156,7 +156,8 @@ def _checked_claims(claims: Any) -> Any:
     try:
         check_untrusted(claims)
     except UntrustedJsonError as error:
-        raise ProblemError(400, "Malformed JSON", f"The JWT's claims are not acceptable JSON: {error}.") from None
+        title = "Malformed JSON" if error.status == 400 else "Invalid number"
+        raise ProblemError(error.status, title, f"The JWT's claims are not acceptable JSON: {error}.") from None
     return claims
 
 
