@@ -8,6 +8,7 @@ canonicaliser refuse them later). Each is refused here, at the edge, with a reas
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 # Deeper than any LMS payload (xAPI statements, Caliper envelopes nest about ten levels).
@@ -18,6 +19,12 @@ class UntrustedJsonError(ValueError):
     """The bytes are not acceptable JSON; the message says why (never echoes the payload)."""
 
     status = 400  # HTTP: malformed
+    code = "data.not_json"  # the verifier's check code
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
 
 class NonFiniteNumber(UntrustedJsonError):
@@ -40,25 +47,33 @@ def loads_untrusted(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     except UnicodeDecodeError:
         raise UntrustedJsonError("not UTF-8 text") from None
     except RecursionError:
-        raise UntrustedJsonError(f"nested deeper than {max_depth} levels") from None
+        raise UntrustedJsonError(f"nested deeper than {max_depth} levels", code="data.too_deep") from None
+    except UntrustedJsonError:
+        raise
+    except ValueError as error:  # e.g. an integer of thousands of digits, which int() refuses
+        raise UntrustedJsonError(f"not JSON we read: {error}") from None
     check_untrusted(value, max_depth)
     return value
 
 
-def check_untrusted(value: Any, max_depth: int = MAX_DEPTH) -> None:
+def check_untrusted(value: Any, max_depth: int = MAX_DEPTH, *, finite: bool = False) -> None:
     """Nesting depth and lone surrogates of JSON someone else decoded (e.g. a JWT library), iteratively (a
-    recursive walk would fail as json.loads does)."""
+    recursive walk would fail as json.loads does). ``finite``: also refuse NaN/Infinity values (a number like
+    ``1e999`` parses to infinity; where the reader's own validation names the field, leave it off)."""
     pending: list[tuple[Any, int]] = [(value, 0)]
     while pending:
         item, depth = pending.pop()
         if isinstance(item, str):
             _check_text(item)
+        elif finite and isinstance(item, float) and not math.isfinite(item):
+            raise NonFiniteNumber("NaN and Infinity are not JSON numbers (RFC 8259 §6)")
         elif isinstance(item, dict | list):
             if depth >= max_depth:
-                raise UntrustedJsonError(f"nested deeper than {max_depth} levels")
+                raise UntrustedJsonError(f"nested deeper than {max_depth} levels", code="data.too_deep")
             if isinstance(item, dict):
                 for key, member in item.items():
-                    _check_text(key)
+                    if isinstance(key, str):
+                        _check_text(key)
                     pending.append((member, depth + 1))
             else:
                 pending.extend((member, depth + 1) for member in item)
@@ -69,5 +84,6 @@ def _check_text(text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
         raise UntrustedJsonError(
-            f"a string holds a lone surrogate (U+{ord(text[error.start]):04X}), which is not Unicode text"
+            f"a string holds a lone surrogate (U+{ord(text[error.start]):04X}), which is not Unicode text",
+            code="data.invalid_text",
         ) from None

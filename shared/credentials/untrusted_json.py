@@ -1,18 +1,20 @@
-"""JSON from strangers: parse it, and refuse what would crash or mislead the code that reads it afterwards.
+"""JSON from strangers, as the verifier reads it: :mod:`shared.untrusted_json`'s checks, reported as credential
+errors with a check code.
 
 Anyone can send the verifier a credential, and a credential points at documents anyone can serve. Python's
 ``json`` module, pyld and the HTTP layer each fail in their own way on some valid-looking input: nesting a few
 hundred levels deep exhausts the interpreter stack (``RecursionError`` in expansion from ~490 levels, in
 ``json.loads`` from ~990), a lone UTF-16 surrogate (``"\\ud800"``, legal JSON) cannot be encoded as UTF-8
 when hashing or answering, ``NaN``/``Infinity`` are not JSON (RFC 8259 §6) and cannot be answered either, and
-a 5,000-digit number is refused by ``int()``. These are turned into :class:`UntrustedJsonError` with a code.
+a 5,000-digit number is refused by ``int()``. These become :class:`UntrustedJsonError` with a code
+(``data.not_json``, ``data.too_deep``, ``data.invalid_text``).
 """
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
+
+from shared import untrusted_json
 
 from .errors import CredentialError
 
@@ -27,54 +29,25 @@ class UntrustedJsonError(CredentialError):
     code = "data.not_json"
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value (RFC 8259 §6)")
+def _as_credential_error(error: untrusted_json.UntrustedJsonError) -> UntrustedJsonError:
+    return UntrustedJsonError(str(error), code=error.code)
 
 
 def parse_json(data: bytes | str) -> Any:
-    """Parse ``data`` as JSON (UTF-8 when bytes) and check it with :func:`json_problem`; raise on any problem."""
+    """Parse ``data`` as JSON (UTF-8 when bytes) and check it; raise :class:`UntrustedJsonError` on any problem."""
     try:
-        value = json.loads(data, parse_constant=_no_constants)
-    except RecursionError as exc:
-        raise UntrustedJsonError(f"JSON nested deeper than {MAX_NESTING_DEPTH} levels", code="data.too_deep") from exc
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, NaN, numbers int() refuses
-        raise UntrustedJsonError(f"not JSON: {exc}") from exc
-    check_json(value)
-    return value
-
-
-def _has_lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+        return untrusted_json.loads_untrusted(data, max_depth=MAX_NESTING_DEPTH)
+    except untrusted_json.UntrustedJsonError as error:
+        raise _as_credential_error(error) from error
 
 
 def json_problem(value: Any) -> UntrustedJsonError | None:
-    """The first reason ``value`` (already parsed) cannot be processed safely, or ``None``.
-
-    Walks iteratively (the point is not to recurse on hostile depth): nesting deeper than
-    :data:`MAX_NESTING_DEPTH`, and strings or member names holding lone surrogates (not Unicode scalar values,
-    so not representable in UTF-8: RFC 8259 §8.2).
-    """
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict | list):
-            if depth >= MAX_NESTING_DEPTH:
-                return UntrustedJsonError(f"JSON nested deeper than {MAX_NESTING_DEPTH} levels", code="data.too_deep")
-            items = node.items() if isinstance(node, dict) else enumerate(node)
-            for key, item in items:
-                if isinstance(key, str) and _has_lone_surrogate(key):
-                    return UntrustedJsonError("a member name holds a lone UTF-16 surrogate", code="data.invalid_text")
-                stack.append((item, depth + 1))
-        elif isinstance(node, str) and _has_lone_surrogate(node):
-            return UntrustedJsonError(
-                "a string holds a lone UTF-16 surrogate (not Unicode text)", code="data.invalid_text"
-            )
-        elif isinstance(node, float) and not math.isfinite(node):
-            return UntrustedJsonError("NaN and Infinity are not JSON values (RFC 8259 §6)")
+    """The first reason ``value`` (already parsed) cannot be processed safely, or ``None``: nesting deeper than
+    :data:`MAX_NESTING_DEPTH`, lone surrogates in strings or member names, non-finite numbers."""
+    try:
+        untrusted_json.check_untrusted(value, MAX_NESTING_DEPTH, finite=True)
+    except untrusted_json.UntrustedJsonError as error:
+        return _as_credential_error(error)
     return None
 
 
