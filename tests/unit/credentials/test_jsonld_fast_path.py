@@ -67,11 +67,26 @@ LOADER = jsonld.DEFAULT_DOCUMENT_LOADER
 # ----------------------------------------------------------------------------------------------------
 
 
+def _has_inline_context(node: Any) -> bool:
+    bundled = jsonld.bundled_context_urls()
+    if isinstance(node, list):
+        return any(_has_inline_context(item) for item in node)
+    if not isinstance(node, dict):
+        return False
+    if "@context" in node:
+        context = node["@context"]
+        if not all(isinstance(c, str) and c in bundled for c in (context if isinstance(context, list) else [context])):
+            return True
+    return any(_has_inline_context(value) for value in node.values())
+
+
 def _reference(doc: Any) -> tuple[list[Any], list[str | None], list[str], str] | Exception:
     """Plain pyld: expansion, dropped terms, warnings, canonical N-Quads — or the error it raises."""
     dropped: list[str | None] = []
-    # A cold cache: pyld skips a context's warnings when it finds the context already processed.
-    pyld_jsonld._resolved_context_cache.clear()
+    if _has_inline_context(doc):
+        # A cold cache: pyld skips an inline context's warnings when it finds it already processed.
+        # (Bundled contexts give no warnings; keeping them processed keeps 10,000 examples affordable.)
+        pyld_jsonld._resolved_context_cache.clear()
     try:
         with jsonld_cache.bypassed(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
