@@ -373,9 +373,9 @@ class _Triples:
             self._labels[label] = fresh
         return fresh
 
-    def _add(self, subject: Term, predicate: str, obj: Term) -> None:
+    def _add(self, subject: Term, predicate: str, obj: Term, *, dedupe: bool = True) -> None:
         key = (subject["value"], predicate, obj["type"], obj["value"], obj.get("datatype"), obj.get("language"))
-        if key not in self._seen:
+        if key not in self._seen or not dedupe:
             self._seen.add(key)
             self.triples.append({"subject": subject, "predicate": {"type": "IRI", "value": predicate}, "object": obj})
 
@@ -414,7 +414,8 @@ class _Triples:
             for item in items:
                 obj = self.object(item, depth + 1)
                 if statement and obj is not None:
-                    self._add(term, prop, obj)  # type: ignore[arg-type]
+                    # pyld's node map never merges list values, so two empty lists give rdf:nil twice.
+                    self._add(term, prop, obj, dedupe="@list" not in item)  # type: ignore[arg-type]
         return subject
 
     def object(self, item: Any, depth: int) -> Term | None:

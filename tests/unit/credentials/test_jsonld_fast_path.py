@@ -525,6 +525,20 @@ def test_context_warnings_are_reported_every_time() -> None:
         assert any("reserved" in p for p in jsonld.find_safe_mode_violations(credential))
 
 
+def test_repeated_empty_lists_as_pyld() -> None:
+    """Found by the 10,000-example run: pyld keeps one rdf:nil statement per empty list, even when repeated."""
+    achievement = {
+        "@context": minimal_credential(ISSUER)["@context"],
+        "id": "urn:uuid:eb1167b3-67a9-c378-7c65-c1e582e2e662",
+        "type": ["Achievement"],
+        "resultDescription": [
+            {"id": "urn:isbn:0451450523", "type": ["ResultDescription"], "allowedValue": []},
+            {"id": "urn:isbn:0451450523", "type": ["ResultDescription"], "allowedValue": []},
+        ],
+    }
+    assert_same_as_pyld(achievement)
+
+
 def test_reuse_tells_python_types_apart() -> None:
     """A tuple is not a JSON-LD array to pyld; the reused expansion of the list form must not be returned."""
     jsonld.forget_recent_expansions()
