@@ -539,6 +539,11 @@ def test_repeated_empty_lists_as_pyld() -> None:
     assert_same_as_pyld(achievement)
 
 
+def test_list_under_a_blank_node_predicate_as_pyld() -> None:
+    """Found by the 10,000-example run: no rdf:first/rest for a list whose statement pyld leaves out."""
+    assert_same_as_pyld({**minimal_credential(ISSUER), "_:b0": {"@list": [{}, {"id": "urn:x:1", "name": "n"}]}})
+
+
 def test_reuse_tells_python_types_apart() -> None:
     """A tuple is not a JSON-LD array to pyld; the reused expansion of the list form must not be returned."""
     jsonld.forget_recent_expansions()
