@@ -483,7 +483,7 @@ def mutated_credentials(draw: st.DrawFn) -> dict[str, Any]:
             target["type"] = draw(st.one_of(st.sampled_from(TYPES), st.lists(st.sampled_from(TYPES), max_size=3)))
         elif action == "context":
             context = draw(st.one_of(st.sampled_from(CONTEXTS), st.lists(st.sampled_from(CONTEXTS), max_size=3)))
-            target["@context"] = context
+            target["@context"] = copy.deepcopy(context)  # later mutations must not edit the shared CONTEXTS
         else:
             target[draw(st.sampled_from(KEYS))] = draw(json_values)
     return credential
