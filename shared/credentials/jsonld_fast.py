@@ -373,9 +373,9 @@ class _Triples:
             self._labels[label] = fresh
         return fresh
 
-    def _add(self, subject: Term, predicate: str, obj: Term) -> None:
+    def _add(self, subject: Term, predicate: str, obj: Term, *, dedupe: bool = True) -> None:
         key = (subject["value"], predicate, obj["type"], obj["value"], obj.get("datatype"), obj.get("language"))
-        if key not in self._seen:
+        if key not in self._seen or not dedupe:
             self._seen.add(key)
             self.triples.append({"subject": subject, "predicate": {"type": "IRI", "value": predicate}, "object": obj})
 
@@ -411,11 +411,31 @@ class _Triples:
             if prop in _KEYWORDS:
                 raise NotCovered(f"keyword {prop} in node")
             statement = term is not None and not prop.startswith("_:") and _is_absolute_cached(prop)
+            if not statement:
+                # pyld skips such a statement before converting its object (so no rdf:first/rest for a list),
+                # but its node map still describes the nodes nested in it.
+                for item in items:
+                    self._describe_nodes(item, depth + 1)
+                continue
             for item in items:
                 obj = self.object(item, depth + 1)
                 if statement and obj is not None:
-                    self._add(term, prop, obj)  # type: ignore[arg-type]
+                    # pyld's node map never merges list values, so two empty lists give rdf:nil twice.
+                    self._add(term, prop, obj, dedupe="@list" not in item)  # type: ignore[arg-type]
         return subject
+
+    def _describe_nodes(self, item: Any, depth: int) -> None:
+        if depth > _MAX_DEPTH:
+            raise NotCovered("too deep")
+        if not isinstance(item, dict):
+            raise NotCovered("free string")
+        if "@list" in item:
+            for member in item["@list"]:
+                self._describe_nodes(member, depth + 1)
+        elif "@graph" in item:
+            raise NotCovered("graph")
+        elif "@value" not in item:
+            self.node(item, depth)
 
     def object(self, item: Any, depth: int) -> Term | None:
         if not isinstance(item, dict):
