@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,23 +36,9 @@ TENANT = "acme"
 
 
 def award(learner: str) -> Any:
-    from shared.contracts import AchievementSnapshot, AssessmentPassed, AssessmentResult
+    from tests.issuer_support import passed_award  # the tests' award, so bench and tests sign the same thing
 
-    return AssessmentPassed(
-        tenant_id=TENANT,
-        learner_id=learner,
-        award_id=uuid.uuid4(),
-        achievement=AchievementSnapshot(
-            id="python",
-            name="Python Foundations",
-            description="Writes Python.",
-            criteria_narrative="Pass the quiz.",
-            image_url="https://acme.example/python.png",
-            achievement_type="Competency",
-        ),
-        results=[AssessmentResult(assessment_id="quiz", score=88, max_score=100, required_score=70)],
-        passed_at=datetime.now(UTC) - timedelta(minutes=5),
-    )
+    return passed_award(TENANT, learner)
 
 
 async def replica(database_url: str, mode: str, batch: int, start_at: float, seconds: float) -> dict[str, float]:
