@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared import metrics
 from shared.db.engine import SessionFactory, create_engine, session_factory
 from shared.db.migrations import upgrade
 from shared.db.outbox import OutboxRelay
@@ -99,13 +100,13 @@ class KafkaService:
         self.broker = create_broker(
             settings.kafka_bootstrap_servers,
             client_id=f"credstream-{name}",
-            middlewares=[dead_letter_middleware(consumer_names, _DeadLetters())],  # type: ignore[arg-type]
+            middlewares=[metrics.kafka_middleware(name), dead_letter_middleware(consumer_names, _DeadLetters())],  # type: ignore[arg-type]
         )
         publisher_ref.append(KafkaRecordPublisher(self.broker))
         wiring = Wiring(
             settings,
             session_factory(self.engine),
-            publisher_ref[0],
+            metrics.CountingPublisher(publisher_ref[0]),  # the outbox relay's: counts events (badges) published
             [database_check(self.engine), self._kafka],
             document_fetcher=document_fetcher,
         )
@@ -117,6 +118,7 @@ class KafkaService:
                 subscribe_batch(self.broker, consumer, group_id=group, dead_letters=publisher_ref[0])
             else:
                 subscribe(self.broker, consumer, group_id=group)
+        metrics.watch_service(self.parts.http, relay=self.parts.relay, broker=self.broker, consumers=consumer_names)
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
 

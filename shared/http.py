@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.contracts.text import find_control_character
 from shared.db.errors import DatabaseUnavailable, is_outage
+from shared.metrics import install_metrics
 from shared.untrusted_json import UntrustedJsonError, loads_untrusted
 
 PROBLEM_JSON = "application/problem+json"
@@ -269,4 +270,5 @@ def create_app(title: str, *, max_body_bytes: int, readiness: list[ReadinessChec
     limit_body_size(app, max_body_bytes)
     refuse_control_characters_in_urls(app)
     install_health(app, readiness)
+    install_metrics(app, readiness)  # last: outermost, so it sees every answer
     return app

@@ -18,6 +18,7 @@ from services.enrollment.handlers import ItemResult, record_activities
 from services.enrollment.inbound import decode_inbound, on_inbound_batch
 from services.enrollment.lms_http import ActivityReceipt, LmsGate, Receipt, decode_json, install_lms_routes, receipt
 from services.runtime import ServiceParts, Wiring
+from shared import metrics
 from shared.contracts import LmsActivity, Topic
 from shared.db.engine import transaction
 from shared.db.outbox import OutboxRelay
@@ -66,6 +67,7 @@ def build(wiring: Wiring) -> ServiceParts:
             raise ProblemError(403, "Wrong tenant", f"This API key may not post for tenant(s) {', '.join(foreign)}.")
         results = await _record_all(activities, source=f"lms-http:{connection.tenant_id}")
         relay.wake()
+        metrics.lms_items(Format.NATIVE, (result.status for result in results))
         return receipt(results)
 
     async def _record_all(activities: list[LmsActivity], source: str) -> list[ItemResult]:

@@ -30,6 +30,7 @@ from services.enrollment.connections import (
 )
 from services.enrollment.formats import Format, FormatError, Item, lti_ags, media_type, parse, xapi
 from services.enrollment.handlers import InvalidActivity, ItemResult, Recorded, ingest
+from shared import metrics
 from shared.db.engine import SessionFactory, transaction
 from shared.http import ProblemError, bearer_token, decode_json_body
 from shared.untrusted_json import UntrustedJsonError, check_untrusted
@@ -80,6 +81,7 @@ def receipt(results: list[ItemResult]) -> Receipt:
 
 
 def invalid(error: FormatError, fmt: Format) -> ProblemError:
+    metrics.lms_refused(fmt, 422)
     return ProblemError(
         422,
         "Invalid request body",
@@ -105,6 +107,13 @@ class LmsGate:
 
     async def admit(self, request: Request, body: bytes, fmt: Format) -> tuple[Connection, Any]:
         """The connection, and the payload when the transport already yielded it (JWT claims), else None."""
+        try:
+            return await self._admit(request, body, fmt)
+        except ProblemError as refused:
+            metrics.lms_refused(fmt, refused.status_code)
+            raise
+
+    async def _admit(self, request: Request, body: bytes, fmt: Format) -> tuple[Connection, Any]:
         connection, payload = await self._authenticate(request, body)
         if fmt not in FORMATS[connection.source_kind]:
             raise ProblemError(
@@ -197,6 +206,7 @@ def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wa
         else:
             raise ProblemError(409, "Conflict", "The same events are being stored concurrently; retry.")
         wake()
+        metrics.lms_items(fmt, (result.status for result in results))
         return results
 
     async def receive(request: Request, fmt: Format, *, lineitem: str | None = None) -> tuple[Connection, list[Item]]:

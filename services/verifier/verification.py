@@ -16,6 +16,7 @@ from services.verifier.pool import (
     VerifierBusy,
     VerifierClosed,
 )
+from shared import metrics
 from shared.credentials.baking import MAX_CREDENTIAL_BYTES, BakingError, extract_from_png, extract_from_svg
 from shared.credentials.fetch import CachingFetcher, DocumentFetcher, HttpDocumentFetcher
 from shared.credentials.online import gather_documents
@@ -75,7 +76,7 @@ class CredentialVerifier:
             # The status lists to fetch are the ones the proof signs (read in a worker: expansion is CPU work).
             signed = await self.pool.read_signed(credential)
             documents = await gather_documents(credential, self.fetcher, insecure_hosts=hosts, signed=signed)
-            return await self.pool.verify(
+            report = await self.pool.verify(
                 credential,
                 now=now or datetime.now(UTC),
                 documents=documents,
@@ -83,6 +84,8 @@ class CredentialVerifier:
                 trust_named_keys=trust_named_keys,
                 clock_skew=self.clock_skew,
             )
+            metrics.verification(report)  # here, in the main process: the pool's workers count nothing
+            return report
         except VerifierBusy as busy:
             raise _unavailable(
                 "Verifier busy", f"Too many verifications at once ({busy}).", "verification.busy"
@@ -92,6 +95,7 @@ class CredentialVerifier:
         except VerifierClosed as closed:
             raise _unavailable("Verifier stopping", str(closed), "verification.unavailable") from closed
         except RuntimeError as error:
+            metrics.verification_refused("verification.error")
             raise ProblemError(422, "Cannot verify this credential", str(error), code="verification.error") from error
 
     def close(self) -> None:
@@ -103,6 +107,7 @@ RETRY_AFTER_SECONDS = 2
 
 
 def _unavailable(title: str, detail: str, code: str) -> ProblemError:
+    metrics.verification_refused(code)
     return ProblemError(503, title, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, code=code)
 
 

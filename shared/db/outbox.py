@@ -7,9 +7,10 @@ import contextlib
 import json
 import zlib
 from collections.abc import Sequence
+from datetime import datetime
 
 import structlog
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.backoff import Backoff
@@ -79,6 +80,18 @@ class OutboxRelay:
         self._linger = linger
         self._wakeup = asyncio.Event()
         self._lock_id = zlib.crc32(table.__tablename__.encode())  # type: ignore[attr-defined]
+
+    @property
+    def table_name(self) -> str:
+        return self._table.__tablename__  # type: ignore[attr-defined,no-any-return]
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many events wait to be published, and when the oldest was staged (for metrics)."""
+        table = self._table
+        async with self._sessions() as session:
+            found = await session.execute(select(func.count(), func.min(table.created_at)))
+            depth, oldest = found.one()
+        return depth, oldest
 
     def wake(self) -> None:
         """Called after a commit that staged events, so they go out without waiting for the next poll."""

@@ -11,6 +11,7 @@ the transport redelivers the whole batch later (the halves already committed are
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -18,6 +19,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import metrics
 from shared.contracts import CloudEvent, Topic, TopicEvent
 from shared.db.bulk import upsert_statement
 from shared.db.engine import SessionFactory, database_answers, transaction
@@ -61,6 +63,7 @@ class BatchConsumer(Generic[E]):
 
     async def handle_records(self, records: Sequence[InboundRecord]) -> list[DeadLetter]:
         """Process `records` (in partition order); returns the ones to dead-letter. Outage errors propagate."""
+        started = time.perf_counter()
         dead: list[DeadLetter] = []
         decoded: list[tuple[InboundRecord, E, CloudEvent]] = []
         for record in records:
@@ -70,6 +73,7 @@ class BatchConsumer(Generic[E]):
                 dead.append(DeadLetter(record, poison.reason))
         if decoded:
             await self._run(decoded, dead)
+        metrics.batch_handled(self.name, self.topic, len(records), started)
         return dead
 
     async def handle_record(self, record: InboundRecord) -> None:
@@ -126,6 +130,7 @@ class BatchConsumer(Generic[E]):
             fresh = await self._claim(session, items)
             if fresh:
                 await self.handler(session, fresh)
+        metrics.records_committed(self.name, self.topic, processed=len(fresh), duplicate=len(items) - len(fresh))
         return len(fresh)
 
     async def _claim(self, session: AsyncSession, items: Sequence[tuple[E, CloudEvent]]) -> list[tuple[E, CloudEvent]]:

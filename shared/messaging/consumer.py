@@ -9,6 +9,7 @@ record later instead of losing it. A record is blamed only once the database is 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import metrics
 from shared.contracts import CloudEvent, Topic, TopicEvent
 from shared.db.engine import SessionFactory, database_answers, transaction
 from shared.db.errors import DatabaseUnavailable, is_outage
@@ -79,6 +81,7 @@ class EventConsumer(Generic[E]):
         becomes poison only if that attempt fails too while the database still answers. A failure while the
         database does not answer is an outage: it propagates, and the record is redelivered.
         """
+        started = time.perf_counter()
         for attempt in range(1, self.attempts + 1):
             if 1 < attempt == self.attempts:
                 await self._unless_database_down()
@@ -89,6 +92,7 @@ class EventConsumer(Generic[E]):
             except IntegrityError:
                 # A concurrent delivery of the same event won the race for the processed-event row.
                 if await self._already_processed(ce):
+                    metrics.record_handled(self.name, self.topic, Outcome.DUPLICATE, started)
                     return Outcome.DUPLICATE
                 if attempt == self.attempts:
                     raise
@@ -102,6 +106,7 @@ class EventConsumer(Generic[E]):
             else:
                 if outcome is Outcome.PROCESSED:
                     self.after_commit()
+                metrics.record_handled(self.name, self.topic, outcome, started)
                 return outcome
             await asyncio.sleep(self.retry_delay * attempt)
         raise AssertionError("unreachable")

@@ -15,6 +15,7 @@ from faststream.kafka.message import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 
+from shared import metrics
 from shared.backoff import Backoff
 from shared.messaging.consumer import EventConsumer, is_transient
 from shared.messaging.records import (
@@ -156,6 +157,7 @@ def dead_letter_middleware(
                 redelivery_in=round(pause, 2),
                 error=repr(error),
             )
+            metrics.redelivered(first.topic, len(raw))
             await asyncio.sleep(pause)
             raise
         backoff.reset()
@@ -187,6 +189,7 @@ def dead_letter_middleware(
                             redelivery_in=round(pause, 2),
                             error=repr(error),
                         )
+                        metrics.redelivered(raw.topic)
                         await asyncio.sleep(pause)
                         raise
                     reason = f"{type(error).__name__}: {error}"
@@ -197,6 +200,7 @@ def dead_letter_middleware(
             record = _inbound(msg)
             consumer, group = consumers.get(record.topic, ("unknown", "unknown"))
             await publisher.publish([dead_letter_record(record, reason, consumer, group)])
+            metrics.dead_lettered(consumer, record.topic)
             log.error(
                 "consumer.dead_lettered",
                 topic=record.topic,

@@ -14,6 +14,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from faststream.middlewares import AckPolicy
 
+from shared import metrics
 from shared.messaging.batch import BatchConsumer, DeadLetter
 from shared.messaging.kafka import header_problem
 from shared.messaging.records import InboundRecord, RecordPublisher, dead_letter_record
@@ -39,6 +40,7 @@ async def _raw_bodies(message: Any) -> list[bytes]:
 async def publish_dead_letters(publisher: RecordPublisher, dead: list[DeadLetter], consumer: str, group: str) -> None:
     await publisher.publish([dead_letter_record(d.record, d.reason, consumer, group) for d in dead])
     for d in dead:
+        metrics.dead_lettered(consumer, d.record.topic)
         log.error(
             "consumer.dead_lettered",
             topic=d.record.topic,

@@ -3,6 +3,7 @@
 from collections import defaultdict
 from collections.abc import Sequence
 
+from shared import metrics
 from shared.messaging.batch import BatchConsumer, Consumer
 from shared.messaging.records import InboundRecord, OutboundRecord, PoisonRecord, dead_letter_record
 
@@ -51,3 +52,4 @@ class InMemoryBus:
 
     async def _dead_letter(self, inbound: InboundRecord, reason: str, consumer: str) -> None:
         await self.publish([dead_letter_record(inbound, reason, consumer)])
+        metrics.dead_lettered(consumer, inbound.topic)
