@@ -301,8 +301,10 @@ def watch_service(
 
         refreshers.append(outbox)
     if broker is not None:
+        reported: set[tuple[str, str, str]] = set()
 
         async def lag() -> None:
+            current: set[tuple[str, str, str]] = set()
             for subscriber in broker.subscribers:
                 consumer = getattr(subscriber, "consumer", None)
                 if consumer is None:
@@ -312,10 +314,18 @@ def watch_service(
                     if highwater is None:
                         continue  # nothing fetched from it yet
                     position = await consumer.position(partition)
-                    name = consumers.get(partition.topic, ("unknown", ""))[0]
-                    CONSUMER_LAG.labels(name, partition.topic, str(partition.partition)).set(
-                        max(0, highwater - position)
+                    labels = (
+                        consumers.get(partition.topic, ("unknown", ""))[0],
+                        partition.topic,
+                        str(partition.partition),
                     )
+                    CONSUMER_LAG.labels(*labels).set(max(0, highwater - position))
+                    current.add(labels)
+            # A partition another replica took over is its to report now: summing stale values would double count.
+            for labels in reported - current:
+                CONSUMER_LAG.remove(*labels)
+            reported.clear()
+            reported.update(current)
 
         refreshers.append(lag)
 
