@@ -230,3 +230,58 @@ async def test_outbox_backlog_is_read_when_scraped(sessions) -> None:  # type: i
     metrics.outbox_backlog(relay.table_name, depth, oldest)
     assert value("credstream_outbox_depth", table=relay.table_name) == 1
     assert value("credstream_outbox_oldest_age_seconds", table=relay.table_name) >= 0
+
+
+async def test_the_kafka_middleware_counts_dead_letters_and_redeliveries(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiokafka import ConsumerRecord
+
+    from shared.messaging import kafka
+    from shared.messaging.records import PoisonRecord
+
+    monkeypatch.setattr(kafka.asyncio, "sleep", _no_pause)
+    topic = f"metrics.{uuid.uuid4().hex[:6]}.v1"
+    dead = ("credstream_records_total", {"consumer": "c", "topic": topic, "outcome": "dead_lettered"})
+    again = ("credstream_records_redelivered_total", {"topic": topic})
+    delta = Delta(dead, again)
+    sent: list[OutboundRecord] = []
+
+    class Publisher:
+        async def publish(self, records: list[OutboundRecord]) -> None:
+            sent.extend(records)
+
+    middleware = kafka.dead_letter_middleware({topic: ("c", "g")}, Publisher())  # type: ignore[arg-type]
+    raw = ConsumerRecord(
+        topic=topic,
+        partition=0,
+        offset=7,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"k",
+        value=b"{}",
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=2,
+        headers=[],
+    )
+
+    class Message:
+        raw_message = raw
+        body = b"{}"
+        headers: dict[str, str] = {}
+
+    async def poison(_msg: object) -> None:
+        raise PoisonRecord("bad")
+
+    async def outage(_msg: object) -> None:
+        raise ConnectionRefusedError("database down")
+
+    await middleware(Message(), context=None).consume_scope(poison, Message())  # type: ignore[arg-type]
+    assert delta.of(*dead) == 1 and len(sent) == 1
+    with pytest.raises(ConnectionRefusedError):
+        await middleware(Message(), context=None).consume_scope(outage, Message())  # type: ignore[arg-type]
+    assert delta.of(*again) == 1
+    assert delta.of(*dead) == 1  # redelivered, not dead-lettered
+
+
+async def _no_pause(_seconds: float) -> None:
+    return None
