@@ -4,7 +4,6 @@ import copy
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,19 +11,18 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.embedded import EmbeddedStack
-from services.enrollment.adapters.tables import EnrollmentOutbox, EnrollmentProcessedEvent
-from services.enrollment.handlers import Recorded, on_inbound_activity
+from services.enrollment.adapters.tables import EnrollmentOutbox
+from services.enrollment.handlers import Recorded
 from services.runtime import Wiring
 from services.verifier.entrypoint import build as build_verifier
 from shared import metrics
-from shared.contracts import CloudEvent, LmsActivity, Topic
+from shared.contracts import Topic
 from shared.db.engine import create_engine, session_factory, transaction
-from shared.db.migrations import upgrade
 from shared.db.outbox import OutboxRelay
-from shared.messaging.batch import BatchConsumer, DeadLetter, one_by_one
+from shared.messaging.batch import DeadLetter
 from shared.messaging.kafka_batch import publish_dead_letters
 from shared.messaging.memory import InMemoryBus
-from shared.messaging.records import InboundRecord, OutboundRecord, event_record
+from shared.messaging.records import OutboundRecord
 from shared.settings import Settings
 from tests.unit.credentials.conftest import (  # noqa: F401 (fixtures)
     issuer_key,
@@ -33,6 +31,11 @@ from tests.unit.credentials.conftest import (  # noqa: F401 (fixtures)
     signed_credential,
     unsigned_credential,
 )
+from tests.unit.test_batch_consumer import consumer as batch_consumer
+from tests.unit.test_batch_consumer import record as inbound
+from tests.unit.test_batch_consumer import sessions  # noqa: F401 (fixture)
+from tests.unit.test_dead_letters import consumer_record
+from tests.unit.test_enrollment_http import stack  # noqa: F401 (fixture)
 
 TOPIC = str(Topic.LMS_INBOUND)
 
@@ -52,43 +55,8 @@ class Delta:
         return value(name, **labels) - self._before[(name, tuple(sorted(labels.items())))]
 
 
-@pytest.fixture
-async def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await upgrade(engine, "enrollment")
-    yield session_factory(engine)
-    await engine.dispose()
-
-
-def inbound(event_id: str, offset: int, *, ce_id: str | None = None) -> InboundRecord:
-    activity = LmsActivity(
-        tenant_id="acme",
-        learner_id="l1",
-        event_id=event_id,
-        kind="enrolled",
-        achievement_id="a",
-        occurred_at=datetime.now(UTC),
-    )
-    ce = CloudEvent(id=ce_id or str(uuid.uuid4()), source="lms://test", type=LmsActivity.CE_TYPE)
-    out = event_record(activity, ce)
-    return InboundRecord(out.topic, out.key, out.value, dict(out.headers), 0, offset)
-
-
-def batch_consumer(sessions, name: str) -> BatchConsumer[LmsActivity]:  # type: ignore[no-untyped-def]
-    return BatchConsumer(
-        name=name,
-        topic=Topic.LMS_INBOUND,
-        contract=LmsActivity,
-        handler=one_by_one(on_inbound_activity),
-        sessions=sessions,
-        processed_table=EnrollmentProcessedEvent,
-        retry_delay=0,
-    )
-
-
-async def test_a_processed_batch_counts_new_and_duplicate_records(sessions) -> None:  # type: ignore[no-untyped-def]
-    name = f"metrics-{uuid.uuid4().hex[:6]}"  # its own series: the registry is process-wide
-    labels = {"consumer": name, "topic": TOPIC}
+async def test_a_processed_batch_counts_new_and_duplicate_records(sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 (fixture)
+    labels = {"consumer": "enrollment", "topic": TOPIC}
     delta = Delta(
         ("credstream_records_total", {**labels, "outcome": "processed"}),
         ("credstream_records_total", {**labels, "outcome": "duplicate"}),
@@ -97,23 +65,22 @@ async def test_a_processed_batch_counts_new_and_duplicate_records(sessions) -> N
     )
     records = [inbound(f"e{i}", i) for i in range(3)]
     copy_of_first = inbound("e0", 3, ce_id=records[0].headers["ce_id"])
-    assert await batch_consumer(sessions, name).handle_records([*records, copy_of_first]) == []
+    assert await batch_consumer(sessions).handle_records([*records, copy_of_first]) == []
     assert delta.of("credstream_records_total", **labels, outcome="processed") == 3
     assert delta.of("credstream_records_total", **labels, outcome="duplicate") == 1
     assert delta.of("credstream_batch_seconds_count", **labels) == 1
     assert delta.of("credstream_batch_records_sum", **labels) == 4
 
-    await batch_consumer(sessions, name).handle_records(records[:2])  # a redelivery: nothing new
+    await batch_consumer(sessions).handle_records(records[:2])  # a redelivery: nothing new
     assert delta.of("credstream_records_total", **labels, outcome="processed") == 3
     assert delta.of("credstream_records_total", **labels, outcome="duplicate") == 3
 
 
-async def test_dead_letters_are_counted_per_consumer_and_topic(sessions) -> None:  # type: ignore[no-untyped-def]
-    name = f"metrics-{uuid.uuid4().hex[:6]}"
-    dead = ("credstream_records_total", {"consumer": name, "topic": TOPIC, "outcome": "dead_lettered"})
+async def test_dead_letters_are_counted_per_consumer_and_topic(sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 (fixture)
+    dead = ("credstream_records_total", {"consumer": "enrollment", "topic": TOPIC, "outcome": "dead_lettered"})
     delta = Delta(dead)
     bus = InMemoryBus()
-    bus.subscribe(batch_consumer(sessions, name))
+    bus.subscribe(batch_consumer(sessions))
     await bus.publish([OutboundRecord(TOPIC, "acme:l1", b"{not json", {})])  # the in-process transport
     assert delta.of(*dead) == 1
     assert len(bus.records(f"{TOPIC}.dlq")) == 1
@@ -125,19 +92,11 @@ async def test_dead_letters_are_counted_per_consumer_and_topic(sessions) -> None
             self.records.extend(records)
 
     # The Kafka batch transport's path.
-    await publish_dead_letters(Published(), [DeadLetter(inbound("e9", 9), "bad")], name, "group")
+    await publish_dead_letters(Published(), [DeadLetter(inbound("e9", 9), "bad")], "enrollment", "group")
     assert delta.of(*dead) == 2
 
 
-@pytest.fixture
-async def stack(settings: Settings, tmp_path: Path) -> AsyncIterator[EmbeddedStack]:
-    embedded = EmbeddedStack(settings, tmp_path)
-    await embedded.start()
-    yield embedded
-    await embedded.stop()
-
-
-async def test_lms_items_duplicates_refusals_and_http_requests(stack: EmbeddedStack) -> None:
+async def test_lms_items_duplicates_refusals_and_http_requests(stack: EmbeddedStack) -> None:  # noqa: F811 (fixture)
     items = {status: ("credstream_lms_items_total", {"format": "native", "status": status}) for status in Recorded}
     refused = ("credstream_lms_refused_total", {"format": "native", "status": "401"})
     http_202 = ("credstream_http_requests_total", {"method": "POST", "route": "/v1/activities", "status": "202"})
@@ -220,7 +179,7 @@ def test_badges_count_per_tenant_with_bounded_tenants() -> None:
     assert [bounded(t) for t in ("a", "b", "c", "a", "d")] == ["a", "b", "other", "a", "other"]
 
 
-async def test_outbox_backlog_is_read_when_scraped(sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_outbox_backlog_is_read_when_scraped(sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 (fixture)
     relay = OutboxRelay(sessions, EnrollmentOutbox, InMemoryBus())
     assert await relay.backlog() == (0, None)
     async with transaction(sessions) as session:
@@ -233,13 +192,12 @@ async def test_outbox_backlog_is_read_when_scraped(sessions) -> None:  # type: i
 
 
 async def test_the_kafka_middleware_counts_dead_letters_and_redeliveries(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aiokafka import ConsumerRecord
-
     from shared.messaging import kafka
     from shared.messaging.records import PoisonRecord
 
     monkeypatch.setattr(kafka.asyncio, "sleep", _no_pause)
-    topic = f"metrics.{uuid.uuid4().hex[:6]}.v1"
+    raw = consumer_record([])
+    topic = raw.topic
     dead = ("credstream_records_total", {"consumer": "c", "topic": topic, "outcome": "dead_lettered"})
     again = ("credstream_records_redelivered_total", {"topic": topic})
     delta = Delta(dead, again)
@@ -249,20 +207,7 @@ async def test_the_kafka_middleware_counts_dead_letters_and_redeliveries(monkeyp
         async def publish(self, records: list[OutboundRecord]) -> None:
             sent.extend(records)
 
-    middleware = kafka.dead_letter_middleware({topic: ("c", "g")}, Publisher())  # type: ignore[arg-type]
-    raw = ConsumerRecord(
-        topic=topic,
-        partition=0,
-        offset=7,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"k",
-        value=b"{}",
-        checksum=None,
-        serialized_key_size=1,
-        serialized_value_size=2,
-        headers=[],
-    )
+    middleware = kafka.dead_letter_middleware({raw.topic: ("c", "g")}, Publisher())  # type: ignore[arg-type]
 
     class Message:
         raw_message = raw
