@@ -58,6 +58,7 @@ def build(wiring: Wiring) -> ServiceParts:
         try:
             payload = _ACTIVITIES.validate_python(decode_json(body))
         except ValidationError as error:
+            metrics.lms_refused(Format.NATIVE, 422)
             raise RequestValidationError(error.errors(include_url=False)) from None
         activities = payload if isinstance(payload, list) else [payload]
         if len(activities) > MAX_BATCH:

@@ -99,8 +99,9 @@ async def test_dead_letters_are_counted_per_consumer_and_topic(sessions) -> None
 async def test_lms_items_duplicates_refusals_and_http_requests(stack: EmbeddedStack) -> None:  # noqa: F811 (fixture)
     items = {status: ("credstream_lms_items_total", {"format": "native", "status": status}) for status in Recorded}
     refused = ("credstream_lms_refused_total", {"format": "native", "status": "401"})
+    invalid = ("credstream_lms_refused_total", {"format": "native", "status": "422"})
     http_202 = ("credstream_http_requests_total", {"method": "POST", "route": "/v1/activities", "status": "202"})
-    delta = Delta(*items.values(), refused, http_202)
+    delta = Delta(*items.values(), refused, invalid, http_202)
     client = stack.http("enrollment")
     body = {
         "tenant_id": "acme",
@@ -114,9 +115,11 @@ async def test_lms_items_duplicates_refusals_and_http_requests(stack: EmbeddedSt
     assert (await client.post("/v1/activities", json=body, headers=lms)).status_code == 202
     assert (await client.post("/v1/activities", json=body, headers=lms)).status_code == 202
     assert (await client.post("/v1/activities", json=body)).status_code == 401
+    assert (await client.post("/v1/activities", json={**body, "kind": "graded"}, headers=lms)).status_code == 422
     assert delta.of(*items["accepted"]) == 1
     assert delta.of(*items["duplicate"]) == 1
     assert delta.of(*refused) == 1
+    assert delta.of(*invalid) == 1
     assert delta.of(*http_202) == 2
 
     scraped = await client.get("/metrics")
