@@ -130,3 +130,29 @@ async def skip_topic_history(bootstrap: str, group_prefix: str, *, keep: Collect
             await consumer.commit(ends)
         finally:
             await consumer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    """The current end offset of each partition of `topic`."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic)
+        return await consumer.end_offsets([TopicPartition(topic, p) for p in partitions or ()])
+    finally:
+        await consumer.stop()
+
+
+async def rewind_group(bootstrap: str, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+    """Commit `offsets` for a consumer group with no running member: what it consumed since is delivered again
+    (as after a crash between a batch's transaction and its offset commit)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(dict(offsets))
+    finally:
+        await consumer.stop()
