@@ -20,6 +20,7 @@ from services.runtime import Wiring, build_service
 from services.verifier.adapters.tables import CredentialRevocation, PublishedCredential, VerifierProcessedEvent
 from shared.contracts import Topic, dead_letter_topic
 from shared.db.engine import SessionFactory, create_engine, session_factory
+from shared.db.errors import DatabaseUnavailable
 from shared.db.migrations import upgrade
 from shared.messaging.batch import BatchConsumer
 from shared.messaging.memory import InMemoryBus
@@ -156,3 +157,25 @@ def test_however_announcements_are_batched_each_credential_is_kept_once_as_first
         first.setdefault(f"urn:uuid:{credentials[c]}", f"did:key:z6Mk{delivery}")
     assert kept == first
     assert processed == len(set(sequence))
+
+
+async def test_while_the_database_is_down_nothing_is_dead_lettered_and_the_batch_is_redelivered(
+    settings: Settings,
+) -> None:
+    # Nothing listens on port 1: every connection is refused, as during an outage.
+    engine = create_engine("postgresql+asyncpg://credstream:x@127.0.0.1:1/verifier")
+    bus = InMemoryBus()
+    parts = build_service("verifier", Wiring(settings, session_factory(engine), bus))
+    for consumer in parts.consumers:
+        bus.subscribe(consumer)
+    batch = [announced(badge_issued("acme", uuid.uuid4())), undecodable(announced(badge_issued("acme", uuid.uuid4())))]
+    try:
+        # The outage reaches the publisher (the relay, or Kafka's redelivery), which keeps the records and retries;
+        # not even the undecodable record is dead-lettered before the batch can be processed.
+        with pytest.raises(DatabaseUnavailable):
+            await bus.publish(batch)
+        assert bus.records(dead_letter_topic(str(Topic.BADGE_ISSUED))) == []
+    finally:
+        for hook in parts.on_stop:
+            await hook()
+        await engine.dispose()
