@@ -2,10 +2,12 @@
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from shared.messaging.records import OutboundRecord
 
 T = TypeVar("T")
 
@@ -21,6 +23,24 @@ async def produce(bootstrap: str, topic: str, value: bytes, *, key: str, headers
             key=key.encode(),
             headers=[(k, v if isinstance(v, bytes) else v.encode()) for k, v in headers.items()],
         )
+    finally:
+        await producer.stop()
+
+
+async def produce_all(bootstrap: str, records: Sequence[OutboundRecord]) -> None:
+    """Publish `records` with one idempotent producer, every one sent before any is awaited (so a consumer gets them
+    in as few polls as can be)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(
+                r.topic, r.value, key=r.key.encode(), headers=[(k, v.encode()) for k, v in r.headers.items()]
+            )
+            for r in records
+        ]
+        for delivery in sent:
+            await delivery
     finally:
         await producer.stop()
 

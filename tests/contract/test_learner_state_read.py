@@ -59,29 +59,19 @@ async def test_every_part_of_the_batchs_learners_in_one_statement(database: tupl
                 )
             )
         session.add(CompletionRow(tenant_id="acme", learner_id="ada", activity_id="lab", occurred_at=T0))
-        session.add(
-            Award(
-                award_id=award,
-                tenant_id="acme",
-                learner_id="ada",
-                achievement_id="sql",
-                period=0,
-                achievement_version=1,
-                awarded_at=T0,
+        for award_id, achievement_id, period, revoked_at in ((award, "sql", 0, None), (revoked, "old", 2, T0)):
+            session.add(
+                Award(
+                    award_id=award_id,
+                    tenant_id="acme",
+                    learner_id="ada",
+                    achievement_id=achievement_id,
+                    period=period,
+                    achievement_version=1,
+                    awarded_at=T0,
+                    revoked_at=revoked_at,
+                )
             )
-        )
-        session.add(
-            Award(
-                award_id=revoked,
-                tenant_id="acme",
-                learner_id="ada",
-                achievement_id="old",
-                period=2,
-                achievement_version=1,
-                awarded_at=T0,
-                revoked_at=T0,
-            )
-        )
         # Same learner id in another tenant: not this batch's learner.
         session.add(Learner(tenant_id="other", learner_id="ada", learner_name="Not Ada"))
         session.add(CompletionRow(tenant_id="other", learner_id="ada", activity_id="x", occurred_at=T0))

@@ -3,42 +3,22 @@ badge reaches the read model once, also when a whole batch is delivered again; a
 isolated and dead-lettered alone, the records around it kept."""
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
 from services.runtime import KafkaService
 from services.verifier.adapters.tables import CredentialRevocation, PublishedCredential, VerifierProcessedEvent
 from shared.contracts import Topic, dead_letter_topic
 from shared.db.engine import SessionFactory, session_factory
-from shared.messaging.records import OutboundRecord
 from shared.settings import Settings
-from tests.helpers import end_offsets, eventually, header, read_topic, rewind_group, skip_topic_history
+from tests.helpers import end_offsets, eventually, header, produce_all, read_topic, rewind_group, skip_topic_history
 from tests.infra import Infrastructure
 from tests.kafka_stack import kafka_settings
 from tests.verifier_support import announced, badge_issued, badge_revoked, undecodable
 
 pytestmark = pytest.mark.integration
-
-
-async def publish(bootstrap: str, records: Sequence[OutboundRecord]) -> None:
-    """One producer, every record sent before any is awaited: they reach the consumer in as few polls as can be."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
-    await producer.start()
-    try:
-        sent = [
-            await producer.send(
-                r.topic, r.value, key=r.key.encode(), headers=[(k, v.encode()) for k, v in r.headers.items()]
-            )
-            for r in records
-        ]
-        for delivery in sent:
-            await delivery
-    finally:
-        await producer.stop()
 
 
 async def count(sessions: SessionFactory, table: Any, tenant: str | None = None) -> int:
@@ -78,7 +58,7 @@ async def test_each_badge_once_across_a_redelivered_batch_and_a_poison_record_de
     await service.start()
     sessions = session_factory(service.engine)
     try:
-        await publish(bootstrap, [*batch, *revoked, revoked[0]])
+        await produce_all(bootstrap, [*batch, *revoked, revoked[0]])
         assert await eventually(lambda: _equals(count(sessions, PublishedCredential, tenant), len(credentials)))
         assert await eventually(lambda: _equals(count(sessions, CredentialRevocation, tenant), 2))
         dead = await dead_letters(bootstrap, tenant, group, 2)
