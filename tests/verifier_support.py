@@ -11,8 +11,8 @@ from shared.messaging.records import OutboundRecord, event_record
 ISSUED_AT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
-def badge_issued(tenant: str, credential: uuid.UUID, learner: str = "ada", **changes: Any) -> BadgeIssued:
-    credential_id = f"urn:uuid:{credential}"
+def badge_issued(tenant: str, credential_uuid: uuid.UUID, learner: str = "ada", **changes: Any) -> BadgeIssued:
+    credential_id = f"urn:uuid:{credential_uuid}"
     values: dict[str, Any] = {
         "tenant_id": tenant,
         "learner_id": learner,
@@ -27,13 +27,13 @@ def badge_issued(tenant: str, credential: uuid.UUID, learner: str = "ada", **cha
     return BadgeIssued(**values)
 
 
-def badge_revoked(tenant: str, credential: uuid.UUID, learner: str = "ada", **changes: Any) -> BadgeRevoked:
+def badge_revoked(tenant: str, credential_uuid: uuid.UUID, learner: str = "ada", **changes: Any) -> BadgeRevoked:
     values: dict[str, Any] = {
         "tenant_id": tenant,
         "learner_id": learner,
         "award_id": uuid.uuid4(),
         "achievement_id": "sql",
-        "credential_id": f"urn:uuid:{credential}",
+        "credential_id": f"urn:uuid:{credential_uuid}",
         "issuer_id": "did:key:z6MkExample",
         "revoked_at": ISSUED_AT,
         "reason": "Issued in error",
