@@ -7,13 +7,12 @@ nowhere), no Kafka. A benchmark, not a test: run it by hand against an empty or 
 Counts every statement the service's engine sends (a SQLAlchemy `before_cursor_execute` listener, BEGIN/COMMIT
 excluded: asyncpg sends those as statements too, so add 2 per transaction), this process's CPU time, and the CPU
 time of the PostgreSQL server (its postmaster and children, from /proc). Prints one line with the load average on
-stderr; the service's JSON logs go to stdout, as in production (`>/dev/null`).
+stdout; the service's JSON logs go to stderr, as in production (`2>/dev/null`).
 """
 
 import argparse
 import asyncio
 import os
-import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -142,11 +141,11 @@ async def run(url: str, learners: int, batch: int) -> None:
     consumer = consumers[str(Topic.ENROLLMENT)]
     cpu, pg_cpu, wall = time.process_time(), postgres_cpu_seconds(postmaster), time.perf_counter()
     if hasattr(consumer, "handle_records"):  # a batch consumer
-        mode = f"batches of {batch}"
+        mode, transactions = f"batches of {batch}", -(-len(records) // batch)
         for start in range(0, len(records), batch):
             await consumer.handle_records(records[start : start + batch])
     else:
-        mode = "one record at a time"
+        mode, transactions = "one record at a time", len(records)
         for record in records:
             await consumer.handle_record(record)
     await publisher.all_in.wait()
@@ -161,9 +160,10 @@ async def run(url: str, learners: int, batch: int) -> None:
     load = loadavg()
     print(
         f"assessment consumer, {mode}: {n} events ({learners} badges) in {wall:.2f} s = {n / wall:,.0f} events/s; "
-        f"{statements / n:.2f} SQL statements/event (+BEGIN/COMMIT); CPU/event: consumer {1000 * cpu / n:.3f} ms, "
+        f"{statements / n:.3f} SQL statements/event (+BEGIN/COMMIT), {statements} in all, "
+        f"{statements / transactions:.1f} per batch; CPU/event: consumer {1000 * cpu / n:.3f} ms, "
         f"PostgreSQL {1000 * pg_cpu / n:.3f} ms; awards published {publisher.records}; loadavg {' '.join(load)}",
-        file=sys.stderr,
+        flush=True,
     )
 
 

@@ -22,16 +22,25 @@ def asyncapi_json() -> str:
 
     from services.runtime import SERVICES, Wiring, build_service
     from shared.db.engine import create_engine, session_factory
+    from shared.messaging.batch import BatchConsumer
     from shared.messaging.kafka import KafkaRecordPublisher, create_broker, subscribe
+    from shared.messaging.kafka_batch import MAX_RECORDS, subscribe_batch
     from shared.settings import Settings
 
     settings = Settings(KAFKA_BOOTSTRAP_SERVERS="kafka:9092")
     broker = create_broker(settings.kafka_bootstrap_servers, client_id="credstream")
+    publisher = KafkaRecordPublisher(broker)
     # Nothing connects: the engine is lazy and the broker never starts.
-    wiring = Wiring(settings, session_factory(create_engine("sqlite+aiosqlite://")), KafkaRecordPublisher(broker))
+    wiring = Wiring(settings, session_factory(create_engine("sqlite+aiosqlite://")), publisher)
+    batches: list[str] = []
     for name in SERVICES:
         for consumer in build_service(name, wiring).consumers:
-            subscribe(broker, consumer, group_id=f"credstream-{consumer.name}")
+            group = f"credstream-{consumer.name}"
+            if isinstance(consumer, BatchConsumer):
+                subscribe_batch(broker, consumer, group_id=group, dead_letters=publisher)
+                batches.append(f"{consumer.name}:{consumer.topic}")
+            else:
+                subscribe(broker, consumer, group_id=group)
     for topic, contract in CONTRACTS.items():
         broker.publisher(
             str(topic),
@@ -42,5 +51,10 @@ def asyncapi_json() -> str:
             " as `ce_*` headers.",
         )
     spec = AsyncAPI(broker, title="credstream events", version="1.0.0", description=__doc__)
+    document = json.loads(spec.to_specification().to_json())
+    # FastStream documents a batch subscriber's payload as an array and its description says how it is consumed;
+    # AsyncAPI has no field for batching, so an extension says it to tools too.
+    for operation in batches:
+        document["operations"][operation]["x-credstream-batch"] = {"maxRecords": MAX_RECORDS}
     # Sorted and indented so the committed copy diffs cleanly.
-    return json.dumps(json.loads(spec.to_specification().to_json()), indent=2, sort_keys=True)
+    return json.dumps(document, indent=2, sort_keys=True)

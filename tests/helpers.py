@@ -2,10 +2,12 @@
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from shared.messaging.records import OutboundRecord
 
 T = TypeVar("T")
 
@@ -21,6 +23,24 @@ async def produce(bootstrap: str, topic: str, value: bytes, *, key: str, headers
             key=key.encode(),
             headers=[(k, v if isinstance(v, bytes) else v.encode()) for k, v in headers.items()],
         )
+    finally:
+        await producer.stop()
+
+
+async def produce_all(bootstrap: str, records: Sequence[OutboundRecord]) -> None:
+    """Publish `records` with one idempotent producer, every one sent before any is awaited (so a consumer gets them
+    in as few polls as can be)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(
+                r.topic, r.value, key=r.key.encode(), headers=[(k, v.encode()) for k, v in r.headers.items()]
+            )
+            for r in records
+        ]
+        for delivery in sent:
+            await delivery
     finally:
         await producer.stop()
 
@@ -130,3 +150,29 @@ async def skip_topic_history(bootstrap: str, group_prefix: str, *, keep: Collect
             await consumer.commit(ends)
         finally:
             await consumer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    """The current end offset of each partition of `topic`."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic)
+        return await consumer.end_offsets([TopicPartition(topic, p) for p in partitions or ()])
+    finally:
+        await consumer.stop()
+
+
+async def rewind_group(bootstrap: str, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+    """Commit `offsets` for a consumer group with no running member: what it consumed since is delivered again
+    (as after a crash between a batch's transaction and its offset commit)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(dict(offsets))
+    finally:
+        await consumer.stop()

@@ -1,4 +1,5 @@
-"""Verifier service: public credential retrieval and verification; consumes badge-issued."""
+"""Verifier service: public credential retrieval and verification; consumes badge-issued and badge-revoked in
+batches."""
 
 import json
 from datetime import timedelta
@@ -8,7 +9,7 @@ from fastapi import Request
 
 from services.runtime import ServiceParts, Wiring
 from services.verifier.adapters.tables import PublishedCredential, VerifierProcessedEvent
-from services.verifier.handlers import on_badge_issued, on_badge_revoked
+from services.verifier.handlers import on_badges_issued, on_badges_revoked
 from services.verifier.pages.routes import install_badge_pages
 from services.verifier.pool import VerificationPool
 from services.verifier.verification import (
@@ -21,7 +22,7 @@ from services.verifier.verification import (
 from shared.contracts import BadgeIssued, BadgeRevoked, Topic
 from shared.http import ProblemError, create_app
 from shared.ids import parse_credential_uuid
-from shared.messaging.consumer import EventConsumer
+from shared.messaging.batch import BatchConsumer
 
 NAME = "verifier"
 
@@ -64,19 +65,19 @@ def build(wiring: Wiring) -> ServiceParts:
         credential = parse_credential(body, request.headers.get("content-type"), settings.max_body_bytes)
         return (await verifier.verify(credential)).model_dump(mode="json")
 
-    consumer = EventConsumer(
+    consumer = BatchConsumer(
         name=NAME,
         topic=Topic.BADGE_ISSUED,
         contract=BadgeIssued,
-        handler=on_badge_issued,
+        handler=on_badges_issued,
         sessions=sessions,
         processed_table=VerifierProcessedEvent,
     )
-    revocations = EventConsumer(
+    revocations = BatchConsumer(
         name=f"{NAME}-revocations",
         topic=Topic.BADGE_REVOKED,
         contract=BadgeRevoked,
-        handler=on_badge_revoked,
+        handler=on_badges_revoked,
         sessions=sessions,
         processed_table=VerifierProcessedEvent,
     )

@@ -51,6 +51,16 @@ async def publish_dead_letters(publisher: RecordPublisher, dead: list[DeadLetter
         )
 
 
+def batch_description(consumer: BatchConsumer[Any], max_records: int = MAX_RECORDS) -> str:
+    """What the AsyncAPI document says of a batch subscriber: its contract, and how it is consumed."""
+    return (
+        f"{(consumer.contract.__doc__ or '').strip()} Consumed in batches (each record holds one event; the payload "
+        f"here lists a poll's records): up to {max_records} records, from several partitions, in one database "
+        f"transaction, offsets committed after it commits; a record that fails alone is dead-lettered to "
+        f"`{consumer.topic}.dlq`."
+    )
+
+
 def subscribe_batch(
     broker: KafkaBroker,
     consumer: BatchConsumer[Any],
@@ -77,13 +87,13 @@ def subscribe_batch(
 
     # Documented as the contract (or bytes the consumer dead-letters); the bytes pass validation as they are.
     on_batch.__annotations__["body"] = list[consumer.contract | bytes]  # type: ignore[name-defined]
-    on_batch.__doc__ = consumer.contract.__doc__
     broker.subscriber(
         str(consumer.topic),
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         title=f"{consumer.name}:{consumer.topic}",
+        description=batch_description(consumer, max_records),
         batch=True,
         max_records=max_records,
         batch_timeout_ms=POLL_TIMEOUT_MS,

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
 from services.assessment.adapters.tables import AchievementRow, AttemptRow, Award
@@ -29,7 +28,7 @@ from shared.db.migrations import upgrade
 from shared.messaging.memory import InMemoryBus
 from shared.messaging.records import OutboundRecord, event_record
 from shared.settings import Settings
-from tests.helpers import eventually, read_topic, skip_topic_history
+from tests.helpers import eventually, produce_all, read_topic, skip_topic_history
 from tests.infra import Infrastructure
 from tests.kafka_stack import kafka_settings
 
@@ -63,19 +62,7 @@ class KafkaHarness:
     group: str
 
     async def publish(self, records: Sequence[OutboundRecord]) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
-        await producer.start()
-        try:
-            sent = [
-                await producer.send(
-                    r.topic, r.value, key=r.key.encode(), headers=[(k, v.encode()) for k, v in r.headers.items()]
-                )
-                for r in records
-            ]
-            for delivery in sent:
-                await delivery
-        finally:
-            await producer.stop()
+        await produce_all(self.bootstrap, records)
 
     async def dead_letters(self, tenant: str, count: int) -> list[dict[str, str]]:
         found = await read_topic(

@@ -1,4 +1,4 @@
-"""Set-based reads and writes of awarding state: a batch's learners in one read per table, its changes in one
+"""Set-based reads and writes of awarding state: a batch's learners in one statement, its changes in one
 statement per table, and the current definitions kept in memory between batches."""
 
 from __future__ import annotations
@@ -6,8 +6,29 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    and_,
+    bindparam,
+    cast,
+    column,
+    func,
+    literal_column,
+    null,
+    select,
+    tuple_,
+    union_all,
+    values,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assessment.adapters.tables import (
@@ -40,77 +61,112 @@ LearnerKey = tuple[str, str]
 
 
 async def load_learners(session: AsyncSession, keys: Collection[LearnerKey]) -> dict[LearnerKey, LearnerState]:
-    """Everything awarding needs of these learners (one read per table, whatever their number)."""
+    """Everything awarding needs of these learners, in one statement (one round trip, whatever their number)."""
     states = {key: LearnerState(*key) for key in keys}
     if not states:
         return states
-    wanted = list(states)
-    for row in await session.execute(
-        select(Learner.tenant_id, Learner.learner_id, Learner.learner_name, Learner.recipient).where(
-            tuple_(Learner.tenant_id, Learner.learner_id).in_(wanted)
-        )
-    ):
+    for row in await session.execute(_learner_state_query(session, sorted(states))):
         state = states[(row.tenant_id, row.learner_id)]
-        state.learner_name, state.recipient = row.learner_name, row.recipient
-    enrolments = LearnerEnrollment
-    for row in await session.execute(
-        select(
-            enrolments.tenant_id,
-            enrolments.learner_id,
-            enrolments.achievement_id,
-            enrolments.enrolled_at,
-            enrolments.learner_name,
-            enrolments.recipient,
-        ).where(tuple_(enrolments.tenant_id, enrolments.learner_id).in_(wanted))
-    ):
-        states[(row.tenant_id, row.learner_id)].enrolments[row.achievement_id] = Enrolment(
-            aware(row.enrolled_at), row.learner_name, row.recipient
-        )
-    for row in await session.execute(
-        select(
-            AttemptRow.tenant_id,
-            AttemptRow.learner_id,
-            AttemptRow.assessment_id,
-            AttemptRow.occurred_at,
-            AttemptRow.score,
-            AttemptRow.max_score,
-            AttemptRow.success,
-            AttemptRow.rubric,
-        ).where(tuple_(AttemptRow.tenant_id, AttemptRow.learner_id).in_(wanted))
-    ):
-        state = states[(row.tenant_id, row.learner_id)]
-        state.attempts.append(
-            Attempt(
-                assessment_id=row.assessment_id,
-                occurred_at=aware(row.occurred_at),
-                score=row.score,
-                max_score=row.max_score,
-                success=row.success,
-                rubric=json.loads(row.rubric) if row.rubric is not None else None,
+        if row.part == _LEARNER:
+            state.learner_name, state.recipient = row.name, row.text
+        elif row.part == _ENROLMENT:
+            state.enrolments[row.ref] = Enrolment(aware(row.at), row.name, row.text)
+        elif row.part == _ATTEMPT:
+            state.attempts.append(
+                Attempt(
+                    assessment_id=row.ref,
+                    occurred_at=aware(row.at),
+                    score=row.score,
+                    max_score=row.max_score,
+                    success=row.success,
+                    rubric=json.loads(row.text) if row.text is not None else None,
+                )
             )
-        )
-        state.attempt_counts[row.assessment_id] += 1
-    for row in await session.execute(
-        select(
-            CompletionRow.tenant_id, CompletionRow.learner_id, CompletionRow.activity_id, CompletionRow.occurred_at
-        ).where(tuple_(CompletionRow.tenant_id, CompletionRow.learner_id).in_(wanted))
-    ):
-        states[(row.tenant_id, row.learner_id)].completions.append(Completion(row.activity_id, aware(row.occurred_at)))
-    for row in await session.execute(
-        select(
-            Award.tenant_id,
-            Award.learner_id,
-            Award.award_id,
-            Award.achievement_id,
-            Award.period,
-            Award.awarded_at,
-            Award.revoked_at,
-        ).where(tuple_(Award.tenant_id, Award.learner_id).in_(wanted))
-    ):
-        states[(row.tenant_id, row.learner_id)].awards.append(
-            AwardHeld(row.award_id, row.achievement_id, row.period, aware(row.awarded_at), row.revoked_at is not None)
-        )
+            state.attempt_counts[row.ref] += 1
+        elif row.part == _COMPLETION:
+            state.completions.append(Completion(row.ref, aware(row.at)))
+        else:
+            state.awards.append(AwardHeld(row.award_id, row.ref, row.period, aware(row.at), row.revoked))
     return states
+
+
+# Which table a row of `_learner_state_query` comes from.
+_LEARNER, _ENROLMENT, _ATTEMPT, _COMPLETION, _AWARD = range(5)
+# The columns every part of the UNION ALL has (NULL where a table has no such column), with their types.
+_STATE_COLUMNS: dict[str, Any] = {
+    "ref": String(),  # achievement, assessment or activity id
+    "name": String(),
+    "text": Text(),  # recipient identity, rubric
+    "at": DateTime(timezone=True),
+    "score": Float(),
+    "max_score": Float(),
+    "success": Boolean(),
+    "award_id": Uuid(),
+    "period": Integer(),
+    "revoked": Boolean(),
+}
+
+
+def _wanted(session: AsyncSession, keys: Sequence[LearnerKey]) -> Any:
+    """The batch's learners as a CTE: on PostgreSQL two array parameters (the same statement text whatever the
+    batch size, so its prepared statement is reused), elsewhere a VALUES list."""
+    bind = session.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        tenants = cast(bindparam("tenants", [k[0] for k in keys]), ARRAY(Text))
+        learners = cast(bindparam("learners", [k[1] for k in keys]), ARRAY(Text))
+        pairs = func.unnest(tenants, learners).table_valued("tenant_id", "learner_id").render_derived(name="k")
+        return select(pairs.c.tenant_id, pairs.c.learner_id).cte("wanted")
+    return values(column("tenant_id", String), column("learner_id", String), name="wanted").data(keys).cte("wanted")
+
+
+def _learner_state_query(session: AsyncSession, keys: Sequence[LearnerKey]) -> Any:
+    """One SELECT of the learners' rows in every table awarding reads, tagged by table (`part`)."""
+    wanted = _wanted(session, keys)
+
+    def part(tag: int, table: Any, **columns: Any) -> Any:
+        return select(
+            literal_column(str(tag), Integer).label("part"),
+            table.tenant_id,
+            table.learner_id,
+            *(
+                (columns[name] if name in columns else cast(null(), kind)).label(name)
+                for name, kind in _STATE_COLUMNS.items()
+            ),
+        ).join(wanted, and_(table.tenant_id == wanted.c.tenant_id, table.learner_id == wanted.c.learner_id))
+
+    enrolments = LearnerEnrollment
+    return union_all(
+        # First: its column types (casts included) are the ones results are read with.
+        part(_LEARNER, Learner, name=Learner.learner_name, text=Learner.recipient),
+        part(
+            _ENROLMENT,
+            enrolments,
+            ref=enrolments.achievement_id,
+            name=enrolments.learner_name,
+            text=enrolments.recipient,
+            at=enrolments.enrolled_at,
+        ),
+        part(
+            _ATTEMPT,
+            AttemptRow,
+            ref=AttemptRow.assessment_id,
+            text=AttemptRow.rubric,
+            at=AttemptRow.occurred_at,
+            score=AttemptRow.score,
+            max_score=AttemptRow.max_score,
+            success=AttemptRow.success,
+        ),
+        part(_COMPLETION, CompletionRow, ref=CompletionRow.activity_id, at=CompletionRow.occurred_at),
+        part(
+            _AWARD,
+            Award,
+            ref=Award.achievement_id,
+            at=Award.awarded_at,
+            award_id=Award.award_id,
+            period=Award.period,
+            revoked=Award.revoked_at.is_not(None),  # type: ignore[union-attr]
+        ),
+    )
 
 
 async def load_answer_keys(session: AsyncSession, wanted: Collection[tuple[str, str]]) -> AnswerKeys:
