@@ -16,6 +16,8 @@ person or a wallet reads says something else than the signed graph.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,17 +82,52 @@ def _node_key(term: rdf.Iri | rdf.BlankNode) -> str:
     return term.value if type(term) is rdf.Iri else f"_:{term.id}"
 
 
+class _DatasetMemo:
+    """The datasets of the last few expanded documents, by identity: :func:`~shared.credentials.jsonld.expand`
+    hands out the same (shared, never modified) expansion for the same document, so the verifier's two steps —
+    reading the signed claims to find the status lists, then verifying — build one dataset, not two. Each entry
+    holds its expansion, so an ``id`` cannot be reused while it is remembered."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, tuple[Any, list[rdf.Quad]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, expanded: Any) -> list[rdf.Quad] | None:
+        with self._lock:
+            found = self._entries.get(id(expanded))
+            if found is None or found[0] is not expanded:
+                return None
+            self._entries.move_to_end(id(expanded))
+            return found[1]
+
+    def put(self, expanded: Any, dataset: list[rdf.Quad]) -> None:
+        with self._lock:
+            self._entries[id(expanded)] = (expanded, dataset)
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+_DATASETS = _DatasetMemo(64)
+
+
 def rdf_dataset(expanded: Any) -> list[rdf.Quad]:
     """The RDF dataset of an expanded document (what :class:`Triples` reads and RDFC-1.0 canonicalises).
 
     Build it once and hand it to :func:`read_credential` / :func:`read_proof_options` and to the proof hash
-    (:func:`~shared.credentials.proof.proof_hashes` ``datasets``). Raises :class:`GraphError` when there is none.
+    (:func:`~shared.credentials.proof.proof_hashes` ``datasets``). The result is shared: do not modify it (nor
+    ``expanded`` afterwards). Raises :class:`GraphError` when there is none.
     """
+    found = _DATASETS.get(expanded)
+    if found is not None:
+        return found
     # The same linear JSON-LD -> RDF step canonicalisation uses (pyld's toRdf is quadratic in array length).
     try:
-        return expanded_to_dataset(expanded if isinstance(expanded, list) else [expanded])
+        dataset = expanded_to_dataset(expanded if isinstance(expanded, list) else [expanded])
     except (CredentialError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise GraphError(f"cannot read the document as RDF: {type(exc).__name__}: {exc}") from exc
+    _DATASETS.put(expanded, dataset)
+    return dataset
 
 
 class Triples:

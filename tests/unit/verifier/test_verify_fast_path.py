@@ -1,10 +1,11 @@
 """Differential tests (issue 9): the fast full-verification path gives exactly the reference report.
 
 The fast path builds each document's RDF dataset once (signed claims and proof hash, proof options and proof
-hash) and accepts the OB 3.0 schema with jsonschema-rs. The reference path is the same verifier with both shortcuts
-off: every reader builds its own dataset, and ``jsonschema`` alone judges the schema. Whatever the input — every
-credential shape we issue, re-keyed members, the 1EdTech validator cases, hypothesis-mutated credentials — the two
-reports must be equal member for member (verdict, every check's code and message, proofs).
+hash) and accepts the OB 3.0 schema with jsonschema-rs. The reference path is the same verifier with both
+shortcuts off: every reader builds its own dataset (none is remembered), and ``jsonschema`` alone judges the
+schema. Whatever the input — every credential shape we issue, re-keyed members, the 1EdTech validator cases,
+hypothesis-mutated credentials — the two reports must be equal member for member (verdict, every check's code
+and message, proofs).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from shared.credentials import (
     DocumentSet,
     did_key,
     did_key_verification_method,
+    graph,
     key_from_seed,
     schema,
     sign_credential,
@@ -64,6 +66,7 @@ def reference_path() -> Iterator[None]:
         read_credential, read_options = verification.read_credential, verification.read_proof_options
         check_signature = suites.check_ed25519_signature
         patch.setattr(schema, "_fast_accepts", lambda kind, credential: False)
+        patch.setattr(graph, "_DATASETS", graph._DatasetMemo(0))
         patch.setattr(verification, "read_credential", lambda expanded, dataset=None: read_credential(expanded))
         patch.setattr(verification, "read_proof_options", lambda expanded, dataset=None: read_options(expanded))
         patch.setattr(
