@@ -10,9 +10,11 @@ and message, proofs).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,7 @@ from hypothesis import strategies as st
 
 from services.verifier.files import InputError
 from services.verifier.files import read_credential as read_credential_file
+from services.verifier.pool import VerificationLimits, VerificationPool
 from shared.credentials import (
     DidKeyResolver,
     DocumentSet,
@@ -203,3 +206,19 @@ def test_proof_hash_of_shared_datasets_is_the_reference_hash(name: str) -> None:
     datasets = (rdf_dataset(expand(unsecured)), rdf_dataset(expand(config)))
     fast = proof_hashes(credential, check_terms=False, datasets=datasets)
     assert fast == proof_hashes(credential, check_terms=False)
+
+
+async def test_verification_goes_to_the_worker_that_read_the_credential() -> None:
+    pool = VerificationPool(VerificationLimits(workers=2))
+    try:
+        first, second = SHAPES["minimal"], SHAPES["full"]
+        await asyncio.gather(pool.read_signed(first), pool.read_signed(second))
+        reader = pool._read_by[id(first)]
+        assert reader is not pool._read_by[id(second)]  # both workers are idle now
+        ran_on: list[Any] = []
+        assert await pool.call(os.getpid, prefer=reader, ran_on=ran_on) == reader.process.pid
+        assert ran_on == [reader]
+        report = await pool.verify(first, now=NOW, documents=DocumentSet())
+        assert report.verified and id(first) not in pool._read_by
+    finally:
+        pool.close()
