@@ -108,7 +108,9 @@ class _DatasetMemo:
                 self._entries.popitem(last=False)
 
 
-_DATASETS = _DatasetMemo(64)
+# A few: a worker verifies one request at a time, and a dataset is several times the size of its JSON (a 4 MiB
+# credential is allowed).
+_DATASETS = _DatasetMemo(8)
 
 
 def rdf_dataset(expanded: Any) -> list[rdf.Quad]:
