@@ -143,17 +143,20 @@ class Triples:
         # Objects are kept as RDF terms and turned into Terms when read: few of them ever are.
         self._index: dict[str, dict[str, list[rdf.Term]]] = {}
         self._objects: set[str] = set()
+        self._types: dict[str, set[str]] = {}  # subject -> its rdf:type IRIs (every node's are asked for)
         # Only the default graph: embedded proofs and @graph containers are other graphs, not claims.
         for quad in quads:
             if quad.graph is not None:
                 continue
-            obj = quad.object
+            obj, subject, predicate = quad.object, _node_key(quad.subject), quad.predicate.value
             if type(obj) is not rdf.Literal:
                 self._objects.add(_node_key(obj))
-            by_predicate = self._index.get(_node_key(quad.subject))
+                if predicate == RDF_TYPE and type(obj) is rdf.Iri:
+                    self._types.setdefault(subject, set()).add(obj.value)
+            by_predicate = self._index.get(subject)
             if by_predicate is None:
-                by_predicate = self._index[_node_key(quad.subject)] = {}
-            by_predicate.setdefault(quad.predicate.value, []).append(obj)
+                by_predicate = self._index[subject] = {}
+            by_predicate.setdefault(predicate, []).append(obj)
 
     def objects(self, subject: str, predicate: str) -> list[Term]:
         """Every object of ``subject predicate ?o``."""
@@ -162,7 +165,7 @@ class Triples:
 
     def types(self, subject: str) -> frozenset[str]:
         """The ``rdf:type`` IRIs of ``subject`` (however the JSON wrote them)."""
-        return frozenset(t.value for t in self.objects(subject, RDF_TYPE) if t.kind == "IRI")
+        return frozenset(self._types.get(subject, ()))
 
     def is_object(self, node: str) -> bool:
         """True if ``node`` is the object of some triple."""
@@ -174,7 +177,7 @@ class Triples:
 
     def subjects_of_type(self, type_iri: str) -> list[str]:
         """Subjects with ``rdf:type type_iri``."""
-        return [s for s in self._index if type_iri in self.types(s)]
+        return [s for s in self._index if type_iri in self._types.get(s, ())]
 
     def one(self, subject: str, predicate: str, name: str) -> Term | None:
         """The single object of a single-valued property; several values are refused, not picked from."""
