@@ -331,7 +331,7 @@ def _check_proofs(credential: dict[str, Any], ctx: _Verifying) -> tuple[list[Che
     for i, proof in enumerate(proofs):
         label = f"proof[{i}]: " if len(proofs) > 1 else ""
         checks = _check_one_proof(credential, proof, ctx)
-        per_proof.append([c.model_copy(update={"message": label + c.message}) for c in checks])
+        per_proof.append([c.model_copy(update={"message": label + c.message}) for c in checks] if label else checks)
         failing = [c for c in checks if c.outcome != "passed"]
         vm = proof.get("verificationMethod") if isinstance(proof, dict) else None
         results.append(
