@@ -13,6 +13,10 @@ Ed25519) that a hostile document can make long. Run on the event loop, one such 
 - :meth:`VerificationPool.close` kills the workers at once (SIGTERM): waiting requests end with
   :class:`VerifierClosed`.
 
+A request's two steps — reading what the proof signs (to know which status lists to fetch), then verifying — go
+to the same worker when it is free: that worker still holds the credential's expansion and RDF dataset, so they
+are built once per request (on another worker, once more).
+
 Workers are forked, when first needed, from a ``forkserver`` that has imported the verification code (never
 from this process, which runs threads and an event loop): a new worker costs milliseconds, not an interpreter
 start. Idle workers exit after :data:`IDLE_EXIT_SECONDS`.
@@ -25,6 +29,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,6 +48,8 @@ from shared.credentials.verification import DEFAULT_CLOCK_SKEW, VerificationRepo
 KILL_GRACE_SECONDS = 1.0
 # An idle worker exits after this long, so pools nobody closes (tests, short-lived apps) leave nothing behind.
 IDLE_EXIT_SECONDS = 120.0
+# Credentials whose read-signed worker is remembered for their verification (a preference, never a wait).
+_AFFINITY_SIZE = 256
 
 
 class VerifierBusy(Exception):
@@ -165,6 +172,8 @@ class VerificationPool:
         self._slots: asyncio.Semaphore | None = None
         self._in_flight = 0
         self._closed = False
+        # id(credential) -> the worker that read it (read_signed), preferred for verifying it.
+        self._read_by: OrderedDict[int, _Worker] = OrderedDict()
 
     @property
     def in_flight(self) -> int:
@@ -182,17 +191,25 @@ class VerificationPool:
     ) -> VerificationReport:
         """Verify in a worker; raises :class:`VerifierBusy`, :class:`VerificationTimedOut`, :class:`VerifierClosed`."""
         job = _Job(credential, now, documents, insecure_hosts, trust_named_keys, clock_skew)
-        report: VerificationReport = await self.call(job)
+        report: VerificationReport = await self.call(job, prefer=self._read_by.pop(id(credential), None))
         return report
 
     async def read_signed(self, credential: Any) -> SignedCredential | None:
         """What the proof signs (issuer, status entries...) read from the expanded graph, in a worker: expansion
         of untrusted JSON-LD is CPU work too. ``None`` when the credential has no such graph."""
-        signed: SignedCredential | None = await self.call(_ReadSigned(credential))
+        ran_on: list[_Worker] = []
+        signed: SignedCredential | None = await self.call(_ReadSigned(credential), ran_on=ran_on)
+        self._read_by[id(credential)] = ran_on[0]
+        if len(self._read_by) > _AFFINITY_SIZE:
+            self._read_by.popitem(last=False)
         return signed
 
-    async def call(self, work: Callable[[], Any]) -> Any:
-        """Run ``work`` (picklable) in a worker under the limits; same errors as :meth:`verify`."""
+    async def call(
+        self, work: Callable[[], Any], *, prefer: _Worker | None = None, ran_on: list[_Worker] | None = None
+    ) -> Any:
+        """Run ``work`` (picklable) in a worker under the limits; same errors as :meth:`verify`.
+
+        ``prefer``: that worker, if it is idle. ``ran_on`` gets the worker that ran it."""
         if self._closed:
             raise VerifierClosed("the verifier is shutting down")
         if self._in_flight >= self.limits.workers + self.limits.max_waiting:
@@ -207,15 +224,19 @@ class VerificationPool:
                 if remaining <= 0:
                     raise VerificationTimedOut("the verification waited past its deadline")
                 call = _Call(work, remaining, self.limits.max_work)
-                return await self._run(call, remaining + KILL_GRACE_SECONDS)
+                return await self._run(call, remaining + KILL_GRACE_SECONDS, prefer, ran_on)
         finally:
             self._in_flight -= 1
 
-    async def _run(self, job: _Call, timeout: float) -> Any:
+    async def _run(
+        self, job: _Call, timeout: float, prefer: _Worker | None = None, ran_on: list[_Worker] | None = None
+    ) -> Any:
         if self._closed:
             raise VerifierClosed("the verifier is shutting down")
         # Starting a process (the forkserver, the first time) and writing a large job to the pipe block: not here.
-        worker = self._idle_worker() or await asyncio.to_thread(_Worker, self._context)
+        worker = self._idle_worker(prefer) or await asyncio.to_thread(_Worker, self._context)
+        if ran_on is not None:
+            ran_on.append(worker)
         if self._closed:  # closed while the worker started
             worker.discard()
             raise VerifierClosed("the verifier is shutting down")
@@ -254,7 +275,10 @@ class VerificationPool:
             raise RuntimeError(value)
         return value
 
-    def _idle_worker(self) -> _Worker | None:
+    def _idle_worker(self, prefer: _Worker | None = None) -> _Worker | None:
+        if prefer is not None and prefer in self._idle and prefer.process.is_alive():
+            self._idle.remove(prefer)
+            return prefer
         while self._idle:
             worker = self._idle.pop()
             if worker.process.is_alive():
@@ -265,6 +289,7 @@ class VerificationPool:
     def close(self) -> None:
         """Kill every worker now; requests in progress end with :class:`VerifierClosed`."""
         self._closed = True
+        self._read_by.clear()
         for worker in self._idle:
             worker.discard()
         self._idle.clear()

@@ -16,7 +16,8 @@ person or a wallet reads says something else than the signed graph.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,34 +78,94 @@ def _term(term: rdf.Term) -> Term:
     return Term("literal", term.value)
 
 
-class Triples:
-    """The default graph of a dataset, indexed by subject and predicate."""
+def _node_key(term: rdf.Iri | rdf.BlankNode) -> str:
+    return term.value if type(term) is rdf.Iri else f"_:{term.id}"
 
-    def __init__(self, expanded: Any) -> None:
-        # The same linear JSON-LD -> RDF step canonicalisation uses (pyld's toRdf is quadratic in array length).
-        try:
-            quads = expanded_to_dataset(expanded if isinstance(expanded, list) else [expanded])
-        except (CredentialError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise GraphError(f"cannot read the document as RDF: {type(exc).__name__}: {exc}") from exc
-        self._index: dict[str, dict[str, list[Term]]] = defaultdict(lambda: defaultdict(list))
+
+class _DatasetMemo:
+    """The datasets of the last few expanded documents, by identity: :func:`~shared.credentials.jsonld.expand`
+    hands out the same (shared, never modified) expansion for the same document, so the verifier's two steps —
+    reading the signed claims to find the status lists, then verifying — build one dataset, not two. Each entry
+    holds its expansion, so an ``id`` cannot be reused while it is remembered."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, tuple[Any, list[rdf.Quad]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, expanded: Any) -> list[rdf.Quad] | None:
+        with self._lock:
+            found = self._entries.get(id(expanded))
+            if found is None or found[0] is not expanded:
+                return None
+            self._entries.move_to_end(id(expanded))
+            return found[1]
+
+    def put(self, expanded: Any, dataset: list[rdf.Quad]) -> None:
+        with self._lock:
+            self._entries[id(expanded)] = (expanded, dataset)
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+# A few: a worker verifies one request at a time, and a dataset is several times the size of its JSON (a 4 MiB
+# credential is allowed).
+_DATASETS = _DatasetMemo(8)
+
+
+def rdf_dataset(expanded: Any) -> list[rdf.Quad]:
+    """The RDF dataset of an expanded document (what :class:`Triples` reads and RDFC-1.0 canonicalises).
+
+    Build it once and hand it to :func:`read_credential` / :func:`read_proof_options` and to the proof hash
+    (:func:`~shared.credentials.proof.proof_hashes` ``datasets``). The result is shared: do not modify it (nor
+    ``expanded`` afterwards). Raises :class:`GraphError` when there is none.
+    """
+    found = _DATASETS.get(expanded)
+    if found is not None:
+        return found
+    # The same linear JSON-LD -> RDF step canonicalisation uses (pyld's toRdf is quadratic in array length).
+    try:
+        dataset = expanded_to_dataset(expanded if isinstance(expanded, list) else [expanded])
+    except (CredentialError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise GraphError(f"cannot read the document as RDF: {type(exc).__name__}: {exc}") from exc
+    _DATASETS.put(expanded, dataset)
+    return dataset
+
+
+class Triples:
+    """The default graph of a dataset, indexed by subject and predicate.
+
+    ``dataset``, when given, is :func:`rdf_dataset` of ``expanded`` (built once for several readers).
+    """
+
+    def __init__(self, expanded: Any, dataset: list[rdf.Quad] | None = None) -> None:
+        quads = rdf_dataset(expanded) if dataset is None else dataset
+        # Objects are kept as RDF terms and turned into Terms when read: few of them ever are.
+        self._index: dict[str, dict[str, list[rdf.Term]]] = {}
         self._objects: set[str] = set()
+        self._types: dict[str, set[str]] = {}  # subject -> its rdf:type IRIs (every node's are asked for)
         # Only the default graph: embedded proofs and @graph containers are other graphs, not claims.
         for quad in quads:
             if quad.graph is not None:
                 continue
-            obj = _term(quad.object)
-            if obj.kind != "literal":
-                self._objects.add(obj.value)
-            self._index[_term(quad.subject).value][quad.predicate.value].append(obj)
+            obj, subject, predicate = quad.object, _node_key(quad.subject), quad.predicate.value
+            if type(obj) is not rdf.Literal:
+                self._objects.add(_node_key(obj))
+                if predicate == RDF_TYPE and type(obj) is rdf.Iri:
+                    self._types.setdefault(subject, set()).add(obj.value)
+            by_predicate = self._index.get(subject)
+            if by_predicate is None:
+                by_predicate = self._index[subject] = {}
+            by_predicate.setdefault(predicate, []).append(obj)
 
     def objects(self, subject: str, predicate: str) -> list[Term]:
         """Every object of ``subject predicate ?o``."""
         found = self._index.get(subject)
-        return list(found.get(predicate, [])) if found else []
+        return [_term(o) for o in found.get(predicate, ())] if found else []
 
     def types(self, subject: str) -> frozenset[str]:
         """The ``rdf:type`` IRIs of ``subject`` (however the JSON wrote them)."""
-        return frozenset(t.value for t in self.objects(subject, RDF_TYPE) if t.kind == "IRI")
+        return frozenset(self._types.get(subject, ()))
 
     def is_object(self, node: str) -> bool:
         """True if ``node`` is the object of some triple."""
@@ -116,7 +177,7 @@ class Triples:
 
     def subjects_of_type(self, type_iri: str) -> list[str]:
         """Subjects with ``rdf:type type_iri``."""
-        return [s for s in self._index if type_iri in self.types(s)]
+        return [s for s in self._index if type_iri in self._types.get(s, ())]
 
     def one(self, subject: str, predicate: str, name: str) -> Term | None:
         """The single object of a single-valued property; several values are refused, not picked from."""
@@ -230,12 +291,13 @@ def _credential_node(expanded_document: Any, triples: Triples) -> str:
     )
 
 
-def read_credential(expanded_document: Any) -> SignedCredential:
+def read_credential(expanded_document: Any, *, dataset: list[rdf.Quad] | None = None) -> SignedCredential:
     """Read the credential from its expanded document (without proof); raise :class:`GraphError` if none.
 
     Which node is the credential: see :func:`_credential_node` (no candidate, or several, is an error).
+    ``dataset``: the document's :func:`rdf_dataset`, when the caller has built it already.
     """
-    triples = Triples(expanded_document)
+    triples = Triples(expanded_document, dataset)
     node = _credential_node(expanded_document, triples)
     issuer = triples.one(node, VC + "issuer", "issuer")
     return SignedCredential(
@@ -252,9 +314,12 @@ def read_credential(expanded_document: Any) -> SignedCredential:
     )
 
 
-def read_proof_options(expanded_config: Any) -> SignedProofOptions:
-    """Read one proof's options from its expanded configuration (the proof without ``proofValue``)."""
-    triples = Triples(expanded_config)
+def read_proof_options(expanded_config: Any, *, dataset: list[rdf.Quad] | None = None) -> SignedProofOptions:
+    """Read one proof's options from its expanded configuration (the proof without ``proofValue``).
+
+    ``dataset``: the configuration's :func:`rdf_dataset`, when the caller has built it already.
+    """
+    triples = Triples(expanded_config, dataset)
     nodes = [s for s in triples.subjects() if any(triples.objects(s, p) for p in _PROOF_MARKERS)]
     if len(nodes) != 1:
         raise GraphError("the proof configuration does not describe exactly one proof", code="proof.malformed")

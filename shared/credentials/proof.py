@@ -19,6 +19,8 @@ from .dates import format_xsd_datetime, parse_xsd_datetime, require_aware
 from .errors import CredentialError, KeyFormatError
 from .jsonld import DocumentLoader, canonical_nquads
 from .multibase import decode_base58btc, encode_base58btc
+from .rdf import Quad
+from .rdfc import canonicalize_dataset
 from .structure import CredentialStructureError, structure_problems
 
 DATA_INTEGRITY_PROOF = "DataIntegrityProof"
@@ -96,17 +98,28 @@ def proof_hashes(
     proof_config: dict[str, Any] | None = None,
     loader: DocumentLoader | None = None,
     check_terms: bool = True,
+    datasets: tuple[list[Quad], list[Quad]] | None = None,
 ) -> ProofHashes:
     """Canonicalise and hash a credential and its proof config.
 
     ``proof_config`` defaults to the credential's embedded ``proof`` minus ``proofValue``. Either way the
     config is given the document's ``@context`` verbatim for canonicalisation, as the cryptosuite requires.
+    ``datasets``: the RDF datasets of (document without proof, config) when the caller has built them (a
+    verifier reads its claims from the same datasets); the terms are then the caller's to check.
     """
+    if datasets is not None:
+        document_nquads = canonicalize_dataset(datasets[0]).nquads
+        config_nquads = canonicalize_dataset(datasets[1]).nquads
+        return _hashes(document_nquads, config_nquads)
     config = dict(proof_config if proof_config is not None else _single_proof(credential))
     config.pop("proofValue", None)
     config["@context"] = credential.get("@context")
     document_nquads = canonical_nquads(_unsecured(credential), loader=loader, check_terms=check_terms)
     config_nquads = canonical_nquads(config, loader=loader, check_terms=check_terms)
+    return _hashes(document_nquads, config_nquads)
+
+
+def _hashes(document_nquads: str, config_nquads: str) -> ProofHashes:
     return ProofHashes(
         document_nquads=document_nquads,
         proof_config_nquads=config_nquads,
@@ -173,9 +186,10 @@ def check_ed25519_signature(
     *,
     loader: DocumentLoader | None = None,
     suite: str | None = None,
+    datasets: tuple[list[Quad], list[Quad]] | None = None,
 ) -> ProofCheckResult:
     """The Ed25519 check shared by every supported suite: a well-formed proof whose signature covers
-    SHA-256(canonical proof config) || SHA-256(canonical document)."""
+    SHA-256(canonical proof config) || SHA-256(canonical document). ``datasets``: see :func:`proof_hashes`."""
     try:
         parse_xsd_datetime(proof.get("created"))
         signature = decode_base58btc(proof.get("proofValue", ""))
@@ -184,7 +198,7 @@ def check_ed25519_signature(
     if len(signature) != ED25519_SIGNATURE_SIZE:
         return ProofCheckResult(False, "proof.malformed", f"signature has {len(signature)} bytes, expected 64")
     try:
-        hashes = proof_hashes(credential, proof_config=proof, loader=loader, check_terms=False)
+        hashes = proof_hashes(credential, proof_config=proof, loader=loader, check_terms=False, datasets=datasets)
     except CredentialError as exc:
         return ProofCheckResult(False, exc.code, f"cannot canonicalise credential: {exc}")
     try:

@@ -27,6 +27,7 @@ from .proof import (
     ProofCheckResult,
     check_ed25519_signature,
 )
+from .rdf import Quad
 
 EDDSA_2022 = "eddsa-2022"
 ED25519_2020_CONTEXT = "https://w3id.org/security/suites/ed25519-2020/v1"
@@ -52,13 +53,15 @@ def verify_embedded_proof(
     public_key: Ed25519PublicKey,
     *,
     loader: DocumentLoader | None = None,
+    datasets: tuple[list[Quad], list[Quad]] | None = None,
 ) -> ProofCheckResult:
     """Check one embedded Ed25519 proof of ``credential`` (any supported suite) against ``public_key``.
 
     Only the cryptography: who may sign, dates and safe-mode terms are checked elsewhere. Canonicalisation is
-    lenient so that a signature over a document with undefined terms is still evaluated.
+    lenient so that a signature over a document with undefined terms is still evaluated. ``datasets``: the RDF
+    datasets of the document without proof and of this proof's configuration, when already built.
     """
     suite = suite_name(proof)
     if suite not in SUPPORTED_SUITES:
         return ProofCheckResult(False, "proof.unsupported_cryptosuite", f"unsupported proof suite {suite!r}")
-    return check_ed25519_signature(credential, proof, public_key, loader=loader, suite=suite)
+    return check_ed25519_signature(credential, proof, public_key, loader=loader, suite=suite, datasets=datasets)

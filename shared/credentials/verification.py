@@ -41,12 +41,14 @@ from .graph import (
     SignedStatusEntry,
     compact_form_disagreements,
     proof_form_disagreements,
+    rdf_dataset,
     read_credential,
     read_proof_options,
 )
 from .jsonld import DocumentLoader, expand, find_safe_mode_violations
 from .keys import DID_KEY_PREFIX
 from .proof import ASSERTION_METHOD
+from .rdf import Quad
 from .resolver import INCONCLUSIVE_KEY_CODES, DocumentResolver, KeyResolver, named_key
 from .schema import schema_problems
 from .status import STATUS_WORDS, StatusListError, decode_bitstring, list_subject, read_status, status_entry
@@ -165,35 +167,46 @@ def _parse_time(value: str | None) -> datetime | None:
     return parse_xsd_datetime(value) if value is not None else None
 
 
-def _check_proof_form(
-    proof: Any, context: Any, loader: DocumentLoader | None
-) -> tuple[CheckResult, SignedProofOptions | None]:
+@dataclass(frozen=True)
+class _ProofForm:
+    """A proof's form check, its signed options and its configuration's RDF dataset (hashed by the signature
+    check: the configuration is expanded and turned into RDF once)."""
+
+    check: CheckResult
+    options: SignedProofOptions | None = None
+    dataset: list[Quad] | None = None
+
+
+def _check_proof_form(proof: Any, context: Any, loader: DocumentLoader | None) -> _ProofForm:
     """Check a proof's options, read from its signed configuration graph (and the same in its JSON)."""
     if not isinstance(proof, dict):
-        return _failed("proof.suite", "proof.malformed", "proof is not a JSON object"), None
+        return _ProofForm(_failed("proof.suite", "proof.malformed", "proof is not a JSON object"))
     suite = suite_name(proof)
     if not is_supported(proof):
         message = f"unsupported proof suite {suite!r}"
-        return _undetermined("proof.suite", "proof.unsupported_cryptosuite", message), None
+        return _ProofForm(_undetermined("proof.suite", "proof.unsupported_cryptosuite", message))
     config = {k: v for k, v in proof.items() if k != "proofValue"}
     config["@context"] = context  # as the cryptosuite hashes it
     try:
         # Verifiers canonicalise the proof configuration in safe mode too.
         undefined = find_safe_mode_violations(config, loader, root="$.proof")
         if undefined:
-            return _failed("proof.suite", "data.undefined_term", _summary(undefined)), None
-        signed = read_proof_options(expand(config, loader))
+            return _ProofForm(_failed("proof.suite", "data.undefined_term", _summary(undefined)))
+        expanded = expand(config, loader)
+        dataset = rdf_dataset(expanded)
+        signed = read_proof_options(expanded, dataset=dataset)
     except CredentialError as exc:
-        return _failed("proof.suite", exc.code, f"proof configuration cannot be read: {exc}"), None
+        return _ProofForm(_failed("proof.suite", exc.code, f"proof configuration cannot be read: {exc}"))
     mismatches = proof_form_disagreements(proof, signed)
     if mismatches:
-        return _failed("proof.suite", "data.compact_form_mismatch", _summary(mismatches)), signed
+        return _ProofForm(_failed("proof.suite", "data.compact_form_mismatch", _summary(mismatches)), signed)
     if signed.proof_purpose != SEC + ASSERTION_METHOD:
-        return _failed("proof.suite", "proof.invalid_purpose", "proofPurpose must be assertionMethod"), signed
+        check = _failed("proof.suite", "proof.invalid_purpose", "proofPurpose must be assertionMethod")
+        return _ProofForm(check, signed)
     if signed.verification_method is None:
-        return _failed("proof.suite", "proof.malformed", "proof has no verificationMethod"), signed
+        return _ProofForm(_failed("proof.suite", "proof.malformed", "proof has no verificationMethod"), signed)
     label = f"{proof.get('type')} / {suite}" if proof.get("cryptosuite") else str(suite)
-    return _passed("proof.suite", label), signed
+    return _ProofForm(_passed("proof.suite", label), signed, dataset)
 
 
 def _check_proof_time(signed: SignedProofOptions, now: datetime, clock_skew: timedelta) -> CheckResult | None:
@@ -268,11 +281,15 @@ class _Verifying:
     trust_named_keys: bool
     now: datetime
     clock_skew: timedelta
+    # The RDF dataset of the credential without its proof (None when it could not be built: the proof check
+    # then builds its own and reports why it cannot, exactly as without it).
+    unsecured_dataset: list[Quad] | None = None
 
 
 def _check_one_proof(credential: dict[str, Any], proof: Any, ctx: _Verifying) -> list[CheckResult]:
     issuer, resolver, loader = ctx.issuer, ctx.resolver, ctx.loader
-    form, options = _check_proof_form(proof, credential.get("@context"), loader)
+    checked = _check_proof_form(proof, credential.get("@context"), loader)
+    form, options = checked.check, checked.options
     if form.outcome != "passed" or options is None:
         return [
             form,
@@ -282,7 +299,10 @@ def _check_one_proof(credential: dict[str, Any], proof: Any, ctx: _Verifying) ->
     key_check, key = _check_key(proof["verificationMethod"], issuer, resolver, ctx.trust_named_keys)
     if key is None:
         return [form, key_check, _undetermined("proof.signature", "proof.not_checked", "no usable issuer key")]
-    result = verify_embedded_proof(credential, proof, key, loader=loader)
+    datasets = None
+    if ctx.unsecured_dataset is not None and checked.dataset is not None:
+        datasets = (ctx.unsecured_dataset, checked.dataset)
+    result = verify_embedded_proof(credential, proof, key, loader=loader, datasets=datasets)
     outcome: Outcome = "passed" if result.valid else "failed"
     signature = CheckResult(check="proof.signature", outcome=outcome, code=result.code, message=result.message)
     time_check = _check_proof_time(options, ctx.now, ctx.clock_skew)
@@ -311,7 +331,7 @@ def _check_proofs(credential: dict[str, Any], ctx: _Verifying) -> tuple[list[Che
     for i, proof in enumerate(proofs):
         label = f"proof[{i}]: " if len(proofs) > 1 else ""
         checks = _check_one_proof(credential, proof, ctx)
-        per_proof.append([c.model_copy(update={"message": label + c.message}) for c in checks])
+        per_proof.append([c.model_copy(update={"message": label + c.message}) for c in checks] if label else checks)
         failing = [c for c in checks if c.outcome != "passed"]
         vm = proof.get("verificationMethod") if isinstance(proof, dict) else None
         results.append(
@@ -434,6 +454,29 @@ def read_signed_credential(
     return read_credential(expanded)
 
 
+@dataclass(frozen=True)
+class _SignedGraph:
+    """The credential without its proof read as the proof covers it, built once for the claims and the hash:
+    what it says (or why it cannot be read) and its RDF dataset (``None`` if none could be built)."""
+
+    signed: SignedCredential | None
+    error: CredentialError | None
+    dataset: list[Quad] | None
+
+
+def _signed_graph(
+    credential: dict[str, Any], loader: DocumentLoader | None, expanded: list[Any] | None
+) -> _SignedGraph:
+    dataset = None
+    try:
+        if expanded is None:
+            expanded = expand({k: v for k, v in credential.items() if k != "proof"}, loader)
+        dataset = rdf_dataset(expanded)
+        return _SignedGraph(read_credential(expanded, dataset=dataset), None, dataset)
+    except CredentialError as exc:
+        return _SignedGraph(None, exc, dataset)
+
+
 def _check_signed_claims(
     credential: dict[str, Any], signed: SignedCredential | None, error: CredentialError | None, profile: str
 ) -> CheckResult:
@@ -495,14 +538,10 @@ def verify_credential(
             verified=False, checks=[_failed("structure.document", unreadable.code, str(unreadable))]
         )
     resolver = resolver or DocumentResolver(documents)
-    signed: SignedCredential | None = None
-    graph_error: CredentialError | None = None
-    try:
-        signed = read_signed_credential(credential, loader, expanded)
-    except CredentialError as exc:
-        graph_error = exc
+    graph = _signed_graph(credential, loader, expanded)
+    signed, graph_error = graph.signed, graph.error
     issuer = signed.issuer if signed is not None else None
-    ctx = _Verifying(issuer, resolver, loader, trust_named_keys, now, clock_skew)
+    ctx = _Verifying(issuer, resolver, loader, trust_named_keys, now, clock_skew, graph.dataset)
     proof_checks, proofs = _check_proofs(credential, ctx)
     checks = _check_structure(credential, profile)
     if profile == "ob3":
