@@ -34,7 +34,7 @@ from shared.credentials.keys import DID_KEY_PREFIX, key_to_seed
 from shared.credentials.proof import sign_credential
 from shared.db.bulk import insert_new
 from shared.db.engine import SessionFactory, transaction
-from shared.db.outbox import stage_event
+from shared.db.outbox import stage_event, stage_events
 from shared.messaging.records import PoisonRecord
 from shared.settings import DidMethod, Settings
 
@@ -131,14 +131,21 @@ class IssueCredential:
             return
         issued_at = _now()
         reserved = await self._reserve(session, awards, issued_at)
+        # One signer per tenant in a batch: derive its seed and issuer profile once, not once per credential.
+        signers = {passed.tenant_id: signer for passed, (signer, _slot) in zip(awards, reserved, strict=True)}
+        seeds = {tenant: key_to_seed(signer.key.private_key) for tenant, signer in signers.items()}
+        profiles = {
+            tenant: issuer_profile(signer.did, tenant, self._settings.issuers.get(tenant))
+            for tenant, signer in signers.items()
+        }
         jobs = [
             SigningJob(
                 passed=passed,
-                issuer=issuer_profile(signer.did, passed.tenant_id, self._settings.issuers.get(passed.tenant_id)),
+                issuer=profiles[passed.tenant_id],
                 public_base_url=self._settings.public_base_url,
                 issued_at=issued_at,
                 slot=slot,
-                seed=key_to_seed(signer.key.private_key),
+                seed=seeds[passed.tenant_id],
                 verification_method=signer.verification_method,
             )
             for passed, (signer, slot) in zip(awards, reserved, strict=True)
@@ -208,6 +215,7 @@ class IssueCredential:
         inserted = {
             row.award_id for row in await insert_new(session, IssuedCredential, rows, IssuedCredential.award_id)
         }
+        events = []
         for job, credential in zip(jobs, signed, strict=True):
             if job.passed.award_id not in inserted:
                 continue
@@ -222,13 +230,8 @@ class IssueCredential:
                 credential=credential,
             )
             ce_id = str(credential_uuid(job.passed.award_id))
-            stage_event(
-                session,
-                IssuerOutbox,
-                issued,
-                CloudEvent(id=ce_id, source=SOURCE, type=BadgeIssued.CE_TYPE, subject=issued.key()),
-            )
-        await session.flush()
+            events.append((issued, CloudEvent(id=ce_id, source=SOURCE, type=BadgeIssued.CE_TYPE, subject=issued.key())))
+        await stage_events(session, IssuerOutbox, events)
 
 
 @dataclass(frozen=True)
