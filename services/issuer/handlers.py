@@ -156,7 +156,7 @@ class IssueCredential:
         for job, outcome in zip(jobs, outcomes, strict=True):
             if outcome.refusal is not None:
                 raise PoisonRecord(f"award {job.passed.award_id}: {outcome.refusal}")
-        await self._write(session, jobs, [outcome.credential for outcome in outcomes])  # type: ignore[misc]
+        await self._write(session, jobs, [outcome.credential_json for outcome in outcomes])  # type: ignore[misc]
 
     async def _not_issued(self, session: AsyncSession, passed: list[AssessmentPassed]) -> list[AssessmentPassed]:
         """The batch's awards without a credential yet, each once."""
@@ -195,30 +195,32 @@ class IssueCredential:
             return nullcontext(session)
         return transaction(self._sessions)
 
-    async def _write(self, session: AsyncSession, jobs: list[SigningJob], signed: list[dict[str, Any]]) -> None:
+    async def _write(self, session: AsyncSession, jobs: list[SigningJob], signed: list[str]) -> None:
+        ids = [credential_uuid(job.passed.award_id) for job in jobs]
         rows = [
             {
-                "credential_id": credential_uuid(job.passed.award_id),
+                "credential_id": credential_id,
                 "award_id": job.passed.award_id,
                 "tenant_id": job.passed.tenant_id,
                 "learner_id": job.passed.learner_id,
                 "achievement_id": job.passed.achievement.id,
                 "issuer_id": job.issuer.id,
-                "credential": json.dumps(credential),
+                "credential": credential,
                 "issued_at": job.issued_at,
                 "status_list_id": job.slot.list_id,
                 "status_list_index": job.slot.index,
             }
-            for job, credential in zip(jobs, signed, strict=True)
+            for job, credential_id, credential in zip(jobs, ids, signed, strict=True)
         ]
         # Another replica may have issued some of these awards meanwhile (a rebalance): theirs stand, ours go.
         inserted = {
             row.award_id for row in await insert_new(session, IssuedCredential, rows, IssuedCredential.award_id)
         }
         events = []
-        for job, credential in zip(jobs, signed, strict=True):
+        for job, credential_id, credential_json in zip(jobs, ids, signed, strict=True):
             if job.passed.award_id not in inserted:
                 continue
+            credential = json.loads(credential_json)
             issued = BadgeIssued(
                 tenant_id=job.passed.tenant_id,
                 learner_id=job.passed.learner_id,
@@ -229,8 +231,12 @@ class IssueCredential:
                 issued_at=job.issued_at,
                 credential=credential,
             )
-            ce_id = str(credential_uuid(job.passed.award_id))
-            events.append((issued, CloudEvent(id=ce_id, source=SOURCE, type=BadgeIssued.CE_TYPE, subject=issued.key())))
+            events.append(
+                (
+                    issued,
+                    CloudEvent(id=str(credential_id), source=SOURCE, type=BadgeIssued.CE_TYPE, subject=issued.key()),
+                )
+            )
         await stage_events(session, IssuerOutbox, events)
 
 

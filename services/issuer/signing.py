@@ -13,6 +13,7 @@ contexts again, about a CPU-second each, paid inside the first batch.
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import sys
@@ -68,9 +69,11 @@ class SigningJob:
 
 @dataclass(frozen=True)
 class SigningOutcome:
-    """The signed credential, or why this award can never make one (the record is then dead-lettered)."""
+    """The signed credential as JSON text, or why this award can never make one (the record is then
+    dead-lettered). Text, serialised by the worker: the service stores it as it is, and a string crosses the pipe
+    back far cheaper than a pickled tree of dicts."""
 
-    credential: dict[str, Any] | None = None
+    credential_json: str | None = None
     refusal: str | None = None
 
 
@@ -86,7 +89,8 @@ def _sign(job: SigningJob, key: Any) -> SigningOutcome:
             job.passed, issuer=job.issuer, public_base_url=job.public_base_url, issued_at=job.issued_at
         )
         unsigned["credentialStatus"] = status_entry(job.slot).model_dump(mode="json", by_alias=True)
-        return SigningOutcome(credential=sign_credential(unsigned, key, job.verification_method, job.issued_at))
+        signed = sign_credential(unsigned, key, job.verification_method, job.issued_at)
+        return SigningOutcome(credential_json=json.dumps(signed))
     except ValidationError as error:
         return SigningOutcome(refusal=f"invalid credential: {describe_validation_error(error)}")
     except CredentialError as error:
