@@ -43,6 +43,7 @@ from shared.messaging.records import describe_validation_error
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 WORKER_MODULE = "services.issuer.signing_worker"
+CLI_MODULE = "services.cli"  # the `credstream` console script's module
 
 # JSON-LD processing (pyld's context cache) is not thread-safe: two signatures computed at once in one process
 # can fail. Whatever this process signs itself (lone credentials, status lists) goes through this one thread.
@@ -128,13 +129,14 @@ def warm_up() -> None:
 
 
 def _preload() -> list[str]:
-    """What the forkserver imports: the signing modules, and the service's main module, which multiprocessing
-    imports again in every worker (as `__mp_main__`; then a re-run of its body, its imports already done)."""
-    main = getattr(sys.modules["__main__"], "__spec__", None)
-    name = getattr(main, "name", None)
-    if not name or name.endswith("__main__"):
-        return [WORKER_MODULE]
-    return [WORKER_MODULE, name]
+    """What the forkserver imports: the signing modules, and the service's command line, which multiprocessing
+    runs again in every worker as `__mp_main__` (`python -m <module>`: that module; the `credstream` script: a
+    file that imports `services.cli`); with its imports done in the forkserver, that re-run costs next to nothing."""
+    main = getattr(getattr(sys.modules["__main__"], "__spec__", None), "name", None)
+    modules = [WORKER_MODULE, CLI_MODULE]
+    if main and main != CLI_MODULE and not main.endswith("__main__"):
+        modules.append(main)
+    return modules
 
 
 def _ready() -> int:
