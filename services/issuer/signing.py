@@ -4,10 +4,10 @@ Signing is pure CPU (JSON-LD canonicalisation in Python), so a batch is split ov
 A job carries everything it needs, the key as its 32-byte seed: the decrypted key only ever travels over the
 pipe between the service and its own workers.
 
-Workers are forked from a forkserver that has imported and warmed only what signing needs
-(`services.issuer.signing_worker`), and the service starts them when it starts (`SigningPool.start`). Spawned
-workers each imported the service's whole CLI (web framework, database, migrations) and processed the JSON-LD
-contexts again, about a CPU-second each, paid inside the first batch.
+Workers are forked from a forkserver that has imported the service's command line and the signing modules and
+signed one sample credential (`services.issuer.signing_worker`), and the service starts them when it starts
+(`SigningPool.start`). Spawned workers each imported the whole CLI (web framework, database, migrations) and
+processed the JSON-LD contexts again, about a CPU-second each, paid inside the first batch.
 """
 
 from __future__ import annotations
