@@ -160,6 +160,7 @@ async def bench(args: argparse.Namespace) -> int:
         for name, found in discover_local({}, infra.kafka_bootstrap_servers, database_url).pids.items():
             for pid in found:
                 pids.add(name, pid)
+        await settled(pids)
         target = LoadTarget(
             enrollment_urls=tuple(processes.url(n) for n in processes.replica_names("enrollment")),
             assessment_url=processes.url("assessment"),
@@ -186,6 +187,20 @@ async def bench(args: argparse.Namespace) -> int:
             quota.remove()
         await fresh_database(infra.database_url, f"bench_{run}", drop=True)
     return code
+
+
+async def settled(pids: ProcessGroups, *, quiet: float = 0.1, most: float = 30.0) -> None:
+    """Wait (at most `most` s) until every service's processes use under `quiet` CPUs: work a service starts in
+    the background once ready (the issuer forking and warming its signing workers) is then not mistaken for its
+    idle cost by the idle sample, nor counted per badge."""
+    before = pids.cpu_seconds()
+    for _ in range(int(most)):
+        await asyncio.sleep(1.0)
+        now = pids.cpu_seconds()
+        busy = {name: now[name] - before.get(name, 0.0) for name in SERVICES if name in now}
+        before = now
+        if all(used < quiet for used in busy.values()):
+            return
 
 
 def main() -> int:

@@ -175,7 +175,8 @@ def build(wiring: Wiring) -> ServiceParts:
             return Response(status_code=304, headers=headers)
         return Response(row.credential, media_type=VC_MEDIA_TYPE, headers=headers)
 
-    issue = IssueCredential(settings, issuers, status_lists, sessions, shared_pool(settings.signing_processes()))
+    signing = shared_pool(settings.signing_processes())
+    issue = IssueCredential(settings, issuers, status_lists, sessions, signing)
     consumer = BatchConsumer(
         name=NAME,
         topic=Topic.ASSESSMENT_PASSED,
@@ -191,7 +192,16 @@ def build(wiring: Wiring) -> ServiceParts:
         for tenant_id in settings.issuers:
             await _in_transaction(sessions, lambda session, t=tenant_id: issuers.keys.active_key(session, t))
 
-    return ServiceParts(name=NAME, http=app, consumers=[consumer], relay=relay, on_start=[configured_issuers_have_keys])
+    async def start_signing_workers() -> None:
+        signing.start()  # in the background: forked and warm before the first batch, not inside it
+
+    return ServiceParts(
+        name=NAME,
+        http=app,
+        consumers=[consumer],
+        relay=relay,
+        on_start=[configured_issuers_have_keys, start_signing_workers],
+    )
 
 
 async def _in_transaction(sessions: SessionFactory, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

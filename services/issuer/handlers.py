@@ -34,7 +34,7 @@ from shared.credentials.keys import DID_KEY_PREFIX, key_to_seed
 from shared.credentials.proof import sign_credential
 from shared.db.bulk import insert_new
 from shared.db.engine import SessionFactory, transaction
-from shared.db.outbox import stage_event
+from shared.db.outbox import stage_event, stage_events
 from shared.messaging.records import PoisonRecord
 from shared.settings import DidMethod, Settings
 
@@ -131,14 +131,21 @@ class IssueCredential:
             return
         issued_at = _now()
         reserved = await self._reserve(session, awards, issued_at)
+        # One signer per tenant in a batch: derive its seed and issuer profile once, not once per credential.
+        signers = {passed.tenant_id: signer for passed, (signer, _slot) in zip(awards, reserved, strict=True)}
+        seeds = {tenant: key_to_seed(signer.key.private_key) for tenant, signer in signers.items()}
+        profiles = {
+            tenant: issuer_profile(signer.did, tenant, self._settings.issuers.get(tenant))
+            for tenant, signer in signers.items()
+        }
         jobs = [
             SigningJob(
                 passed=passed,
-                issuer=issuer_profile(signer.did, passed.tenant_id, self._settings.issuers.get(passed.tenant_id)),
+                issuer=profiles[passed.tenant_id],
                 public_base_url=self._settings.public_base_url,
                 issued_at=issued_at,
                 slot=slot,
-                seed=key_to_seed(signer.key.private_key),
+                seed=seeds[passed.tenant_id],
                 verification_method=signer.verification_method,
             )
             for passed, (signer, slot) in zip(awards, reserved, strict=True)
@@ -149,7 +156,7 @@ class IssueCredential:
         for job, outcome in zip(jobs, outcomes, strict=True):
             if outcome.refusal is not None:
                 raise PoisonRecord(f"award {job.passed.award_id}: {outcome.refusal}")
-        await self._write(session, jobs, [outcome.credential for outcome in outcomes])  # type: ignore[misc]
+        await self._write(session, jobs, [outcome.credential_json for outcome in outcomes])  # type: ignore[misc]
 
     async def _not_issued(self, session: AsyncSession, passed: list[AssessmentPassed]) -> list[AssessmentPassed]:
         """The batch's awards without a credential yet, each once."""
@@ -188,29 +195,32 @@ class IssueCredential:
             return nullcontext(session)
         return transaction(self._sessions)
 
-    async def _write(self, session: AsyncSession, jobs: list[SigningJob], signed: list[dict[str, Any]]) -> None:
+    async def _write(self, session: AsyncSession, jobs: list[SigningJob], signed: list[str]) -> None:
+        ids = [credential_uuid(job.passed.award_id) for job in jobs]
         rows = [
             {
-                "credential_id": credential_uuid(job.passed.award_id),
+                "credential_id": credential_id,
                 "award_id": job.passed.award_id,
                 "tenant_id": job.passed.tenant_id,
                 "learner_id": job.passed.learner_id,
                 "achievement_id": job.passed.achievement.id,
                 "issuer_id": job.issuer.id,
-                "credential": json.dumps(credential),
+                "credential": credential,
                 "issued_at": job.issued_at,
                 "status_list_id": job.slot.list_id,
                 "status_list_index": job.slot.index,
             }
-            for job, credential in zip(jobs, signed, strict=True)
+            for job, credential_id, credential in zip(jobs, ids, signed, strict=True)
         ]
         # Another replica may have issued some of these awards meanwhile (a rebalance): theirs stand, ours go.
         inserted = {
             row.award_id for row in await insert_new(session, IssuedCredential, rows, IssuedCredential.award_id)
         }
-        for job, credential in zip(jobs, signed, strict=True):
+        events = []
+        for job, credential_id, credential_json in zip(jobs, ids, signed, strict=True):
             if job.passed.award_id not in inserted:
                 continue
+            credential = json.loads(credential_json)
             issued = BadgeIssued(
                 tenant_id=job.passed.tenant_id,
                 learner_id=job.passed.learner_id,
@@ -221,14 +231,13 @@ class IssueCredential:
                 issued_at=job.issued_at,
                 credential=credential,
             )
-            ce_id = str(credential_uuid(job.passed.award_id))
-            stage_event(
-                session,
-                IssuerOutbox,
-                issued,
-                CloudEvent(id=ce_id, source=SOURCE, type=BadgeIssued.CE_TYPE, subject=issued.key()),
+            events.append(
+                (
+                    issued,
+                    CloudEvent(id=str(credential_id), source=SOURCE, type=BadgeIssued.CE_TYPE, subject=issued.key()),
+                )
             )
-        await session.flush()
+        await stage_events(session, IssuerOutbox, events)
 
 
 @dataclass(frozen=True)

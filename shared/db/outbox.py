@@ -8,6 +8,7 @@ import json
 import zlib
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import delete, func, insert, select, text
@@ -53,6 +54,10 @@ async def stage_events(
         )
     if rows:
         await session.execute(insert(table.__table__), rows)  # type: ignore[attr-defined]  # Core: no per-row ORM work
+
+
+def _records(rows: Sequence[Any]) -> list[OutboundRecord]:
+    return [OutboundRecord(r.topic, r.key, r.value.encode(), json.loads(r.headers)) for r in rows]
 
 
 class OutboxRelay:
@@ -112,18 +117,10 @@ class OutboxRelay:
                 ).scalar_one()
                 if not locked:
                     return 0
-            rows = (
-                (
-                    await session.execute(select(table).order_by(table.id).limit(self._batch_size))  # type: ignore[arg-type]
-                )
-                .scalars()
-                .all()
-            )
+            rows = await self._read_batch(session)
             if not rows:
                 return 0
-            await self._publisher.publish(
-                [OutboundRecord(r.topic, r.key, r.value.encode(), json.loads(r.headers)) for r in rows]
-            )
+            await self._publisher.publish(_records(rows))
             await session.execute(delete(table).where(table.id.in_([r.id for r in rows])))  # type: ignore[union-attr]
             return len(rows)
 
@@ -133,21 +130,19 @@ class OutboxRelay:
         write to the same database, so the batch is read, published, then deleted in separate transactions."""
         table = self._table
         async with transaction(self._sessions) as session:
-            rows = (
-                (
-                    await session.execute(select(table).order_by(table.id).limit(self._batch_size))  # type: ignore[arg-type]
-                )
-                .scalars()
-                .all()
-            )
+            rows = await self._read_batch(session)
         if not rows:
             return 0
-        await self._publisher.publish(
-            [OutboundRecord(r.topic, r.key, r.value.encode(), json.loads(r.headers)) for r in rows]
-        )
+        await self._publisher.publish(_records(rows))
         async with transaction(self._sessions) as session:
             await session.execute(delete(table).where(table.id.in_([r.id for r in rows])))  # type: ignore[union-attr]
         return len(rows)
+
+    async def _read_batch(self, session: AsyncSession) -> Sequence[Any]:
+        """The oldest `batch_size` staged rows, as plain rows (Core: no ORM objects to build and track)."""
+        columns = self._table.__table__.c  # type: ignore[attr-defined]
+        query = select(columns.id, columns.topic, columns.key, columns.value, columns.headers)
+        return (await session.execute(query.order_by(columns.id).limit(self._batch_size))).all()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set; transport or database errors are logged and retried with back-off.

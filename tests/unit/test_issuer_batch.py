@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from structlog.testing import capture_logs
 
 from services.issuer.adapters.keystore import KeyEncryption, KeyStore
 from services.issuer.adapters.status_lists import StatusLists
 from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, StatusList, as_utc
 from services.issuer.domain import issuer_profile
 from services.issuer.handlers import IssueCredential, Issuers
-from services.issuer.signing import SigningJob, SigningPool
+from services.issuer.signing import SigningJob, SigningPool, warm_up
 from services.issuer.status import Slot
 from shared.contracts import AssessmentPassed, CloudEvent
 from shared.credentials.keys import did_key, did_key_verification_method, generate_key, key_to_seed
@@ -111,3 +112,23 @@ async def test_lone_credentials_signed_at_the_same_time_all_sign() -> None:
 
     outcomes = await asyncio.gather(*(pool.sign([job(n)]) for n in range(60)))
     assert [outcome.refusal for [outcome] in outcomes] == [None] * 60
+
+
+async def test_workers_started_with_the_service_sign_a_batch(settings: Settings, sessions: SessionFactory) -> None:
+    pool = SigningPool(2)
+    pool.start()  # forked from the warm forkserver in the background, before the first batch
+    try:
+        async with transaction(sessions) as session:
+            await handler(settings, sessions, pool).issue(
+                session, batch_of(*(passed_award("acme", f"s{n}") for n in range(3)))
+            )
+    finally:
+        pool.close()
+    assert await count(sessions, IssuedCredential) == 3
+    assert await count(sessions, IssuerOutbox) == 3
+
+
+def test_the_forkserver_warm_up_signs_its_sample_credential() -> None:
+    with capture_logs() as logs:
+        warm_up()
+    assert logs == []
