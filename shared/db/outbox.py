@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.backoff import Backoff
 from shared.contracts import CloudEvent, TopicEvent
+from shared.db.bulk import insert_rows
 from shared.db.engine import SessionFactory, transaction
 from shared.db.tables import OutboxRecord, utcnow
 from shared.messaging.records import OutboundRecord, RecordPublisher, event_record
@@ -57,7 +58,7 @@ async def stage_records(session: AsyncSession, table: type[OutboxRecord], record
         }
         for record in records
     ]
-    await session.execute(insert(table.__table__), rows)  # type: ignore[attr-defined]  # Core: no per-row ORM work
+    await insert_rows(session, table, rows)
 
 
 class OutboxRelay:
