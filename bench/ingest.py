@@ -2,13 +2,18 @@
 activities over HTTP to a real `credstream serve enrollment` process (PostgreSQL, Kafka, outbox relay running).
 
     . .cache/local/infra.env        # DATABASE_URL (its server is used, each run gets a fresh database), Kafka
-    .venv/bin/python bench/ingest.py [--senders 8] [--batch 500] [--seconds 20] [--baseline main]
+    .venv/bin/python bench/ingest.py [--senders 8] [--batch 500] [--seconds 20] [--baseline main | --code DIR] [--cpu 0]
 
 `--baseline REF` first runs the same load against the code of git ref REF (exported with `git archive`, same
-virtualenv), so before and after are compared in one run at about the same load. For each run it prints
-activities/s, the service's and the PostgreSQL server's CPU-ms per activity (the server when it runs on this
-machine), the SQL statements the service sent per activity (SQLAlchemy cursor executions, an executemany counting
-once, plus pool pre-pings if the engine makes them) and the load average.
+virtualenv), `--code DIR` against the tree in DIR (e.g. `git archive main | tar -x -C DIR`), so before and after
+are compared in one run at about the same load. `--cpu N` pins the service to core N (taskset) and the load
+generator to the other cores. For each run it prints activities/s accepted (wall clock), activities per
+CPU-second of the service (the better guide to one free core on a busy machine), the service's and the PostgreSQL
+server's CPU-ms per activity (the server when it runs on this machine), the SQL statements the service sent per
+activity (SQLAlchemy cursor executions, an executemany counting once, plus pool pre-pings if the engine makes
+them) and the load average. Accepting is only half the work: the outbox relay publishes to Kafka behind it. The
+run's CPU therefore runs until the outbox is empty again (the rows left when the senders stopped and how long
+they took to publish are printed), so an accepted activity is counted with its relay work.
 A measurement, not a test: numbers depend on the machine and its load.
 """
 
@@ -89,12 +94,16 @@ class Result:
     counts: dict[str, int]
     load_before: str
     load_after: str
+    backlog: int  # outbox rows not yet published when the senders stopped
+    drain_seconds: float  # until the outbox was empty again
 
     def row(self) -> dict[str, Any]:
         statements = self.counts["statements"] + self.counts["pings"]
         return {
             "code": self.label,
             "activities_per_s": round(self.activities / self.seconds),
+            "activities_per_cpu_s": round(self.activities / self.cpu_seconds),
+            "published_per_s": round(self.activities / (self.seconds + self.drain_seconds)),
             "cpu_ms_per_activity": round(1000 * self.cpu_seconds / self.activities, 3),
             "postgres_cpu_ms_per_activity": None
             if self.postgres_cpu_seconds is None
@@ -103,6 +112,8 @@ class Result:
             "transactions_per_activity": round(self.counts["commits"] / self.activities, 4),
             "activities": self.activities,
             "seconds": round(self.seconds, 2),
+            "outbox_backlog": self.backlog,
+            "drain_seconds": round(self.drain_seconds, 2),
             "loadavg_before": self.load_before,
             "loadavg_after": self.load_after,
         }
@@ -152,8 +163,9 @@ async def _measure(label: str, tree: Path, args: argparse.Namespace, work: Path,
         "CREDSTREAM_CONSUMER_GROUP_PREFIX": f"bench-{database.name}",
         "LOG_LEVEL": "WARNING",
     }
+    pin = ["taskset", "-c", str(args.cpu)] if args.cpu is not None else []
     service = await asyncio.create_subprocess_exec(
-        sys.executable, str(SCRIPT), "--serve", str(counts_file), cwd=tree, env=env
+        *pin, sys.executable, str(SCRIPT), "--serve", str(counts_file), cwd=tree, env=env
     )
     url = f"http://127.0.0.1:{port}"
     run = uuid.uuid4().hex[:8]
@@ -195,7 +207,16 @@ async def _measure(label: str, tree: Path, args: argparse.Namespace, work: Path,
             pg_before = process_tree_cpu_seconds(postgres) if postgres else 0.0
             load_before, cpu_before, started = loadavg(), cpu_seconds(service.pid), time.monotonic()
             await asyncio.gather(*(sender(mine) for mine in payloads))
-            elapsed, cpu_after, load_after = time.monotonic() - started, cpu_seconds(service.pid), loadavg()
+            elapsed = time.monotonic() - started
+            backlog = await outbox_rows(database)
+            for _ in range(3000):  # at most about 5 minutes
+                if not await outbox_rows(database):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError(f"{label}: the outbox relay did not publish the backlog")
+            drained = time.monotonic() - started - elapsed
+            cpu_after, load_after = cpu_seconds(service.pid), loadavg()
             pg_cpu = process_tree_cpu_seconds(postgres) - pg_before if postgres else None
             after_counts = await counters(service, counts_file)
     finally:
@@ -206,7 +227,19 @@ async def _measure(label: str, tree: Path, args: argparse.Namespace, work: Path,
             service.kill()
             await service.wait()
     counts = {name: after_counts[name] - before_counts[name] for name in after_counts}
-    return Result(label, accepted, elapsed, cpu_after - cpu_before, pg_cpu, counts, load_before, load_after)
+    return Result(
+        label, accepted, elapsed, cpu_after - cpu_before, pg_cpu, counts, load_before, load_after, backlog, drained
+    )
+
+
+async def outbox_rows(database: Database) -> int:
+    import asyncpg
+
+    connection = await asyncpg.connect(database.dsn())
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM enrollment_outbox"))
+    finally:
+        await connection.close()
 
 
 async def counters(service: asyncio.subprocess.Process, counts_file: Path) -> dict[str, int]:
@@ -230,9 +263,15 @@ def main(args: argparse.Namespace) -> None:
         raise SystemExit("set DATABASE_URL to PostgreSQL (. .cache/local/infra.env)")
     subprocess.run([sys.executable, "-m", "services.cli", "create-topics"], cwd=ROOT, check=True)
     results = []
+    if args.cpu is not None:  # the load generator stays off the service's core
+        others = set(os.sched_getaffinity(0)) - {args.cpu}
+        if others:
+            os.sched_setaffinity(0, others)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
         runs = [(f"{args.baseline} (baseline)", export(args.baseline, work))] if args.baseline else []
+        if args.code:
+            runs.append((f"{args.code} (baseline)", Path(args.code).resolve()))
         runs.append(("this tree", ROOT))
         for _ in range(args.rounds):
             for label, tree in runs:
@@ -240,11 +279,15 @@ def main(args: argparse.Namespace) -> None:
                 results.append(result.row())
                 print(json.dumps(result.row()), flush=True)
     print(f"\n{args.senders} senders x {args.batch} activities per request, {args.seconds} s per run")
-    print(f"{'code':<24}{'act/s':>8}{'CPU-ms/act':>12}{'PG CPU-ms':>11}{'SQL/act':>9}{'tx/act':>8}   loadavg")
+    print(
+        f"{'code':<24}{'act/s':>8}{'act/CPU-s':>10}{'backlog':>9}{'drain s':>8}{'CPU-ms/act':>11}{'PG CPU-ms':>10}"
+        f"{'SQL/act':>9}{'tx/act':>8}   loadavg"
+    )
     for row in results:
         print(
-            f"{row['code']:<24}{row['activities_per_s']:>8}{row['cpu_ms_per_activity']:>12}"
-            f"{row['postgres_cpu_ms_per_activity'] or '-':>11}"
+            f"{row['code']:<24}{row['activities_per_s']:>8}{row['activities_per_cpu_s']:>10}"
+            f"{row['outbox_backlog']:>9}{row['drain_seconds']:>8}{row['cpu_ms_per_activity']:>11}"
+            f"{row['postgres_cpu_ms_per_activity'] or '-':>10}"
             f"{row['sql_per_activity']:>9}{row['transactions_per_activity']:>8}"
             f"   {row['loadavg_before']} -> {row['loadavg_after']}"
         )
@@ -263,6 +306,8 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20, help="how long each run sends")
     parser.add_argument("--requests", type=int, help="requests prepared per sender (default: enough for 10k/s)")
     parser.add_argument("--baseline", help="git ref to measure first with the same load (e.g. main)")
+    parser.add_argument("--code", help="a directory holding the code to measure first (e.g. an older commit's tree)")
+    parser.add_argument("--cpu", type=int, help="pin the service to this core (taskset); the senders avoid it")
     parser.add_argument("--rounds", type=int, default=1, help="alternate baseline and this tree this many times")
     parser.add_argument("--out", default="out/bench/ingest.json", help="where to write the results as JSON")
     main(parser.parse_args())

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from fastapi import Depends, FastAPI, Path
+from fastapi import Depends, FastAPI, Path, Response
 from jwt import PyJWK
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -246,7 +246,7 @@ def install_admin_routes(
         return [UnmappedPublic.model_validate(row, from_attributes=True) for row in rows]
 
     @app.post(base + "/{connection_id}/unmapped/replay", response_model=Receipt, dependencies=admin, tags=["admin"])
-    async def replay(tenant_id: TenantPath, connection_id: str) -> Receipt:
+    async def replay(tenant_id: TenantPath, connection_id: str) -> Response:
         """Run the kept unmapped activities through the current rules; those now mapped are recorded."""
         try:
             async with transaction(sessions) as session:
@@ -255,4 +255,4 @@ def install_admin_routes(
         except InvalidActivity as error:
             raise ProblemError(422, "Unmapped activity still invalid", str(error)) from None
         wake()
-        return receipt(results)
+        return receipt(results, status_code=200)

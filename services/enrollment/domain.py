@@ -3,12 +3,19 @@
 import hashlib
 import secrets
 import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic_core import to_json
 
 from shared.contracts import CloudEvent, EnrollmentRecorded, LmsActivity, RecipientIdentity
 from shared.ids import name_of
+from shared.messaging.records import OutboundRecord
 
 SOURCE = "credstream/enrollment"
 _NAMESPACE = uuid.UUID("4d1f4f0e-6c1b-4f7e-9a55-0d6b2f1d6a01")
+# The activity fields an EnrollmentRecorded carries over as they are (both are `_Activity`s), in the contract's order.
+_CARRIED = tuple(name for name in EnrollmentRecorded.model_fields if name in LmsActivity.model_fields)
 
 
 def hash_email(email: str, salt: str) -> RecipientIdentity:
@@ -17,41 +24,42 @@ def hash_email(email: str, salt: str) -> RecipientIdentity:
     return RecipientIdentity(identity_hash=f"sha256${digest}", salt=salt, identity_type="emailAddress")
 
 
-def normalise(activity: LmsActivity, source: str, *, salt: str | None = None) -> EnrollmentRecorded:
-    """The native LMS event as the enrollment contract (other formats are mapped onto LmsActivity first).
+def recorded_fields(activity: LmsActivity, source: str, *, salt: str | None = None) -> dict[str, Any]:
+    """The EnrollmentRecorded fields for a native LMS event, in the contract's order (other formats are mapped
+    onto LmsActivity first).
 
     The e-mail address, if any, leaves as a salted hash only: the raw address never reaches Kafka.
     """
     recipient = None
     if activity.learner_email:
         recipient = hash_email(activity.learner_email, salt or secrets.token_hex(16))
-    return EnrollmentRecorded(
-        tenant_id=activity.tenant_id,
-        learner_id=activity.learner_id,
-        kind=activity.kind,
-        learner_name=activity.learner_name,
-        achievement_id=activity.achievement_id,
-        assessment_id=activity.assessment_id,
-        score=activity.score,
-        max_score=activity.max_score,
-        success=activity.success,
-        rubric=activity.rubric,
-        answers=activity.answers,
-        source_activity_id=activity.source_activity_id,
-        occurred_at=activity.occurred_at,
-        source=source,
-        source_event_id=activity.event_id,
-        recipient=recipient,
-    )
+    values = activity.__dict__
+    fields = {name: values[name] for name in _CARRIED}
+    fields.update(source=source, source_event_id=activity.event_id, recipient=recipient)
+    return fields
+
+
+def normalise(activity: LmsActivity, source: str, *, salt: str | None = None) -> EnrollmentRecorded:
+    """The native LMS event as the enrollment contract."""
+    return EnrollmentRecorded.model_validate(recorded_fields(activity, source, salt=salt))
+
+
+def enrollment_record(activity: LmsActivity, source: str, *, salt: str | None = None) -> OutboundRecord:
+    """What `event_record(normalise(activity), enrollment_cloud_event(…))` gives, without building and validating
+    the EnrollmentRecorded again: the activity is a validated LmsActivity whose fields the contract carries with
+    the same types and constraints, so its fields are serialised as they are (building and serialising the model
+    was a third of the service's CPU per activity)."""
+    fields = recorded_fields(activity, source, salt=salt)
+    key = f"{activity.tenant_id}:{activity.learner_id}"
+    ce = _cloud_event(activity.tenant_id, activity.event_id, key, activity.occurred_at)
+    return OutboundRecord(str(EnrollmentRecorded.TOPIC), key, to_json(fields), ce.to_header_dict())
 
 
 def enrollment_cloud_event(event: EnrollmentRecorded) -> CloudEvent:
     """Deterministic id: re-emitting the same LMS event can never look like a new one downstream."""
-    event_id = uuid.uuid5(_NAMESPACE, name_of(event.tenant_id, event.source_event_id))
-    return CloudEvent(
-        id=str(event_id),
-        source=SOURCE,
-        type=EnrollmentRecorded.CE_TYPE,
-        subject=event.key(),
-        time=event.occurred_at,
-    )
+    return _cloud_event(event.tenant_id, event.source_event_id, event.key(), event.occurred_at)
+
+
+def _cloud_event(tenant_id: str, source_event_id: str, key: str, occurred_at: datetime) -> CloudEvent:
+    event_id = uuid.uuid5(_NAMESPACE, name_of(tenant_id, source_event_id))
+    return CloudEvent(id=str(event_id), source=SOURCE, type=EnrollmentRecorded.CE_TYPE, subject=key, time=occurred_at)

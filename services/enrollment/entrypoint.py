@@ -3,7 +3,7 @@ mapping and rate limits) and from Kafka (any of those formats); normalised, de-d
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -50,7 +50,7 @@ def build(wiring: Wiring) -> ServiceParts:
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ACTIVITIES_SCHEMA}}}
         },
     )
-    async def post_activities(request: Request) -> Receipt:
+    async def post_activities(request: Request) -> Response:
         """Accept one native LMS activity or a batch. 202 means stored durably; it will reach the pipeline."""
         # Credentials first (401 before anything about the body), then strict JSON (400), then the contract (422).
         body = await request.body()

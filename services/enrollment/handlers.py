@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrollment.adapters.connection_store import Connection, rules_of
@@ -20,12 +20,12 @@ from services.enrollment.adapters.tables import (
     ReceivedLmsEvent,
     UnmappedActivity,
 )
-from services.enrollment.domain import enrollment_cloud_event, normalise
+from services.enrollment.domain import enrollment_record
 from services.enrollment.formats import Format, Ignored, Item, Observation
 from services.enrollment.mapping import Unmapped, resolve, to_activity
 from shared.contracts import ActivityKind, CloudEvent, LmsActivity
-from shared.db.bulk import insert_new
-from shared.db.outbox import stage_events
+from shared.db.bulk import insert_new, insert_rows
+from shared.db.outbox import stage_records
 from shared.messaging.records import describe_validation_error
 
 
@@ -93,10 +93,8 @@ async def record_activities(session: AsyncSession, activities: Sequence[LmsActiv
         for a in recorded
         if a.kind is not ActivityKind.ENROLLED and a.assessment_id is not None and a.score is not None
     ]
-    if attempts:
-        await session.execute(insert(AssessmentAttempt.__table__), attempts)  # type: ignore[attr-defined]
-    events = [normalise(activity, source) for activity in recorded]
-    await stage_events(session, EnrollmentOutbox, [(event, enrollment_cloud_event(event)) for event in events])
+    await insert_rows(session, AssessmentAttempt, attempts)
+    await stage_records(session, EnrollmentOutbox, [enrollment_record(activity, source) for activity in recorded])
     statuses = [Recorded.DUPLICATE] * len(activities)
     for position in accepted:
         statuses[position] = Recorded.ACCEPTED

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 from sqlalchemy.exc import IntegrityError
 
 from services.enrollment.adapters.connection_store import Connection, by_api_key, open_connection
@@ -59,25 +60,30 @@ class Receipt(BaseModel):
     results: list[ActivityReceipt]
 
 
-def receipt(results: list[ItemResult]) -> Receipt:
-    count = {status: sum(r.status is status for r in results) for status in Recorded}
-    return Receipt(
-        accepted=count[Recorded.ACCEPTED],
-        duplicates=count[Recorded.DUPLICATE],
-        unmapped=count[Recorded.UNMAPPED],
-        ignored=count[Recorded.IGNORED],
-        results=[
-            ActivityReceipt(
-                event_id=r.event_id,
-                status=r.status,
-                pointer=r.pointer,
-                kind=r.kind,
-                reason=r.reason,
-                notes=list(r.notes),
-            )
+def receipt(results: list[ItemResult], *, status_code: int = 202) -> Response:
+    """The answer: a Receipt, serialised straight from the results (building and validating 500 receipt models
+    per request, then FastAPI dumping and validating them again, cost more than recording the activities)."""
+    count = {status: 0 for status in Recorded}
+    for result in results:
+        count[result.status] += 1
+    body = {
+        "accepted": count[Recorded.ACCEPTED],
+        "duplicates": count[Recorded.DUPLICATE],
+        "unmapped": count[Recorded.UNMAPPED],
+        "ignored": count[Recorded.IGNORED],
+        "results": [
+            {
+                "event_id": r.event_id,
+                "status": r.status,
+                "pointer": r.pointer,
+                "kind": r.kind,
+                "reason": r.reason,
+                "notes": r.notes,
+            }
             for r in results
         ],
-    )
+    }
+    return Response(to_json(body), status_code=status_code, media_type="application/json")
 
 
 def invalid(error: FormatError, fmt: Format) -> ProblemError:
@@ -223,20 +229,20 @@ def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wa
         return connection, items
 
     @app.post("/caliper", status_code=202, response_model=Receipt, tags=["lms"])
-    async def post_caliper(request: Request) -> Receipt:
+    async def post_caliper(request: Request) -> Response:
         """IMS Caliper 1.1: an envelope `{sensor, sendTime, dataVersion, data[]}` or a bare event (Canvas Live
         Events in Caliper format, optionally JWT-signed)."""
         connection, items = await receive(request, Format.CALIPER)
         return receipt(await record(connection, items, Format.CALIPER))
 
     @app.post("/canvas/live-events", status_code=202, response_model=Receipt, tags=["lms"])
-    async def post_canvas(request: Request) -> Receipt:
+    async def post_canvas(request: Request) -> Response:
         """Canvas Live Events in Canvas format: `{metadata, body}` (optionally JWT-signed)."""
         connection, items = await receive(request, Format.CANVAS)
         return receipt(await record(connection, items, Format.CANVAS))
 
     @app.post("/lti/ags/{lineitem:path}/scores", status_code=202, response_model=Receipt, tags=["lms"])
-    async def post_ags_score(lineitem: str, request: Request) -> Receipt:
+    async def post_ags_score(lineitem: str, request: Request) -> Response:
         """LTI Advantage AGS: one Score (`application/vnd.ims.lis.v1.score+json`) for the line item in the path."""
         content_type = media_type(request.headers.get("content-type"))
         if content_type not in (lti_ags.CONTENT_TYPE, "application/json", "application/jwt"):

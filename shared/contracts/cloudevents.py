@@ -34,22 +34,22 @@ class CloudEvent(BaseModel):
 
     def to_headers(self) -> list[tuple[str, bytes]]:
         """Kafka headers in binary mode: `ce_<attribute>`, plus `content-type` for the data."""
-        headers = [
-            ("ce_id", self.id),
-            ("ce_source", self.source),
-            ("ce_type", self.type),
-            ("ce_specversion", self.specversion),
-            ("ce_time", self.time.isoformat().replace("+00:00", "Z")),
-            ("content-type", self.datacontenttype),
-        ]
-        if self.subject:
-            headers.append(("ce_subject", self.subject))
-        if self.dataschema:
-            headers.append(("ce_dataschema", self.dataschema))
-        return [(name, value.encode()) for name, value in headers]
+        return [(name, value.encode()) for name, value in self.to_header_dict().items()]
 
     def to_header_dict(self) -> dict[str, str]:
-        return {name: value.decode() for name, value in self.to_headers()}
+        headers = {
+            "ce_id": self.id,
+            "ce_source": self.source,
+            "ce_type": self.type,
+            "ce_specversion": self.specversion,
+            "ce_time": self.time.isoformat().replace("+00:00", "Z"),
+            "content-type": self.datacontenttype,
+        }
+        if self.subject:
+            headers["ce_subject"] = self.subject
+        if self.dataschema:
+            headers["ce_dataschema"] = self.dataschema
+        return headers
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]]) -> CloudEvent:
