@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import metrics
+from shared import metrics, tracing
 from shared.contracts import CloudEvent, Topic, TopicEvent
 from shared.db.bulk import upsert_statement
 from shared.db.engine import SessionFactory, database_answers, transaction
@@ -72,7 +72,8 @@ class BatchConsumer(Generic[E]):
             except PoisonRecord as poison:
                 dead.append(DeadLetter(record, poison.reason))
         if decoded:
-            await self._run(decoded, dead)
+            with tracing.consuming(self.name, self.topic, [(record.key or "", ce) for record, _event, ce in decoded]):
+                await self._run(decoded, dead)
         metrics.batch_handled(self.name, self.topic, len(records), started)
         return dead
 
