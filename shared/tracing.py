@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from shared.contracts.cloudevents import CloudEvent
 
-_tracer = trace.get_tracer("credstream")
+_tracer_of: list[object] = [None, None]  # (provider, its tracer)
 _propagator = TraceContextTextMapPropagator()
 # Trace context (traceparent, tracestate) of the record being handled, per record key: what an event staged for
 # that key continues.
@@ -82,6 +82,15 @@ def configure(service: str) -> bool:
     return True
 
 
+def _tracer() -> trace.Tracer:
+    # Per provider, not one ProxyTracer for good: that would keep the first SDK tracer after a test restores the
+    # no-op provider.
+    provider = trace.get_tracer_provider()
+    if _tracer_of[0] is not provider:
+        _tracer_of[:] = [provider, provider.get_tracer("credstream")]
+    return _tracer_of[1]  # type: ignore[no-any-return]
+
+
 def enabled() -> bool:
     """Whether an SDK tracer provider is installed (by `configure`, or by a test)."""
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider)
@@ -127,7 +136,7 @@ def consuming(consumer: str, topic: str, items: Sequence[tuple[str, CloudEvent]]
         links = []
         for key, ce in items:
             span = spans.enter_context(
-                _tracer.start_as_current_span(
+                _tracer().start_as_current_span(
                     f"{topic} process",
                     context=parent_context(ce),
                     kind=SpanKind.CONSUMER,
@@ -148,7 +157,7 @@ def consuming(consumer: str, topic: str, items: Sequence[tuple[str, CloudEvent]]
         if len(items) > 1:
             # Current while the batch runs (not a child of any one record's trace); the record spans link to it.
             spans.enter_context(
-                _tracer.start_as_current_span(
+                _tracer().start_as_current_span(
                     f"{consumer} batch",
                     context=trace.set_span_in_context(trace.INVALID_SPAN),
                     links=links,
