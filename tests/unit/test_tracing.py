@@ -18,14 +18,15 @@ from sqlalchemy import select
 from services.enrollment.adapters.tables import EnrollmentOutbox, EnrollmentProcessedEvent
 from shared import tracing
 from shared.contracts import CloudEvent, EnrollmentRecorded, LmsActivity, Topic
-from shared.db.engine import create_engine, session_factory, transaction
-from shared.db.migrations import upgrade
+from shared.db.engine import transaction
 from shared.db.outbox import OutboxRelay, stage_event
 from shared.logs import _add_trace_ids
 from shared.messaging.batch import BatchConsumer
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.records import InboundRecord, OutboundRecord, event_record
 from tests.tracing_support import collected_spans, trace_id
+from tests.unit.test_batch_consumer import consumer as batch_consumer
+from tests.unit.test_batch_consumer import sessions  # noqa: F401 (fixture)
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE}-b7ad6b7169203331-01"
@@ -95,14 +96,6 @@ def test_any_trace_header_from_a_producer_is_read_without_failing(traceparent: s
         assert trace_id(span) == traceparent.split("-")[1]
 
 
-@pytest.fixture
-async def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await upgrade(engine, "enrollment")
-    yield session_factory(engine)
-    await engine.dispose()
-
-
 def inbound(event: LmsActivity, attributes: CloudEvent) -> InboundRecord:
     out = event_record(event, attributes)
     return InboundRecord(out.topic, out.key, out.value, dict(out.headers), 0, 0)
@@ -114,22 +107,21 @@ def recorded(event: LmsActivity) -> EnrollmentRecorded:
     )
 
 
-async def test_a_batch_continues_each_records_trace_and_what_it_stages_carries_it_on(sessions) -> None:  # type: ignore[no-untyped-def]
-    other = "4bf92f3577b34da6a3ce929d0e0e4736"
-    staged: list[OutboundRecord] = []
+def staging_consumer(factory, staged: list[OutboundRecord]) -> BatchConsumer[LmsActivity]:  # type: ignore[no-untyped-def]
+    """The enrollment batch consumer with a handler that builds the record of one event per activity."""
 
     async def handler(session, items) -> None:  # type: ignore[no-untyped-def]
         for event, _ce in items:
             staged.append(event_record(recorded(event), CloudEvent(source="svc", type=EnrollmentRecorded.CE_TYPE)))
 
-    consumer = BatchConsumer(
-        name="enrollment",
-        topic=Topic.LMS_INBOUND,
-        contract=LmsActivity,
-        handler=handler,
-        sessions=sessions,
-        processed_table=EnrollmentProcessedEvent,
-    )
+    return batch_consumer(factory, handler)
+
+
+async def test_a_batch_continues_each_records_trace_and_what_it_stages_carries_it_on(sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 (fixture)
+    other = "4bf92f3577b34da6a3ce929d0e0e4736"
+    staged: list[OutboundRecord] = []
+
+    consumer = staging_consumer(sessions, staged)
     records = [
         inbound(activity("l1", "e1"), ce(TRACEPARENT)),
         inbound(activity("l2", "e2"), ce(f"00-{other}-00f067aa0ba902b7-01")),
@@ -150,7 +142,7 @@ async def test_a_batch_continues_each_records_trace_and_what_it_stages_carries_i
         assert by_key[record.key].split("-")[1:3] == [trace_id(span), format(span.context.span_id, "016x")]
 
 
-async def test_a_single_event_consumer_span_is_current_while_its_handler_runs(sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_a_single_event_consumer_span_is_current_while_its_handler_runs(sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 (fixture)
     seen: list[str | None] = []
 
     async def handler(session, event, attributes) -> None:  # type: ignore[no-untyped-def]
@@ -182,7 +174,7 @@ class Published:
         self.records.extend(records)
 
 
-async def test_the_outbox_stores_the_trace_context_and_the_relay_publishes_it_not_its_own(sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_the_outbox_stores_the_trace_context_and_the_relay_publishes_it_not_its_own(sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 (fixture)
     published = Published()
     relay = OutboxRelay(sessions, EnrollmentOutbox, published)
     with collected_spans():
@@ -202,22 +194,11 @@ async def test_the_outbox_stores_the_trace_context_and_the_relay_publishes_it_no
     assert [r.headers["ce_traceparent"] for r in published.records] == [stored]
 
 
-async def test_with_tracing_off_no_span_is_made_and_the_incoming_context_is_passed_on(sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_with_tracing_off_no_span_is_made_and_the_incoming_context_is_passed_on(sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 (fixture)
     assert not tracing.enabled()
     staged: list[OutboundRecord] = []
 
-    async def handler(session, items) -> None:  # type: ignore[no-untyped-def]
-        for event, _ce in items:
-            staged.append(event_record(recorded(event), CloudEvent(source="svc", type=EnrollmentRecorded.CE_TYPE)))
-
-    consumer = BatchConsumer(
-        name="enrollment",
-        topic=Topic.LMS_INBOUND,
-        contract=LmsActivity,
-        handler=handler,
-        sessions=sessions,
-        processed_table=EnrollmentProcessedEvent,
-    )
+    consumer = staging_consumer(sessions, staged)
     await consumer.handle_records(
         [inbound(activity("l1", "e1"), ce(TRACEPARENT, "v=1")), inbound(activity("l2", "e2"), ce())]
     )
