@@ -15,18 +15,18 @@ from hypothesis import strategies as st
 from opentelemetry import trace
 from sqlalchemy import select
 
-from services.enrollment.adapters.tables import EnrollmentOutbox, EnrollmentProcessedEvent
+from services.enrollment.adapters.tables import EnrollmentOutbox
 from shared import tracing
 from shared.contracts import CloudEvent, EnrollmentRecorded, LmsActivity, Topic
 from shared.db.engine import transaction
 from shared.db.outbox import OutboxRelay, stage_event
 from shared.logs import _add_trace_ids
 from shared.messaging.batch import BatchConsumer
-from shared.messaging.consumer import EventConsumer
 from shared.messaging.records import InboundRecord, OutboundRecord, event_record
 from tests.tracing_support import collected_spans, trace_id
 from tests.unit.test_batch_consumer import consumer as batch_consumer
 from tests.unit.test_batch_consumer import sessions  # noqa: F401 (fixture)
+from tests.unit.test_consumer_pipeline import consumer as event_consumer
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE}-b7ad6b7169203331-01"
@@ -149,14 +149,7 @@ async def test_a_single_event_consumer_span_is_current_while_its_handler_runs(se
         ids = tracing.current_ids()
         seen.append(ids[0] if ids else None)
 
-    consumer = EventConsumer(
-        name="enrollment",
-        topic=Topic.LMS_INBOUND,
-        contract=LmsActivity,
-        handler=handler,
-        sessions=sessions,
-        processed_table=EnrollmentProcessedEvent,
-    )
+    consumer = event_consumer(sessions, handler)
     with collected_spans() as spans:
         await consumer.process(activity(), ce(TRACEPARENT))
     assert seen == [TRACE]
