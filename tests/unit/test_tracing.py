@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from shared import tracing
 from shared.contracts import CloudEvent, EnrollmentRecorded, LmsActivity, Topic
 from shared.db.engine import transaction
 from shared.db.outbox import OutboxRelay, stage_event
+from shared.http import create_app
 from shared.logs import _add_trace_ids
 from shared.messaging.batch import BatchConsumer
 from shared.messaging.records import InboundRecord, OutboundRecord, event_record
@@ -259,3 +261,23 @@ def test_on_when_asked_exports_over_otlp_named_after_the_service() -> None:
         "assert isinstance(processor._batch_processor._exporter, OTLPSpanExporter)\n"
     )
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=120)
+
+
+@pytest.mark.parametrize("sent", [TRACEPARENT, "00-zz-bad", f"00-{'0' * 32}-b7ad6b7169203331-01", "\u00ff" * 60])
+async def test_an_http_request_span_continues_a_valid_traceparent_header_and_ignores_a_bad_one(sent: str) -> None:
+    with collected_spans() as spans:
+        app = create_app("t", max_body_bytes=1000, readiness=[])
+
+        @app.get("/work")
+        async def work() -> dict[str, str | None]:
+            ids = tracing.current_ids()
+            return {"trace": ids[0] if ids else None}
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answer = await client.get("/work", headers={"traceparent": sent.encode("latin-1")})
+            await client.get("/healthz")
+    assert answer.status_code == 200
+    (server,) = [s for s in spans.get_finished_spans() if s.kind is trace.SpanKind.SERVER]  # not /healthz
+    assert answer.json()["trace"] == trace_id(server)
+    assert (trace_id(server) == TRACE) is (sent == TRACEPARENT)
