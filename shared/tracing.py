@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 if TYPE_CHECKING:
@@ -122,15 +122,29 @@ def _header_values(span: trace.Span) -> tuple[str, str | None]:
     return carrier["traceparent"], carrier.get("tracestate") or None
 
 
+class RecordSpans:
+    """The spans of the records being handled, by CloudEvents id (none with tracing off)."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, trace.Span] = {}
+
+    def failed(self, ce_id: str | None, reason: str) -> None:
+        """Mark a record's span as failed (it was dead-lettered)."""
+        span = self.by_id.get(ce_id or "")
+        if span is not None:
+            span.set_status(Status(StatusCode.ERROR, reason[:200]))
+
+
 @contextmanager
-def consuming(consumer: str, topic: str, items: Sequence[tuple[str, CloudEvent]]) -> Iterator[None]:
+def consuming(consumer: str, topic: str, items: Sequence[tuple[str, CloudEvent]]) -> Iterator[RecordSpans]:
     """Spans for handling `items` (record key, attributes) in one go: one CONSUMER span per record, a child of its
     traceparent, and for a batch one span linked to them; events staged meanwhile continue their record's trace."""
+    records = RecordSpans()
     if not enabled():
         causes = {key: (ce.traceparent, ce.tracestate) for key, ce in items if ce.traceparent}
         token = _causes.set(causes)
         try:
-            yield
+            yield records
         finally:
             _causes.reset(token)
         return
@@ -156,9 +170,10 @@ def consuming(consumer: str, topic: str, items: Sequence[tuple[str, CloudEvent]]
                 )
             )
             causes[key] = _header_values(span)  # the last record of a key causes what is staged for it
+            records.by_id[ce.id] = span
             links.append(Link(span.get_span_context()))
         if len(items) > 1:
-            # Current while the batch runs (not a child of any one record's trace); the record spans link to it.
+            # Current while the batch runs (a root: no one record's trace is the batch's); links to the record spans.
             spans.enter_context(
                 _tracer().start_as_current_span(
                     f"{consumer} batch",
@@ -169,7 +184,7 @@ def consuming(consumer: str, topic: str, items: Sequence[tuple[str, CloudEvent]]
             )
         token = _causes.set(causes)
         try:
-            yield
+            yield records
         finally:
             _causes.reset(token)
 

@@ -72,8 +72,11 @@ class BatchConsumer(Generic[E]):
             except PoisonRecord as poison:
                 dead.append(DeadLetter(record, poison.reason))
         if decoded:
-            with tracing.consuming(self.name, self.topic, [(record.key or "", ce) for record, _event, ce in decoded]):
+            with tracing.consuming(self.name, self.topic, [(r.key or "", ce) for r, _e, ce in decoded]) as spans:
                 await self._run(decoded, dead)
+                ce_ids = {id(r): ce.id for r, _e, ce in decoded}
+                for letter in dead:
+                    spans.failed(ce_ids.get(id(letter.record)), letter.reason)
         metrics.batch_handled(self.name, self.topic, len(records), started)
         return dead
 

@@ -144,6 +144,27 @@ async def test_a_batch_continues_each_records_trace_and_what_it_stages_carries_i
         assert by_key[record.key].split("-")[1:3] == [trace_id(span), format(span.context.span_id, "016x")]
 
 
+async def test_a_dead_lettered_records_span_says_so(sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 (fixture)
+    async def handler(session, items) -> None:  # type: ignore[no-untyped-def]
+        if any(event.learner_id == "bad" for event, _ce in items):
+            raise ValueError("cannot")
+
+    consumer = batch_consumer(sessions, handler)
+    records = [inbound(activity("l1", "e1"), ce(TRACEPARENT)), inbound(activity("bad", "e2"), ce())]
+    with collected_spans() as spans:
+        dead = await consumer.handle_records(records)
+    assert [d.record for d in dead] == [records[1]]
+    status = {
+        s.attributes["messaging.message.id"]: s.status.status_code
+        for s in spans.get_finished_spans()
+        if s.kind is trace.SpanKind.CONSUMER
+    }
+    assert status == {
+        records[0].headers["ce_id"]: trace.StatusCode.UNSET,
+        records[1].headers["ce_id"]: trace.StatusCode.ERROR,
+    }
+
+
 async def test_a_single_event_consumer_span_is_current_while_its_handler_runs(sessions) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 (fixture)
     seen: list[str | None] = []
 
