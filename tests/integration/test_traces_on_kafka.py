@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from sqlalchemy import select
 
+from services.assessment.adapters.tables import AssessmentProcessedEvent
 from services.assessment.admin import define_achievement
 from services.assessment.domain import AchievementDefinition
 from services.runtime import KafkaService
@@ -57,6 +58,16 @@ async def test_one_trace_spans_the_lms_request_and_all_four_services(
                 }
             ),
         )
+
+    async def definition_consumed() -> bool:
+        # Once the definition's own event is handled, only the LMS request can award the badge (otherwise that
+        # event's consumer could, in a trace of its own).
+        async with session_factory(services["assessment"].engine)() as session:
+            table = AssessmentProcessedEvent
+            found = await session.execute(select(table.event_id).where(table.consumer == "assessment-achievements"))
+            return found.first() is not None
+
+    await eventually(definition_consumed)
     t0 = datetime.now(UTC) - timedelta(minutes=5)
     activities = [
         {"tenant_id": "demo", "learner_id": learner, "event_id": f"{learner}-1", "kind": "enrolled"}
