@@ -17,6 +17,7 @@ from opentelemetry import trace
 from sqlalchemy import select
 
 from services.enrollment.adapters.tables import EnrollmentOutbox
+from services.enrollment.inbound import decode_inbound
 from shared import tracing
 from shared.contracts import CloudEvent, EnrollmentRecorded, LmsActivity, Topic
 from shared.db.engine import transaction
@@ -302,3 +303,18 @@ async def test_an_http_request_span_continues_a_valid_traceparent_header_and_ign
     (server,) = spans.get_finished_spans()  # one span for the request: none for /healthz, none per ASGI message
     assert answer.json()["trace"] == trace_id(server)
     assert (trace_id(server) == TRACE) is (sent == TRACEPARENT)
+
+
+@pytest.mark.parametrize(("sent", "kept"), [(TRACEPARENT, TRACEPARENT), ("00-nonsense", None)])
+def test_a_kafka_lms_record_in_another_format_keeps_its_trace_context(sent: str, kept: str | None) -> None:
+    """Records in other formats may come without CloudEvents attributes (their id is derived): their trace context
+    still counts."""
+    headers = {
+        "ce_type": "io.credstream.lms.xapi.v1",
+        "credstream_connection": "moodle-1",
+        "ce_traceparent": sent,
+        "ce_tracestate": "v=1",
+    }
+    _inbound, attributes = decode_inbound(InboundRecord(str(Topic.LMS_INBOUND), "k", b"{}", headers))
+    assert attributes.id.startswith("sha256:")
+    assert attributes.traceparent == kept
