@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.command == "serve":
         configure_logging(settings.log_level, settings.log_format)
+        from shared.tracing import configure as configure_tracing
+
+        configure_tracing(args.service)
         from services.runtime import serve
 
         asyncio.run(serve(args.service, settings))

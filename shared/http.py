@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.contracts.text import find_control_character
 from shared.db.errors import DatabaseUnavailable, is_outage
 from shared.metrics import install_metrics
+from shared.tracing import instrument_app
 from shared.untrusted_json import UntrustedJsonError, loads_untrusted
 
 PROBLEM_JSON = "application/problem+json"
@@ -271,4 +272,5 @@ def create_app(title: str, *, max_body_bytes: int, readiness: list[ReadinessChec
     refuse_control_characters_in_urls(app)
     install_health(app, readiness)
     install_metrics(app, readiness)  # last: outermost, so it sees every answer
+    instrument_app(app)  # a span per request when tracing is on
     return app

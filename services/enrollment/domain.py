@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from shared import tracing
 from shared.contracts import CloudEvent, EnrollmentRecorded, LmsActivity, RecipientIdentity
 from shared.ids import name_of
 from shared.messaging.records import OutboundRecord
@@ -52,7 +53,9 @@ def enrollment_record(activity: LmsActivity, source: str, *, salt: str | None = 
     fields = recorded_fields(activity, source, salt=salt)
     key = f"{activity.tenant_id}:{activity.learner_id}"
     ce = _cloud_event(activity.tenant_id, activity.event_id, key, activity.occurred_at)
-    return OutboundRecord(str(EnrollmentRecorded.TOPIC), key, to_json(fields), ce.to_header_dict())
+    # The trace context of the request (or inbound record) this activity came in, as `event_record` adds it.
+    headers = tracing.continued(ce, key).to_header_dict()
+    return OutboundRecord(str(EnrollmentRecorded.TOPIC), key, to_json(fields), headers)
 
 
 def enrollment_cloud_event(event: EnrollmentRecorded) -> CloudEvent:

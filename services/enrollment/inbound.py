@@ -75,6 +75,8 @@ def decode_inbound(record: InboundRecord) -> tuple[InboundLms, CloudEvent]:
             id="sha256:" + hashlib.sha256(record.value).hexdigest(),
             source=f"lms-connection:{connection_id}",
             type=CE_TYPE_OF[fmt],
+            traceparent=headers.get("ce_traceparent"),  # a malformed one is dropped
+            tracestate=headers.get("ce_tracestate"),
         )
     lineitem = headers.get("ce_subject") or headers.get(LINEITEM_HEADER)
     return InboundLms(fmt, payload=payload, connection_id=connection_id, lineitem=lineitem), ce

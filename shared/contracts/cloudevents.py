@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from shared.contracts.text import Identifier
 
 SPEC_VERSION = "1.0"
 _REQUIRED = ("id", "source", "type", "specversion")
+# W3C Trace Context level 1: version 00 (a later version's first four fields read the same), 32 + 16 hex ids not
+# all zero, flags. tracestate: printable ASCII, at most 512 characters.
+_TRACEPARENT = re.compile(r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(-[ -~]*)?")
+_TRACESTATE = re.compile(r"[ -~]{1,512}")
 
 
 class MissingCloudEventAttribute(ValueError):
@@ -31,6 +36,24 @@ class CloudEvent(BaseModel):
     subject: str | None = None
     datacontenttype: str = "application/json"
     dataschema: str | None = None
+    # Distributed tracing extension: the W3C trace context this event continues. Whatever a producer sent that is
+    # not one is dropped (the event starts a new trace), never refused.
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+    @field_validator("traceparent", mode="before")
+    @classmethod
+    def _valid_traceparent(cls, value: object) -> str | None:
+        if not isinstance(value, str) or not _TRACEPARENT.fullmatch(value):
+            return None
+        if value.startswith("00-") and len(value) != 55:
+            return None  # version 00 has exactly four fields
+        return value
+
+    @field_validator("tracestate", mode="before")
+    @classmethod
+    def _valid_tracestate(cls, value: object) -> str | None:
+        return value if isinstance(value, str) and _TRACESTATE.fullmatch(value) else None
 
     def to_headers(self) -> list[tuple[str, bytes]]:
         """Kafka headers in binary mode: `ce_<attribute>`, plus `content-type` for the data."""
@@ -49,6 +72,10 @@ class CloudEvent(BaseModel):
             headers["ce_subject"] = self.subject
         if self.dataschema:
             headers["ce_dataschema"] = self.dataschema
+        if self.traceparent:
+            headers["ce_traceparent"] = self.traceparent
+            if self.tracestate:
+                headers["ce_tracestate"] = self.tracestate
         return headers
 
     @classmethod

@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import metrics
+from shared import metrics, tracing
 from shared.contracts import CloudEvent, Topic, TopicEvent
 from shared.db.bulk import upsert_statement
 from shared.db.engine import SessionFactory, database_answers, transaction
@@ -72,7 +72,11 @@ class BatchConsumer(Generic[E]):
             except PoisonRecord as poison:
                 dead.append(DeadLetter(record, poison.reason))
         if decoded:
-            await self._run(decoded, dead)
+            with tracing.consuming(self.name, self.topic, [(r.key or "", ce) for r, _e, ce in decoded]) as spans:
+                await self._run(decoded, dead)
+                ce_ids = {id(r): ce.id for r, _e, ce in decoded}
+                for letter in dead:
+                    spans.failed(ce_ids.get(id(letter.record)), letter.reason)
         metrics.batch_handled(self.name, self.topic, len(records), started)
         return dead
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import metrics
+from shared import metrics, tracing
 from shared.contracts import CloudEvent, Topic, TopicEvent
 from shared.db.engine import SessionFactory, database_answers, transaction
 from shared.db.errors import DatabaseUnavailable, is_outage
@@ -81,6 +81,10 @@ class EventConsumer(Generic[E]):
         becomes poison only if that attempt fails too while the database still answers. A failure while the
         database does not answer is an outage: it propagates, and the record is redelivered.
         """
+        with tracing.consuming(self.name, self.topic, [(event.key(), ce)]):
+            return await self._process(event, ce)
+
+    async def _process(self, event: E, ce: CloudEvent) -> Outcome:
         started = time.perf_counter()
         for attempt in range(1, self.attempts + 1):
             if 1 < attempt == self.attempts:

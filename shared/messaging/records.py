@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from shared import tracing
 from shared.contracts import CloudEvent, MissingCloudEventAttribute, TopicEvent, dead_letter_topic
 
 E = TypeVar("E", bound=BaseModel)
@@ -48,11 +49,13 @@ class RecordPublisher(Protocol):
 
 
 def event_record(event: TopicEvent, ce: CloudEvent) -> OutboundRecord:
+    """The record announcing `event`; its headers carry the trace it continues (so an outbox row stores it)."""
+    key = event.key()
     return OutboundRecord(
         topic=str(event.TOPIC),
-        key=event.key(),
+        key=key,
         value=event.model_dump_json().encode(),
-        headers=ce.to_header_dict(),
+        headers=tracing.continued(ce, key).to_header_dict(),
     )
 
 
