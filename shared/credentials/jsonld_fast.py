@@ -7,11 +7,18 @@ see :mod:`.jsonld_cache`), type- and property-scoped contexts, ``@id``/``@type``
 step for exactly that part, using pyld's own processed contexts and term definitions, and gives up
 (:class:`NotCovered`) on anything else — any other keyword in the document, a context that is not bundled, an
 index/language/id/type map, ``@nest``, reverse properties — so that the caller expands the whole document with
-pyld instead. :func:`dataset` does the same for pyld's ``to_rdf`` tail (node map, then triples).
+pyld instead.
 
-Correctness is checked differentially (``tests/unit/credentials/test_jsonld_fast_path.py``): the same expanded
-JSON-LD and the same canonical N-Quads as pyld for every credential shape we make, the 1EdTech vector and
-validator cases, and generated OB 3.0 credentials.
+:func:`statements` goes further for documents safe mode accepts (what we sign, and what verifies): the same walk
+writes the RDF statements directly, as canonical N-Quads term texts, with no expanded JSON-LD in between and no
+pyld call once every context and term met has been compiled; RDFC-1.0 (:mod:`.rdfc`) hashes those texts. Any
+document it does not cover, including every one with a safe-mode violation, raises :class:`NotCovered` and goes
+the full way (expansion with its safe-mode report, :mod:`.jsonld_rdf`).
+
+Correctness is checked differentially (``tests/unit/credentials/test_jsonld_fast_path.py`` for expansion,
+``test_jsonld_one_pass.py`` for :func:`statements`): the same expanded JSON-LD and the same canonical N-Quads as
+pyld for every credential shape we make, the 1EdTech vector and validator cases, and generated OB 3.0
+credentials.
 """
 
 from __future__ import annotations
@@ -26,10 +33,8 @@ from pyld import jsonld as pyld_jsonld
 from pyld.context_resolver import ContextResolver
 
 from . import jsonld_cache
-from .rdf import escape_literal
-from .rdfc import TermQuad
+from .rdf import TermQuad, escape_literal
 
-_KEYWORD_LIKE = re.compile(r"^@[a-zA-Z]+$")
 # pyld's _is_absolute_iri, compiled once.
 _ABSOLUTE_IRI = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):[^\s]*$")
 _KEYWORDS = frozenset(pyld_jsonld.KEYWORDS)
@@ -44,10 +49,8 @@ _XSD_STRING = pyld_jsonld.XSD_STRING
 _XSD_BOOLEAN = pyld_jsonld.XSD_BOOLEAN
 _XSD_DOUBLE = pyld_jsonld.XSD_DOUBLE
 _XSD_INTEGER = pyld_jsonld.XSD_INTEGER
-_RDF_LANGSTRING = pyld_jsonld.RDF_LANGSTRING
 _RDF_JSON_LITERAL = pyld_jsonld.RDF_JSON_LITERAL
 _MAX_DEPTH = 200
-_NIL: dict[str, str] = {"type": "IRI", "value": pyld_jsonld.RDF_NIL}
 
 
 class NotCovered(Exception):
@@ -56,11 +59,6 @@ class NotCovered(Exception):
 
 def _is_absolute(value: Any) -> bool:
     return isinstance(value, str) and _ABSOLUTE_IRI.match(value) is not None
-
-
-@functools.lru_cache(maxsize=8192)
-def _is_absolute_cached(value: str) -> bool:
-    return _ABSOLUTE_IRI.match(value) is not None
 
 
 def _as_list(value: Any) -> list[Any]:

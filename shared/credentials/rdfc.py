@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .errors import TooComplexError
-from .rdf import Quad, term_nquads
+from .rdf import Quad, TermQuad, quad_terms
 
 # Units of work (Hash N-Degree Quads calls + permutations tried) allowed per canonicalisation.
 DEFAULT_MAX_WORK = 10_000
@@ -73,12 +73,6 @@ def work_limits(*, max_work: int = DEFAULT_MAX_WORK, seconds: float | None = Non
         yield limits
     finally:
         _limits.reset(token)
-
-
-# A quad as the canonical N-Quads texts of its subject, predicate, object and graph name ("" for the default
-# graph): blank nodes are exactly the terms starting "_:" (IRIs start "<", literals '"'). Hashing and sorting
-# work on these texts, so terms are written once, not once per hash.
-TermQuad = tuple[str, str, str, str]
 
 
 def _line(s: str, p: str, o: str, g: str) -> str:
@@ -226,11 +220,6 @@ class _Canonicaliser:
         return CanonicalDataset(nquads, {blank[2:]: canonical for blank, canonical in issued.items()})
 
 
-def _term_quad(quad: Quad) -> TermQuad:
-    graph = "" if quad.graph is None else term_nquads(quad.graph)
-    return (term_nquads(quad.subject), f"<{quad.predicate.value}>", term_nquads(quad.object), graph)
-
-
 def canonicalize_dataset(
     quads: Iterable[Quad], *, hash_algorithm: str = "sha256", budget: WorkBudget | None = None
 ) -> CanonicalDataset:
@@ -239,7 +228,7 @@ def canonicalize_dataset(
     Raises :class:`TooComplexError` when the blank node structure needs more work than ``budget`` allows
     (default: the :func:`work_limits` in force, or :data:`DEFAULT_MAX_WORK` and no deadline).
     """
-    return canonicalize_term_quads(map(_term_quad, quads), hash_algorithm=hash_algorithm, budget=budget)
+    return canonicalize_term_quads(map(quad_terms, quads), hash_algorithm=hash_algorithm, budget=budget)
 
 
 def canonicalize_term_quads(

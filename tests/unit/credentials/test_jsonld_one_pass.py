@@ -1,0 +1,361 @@
+"""Differential tests: the one-pass JSON-LD -> RDF path (``jsonld_fast.statements`` + RDFC-1.0 on term texts)
+against the reference — pyld's own ``expand`` and ``to_rdf`` (public API), canonicalised by RDFC-1.0 over the
+dataset pyld gives (and, where pyld's URDNA2015 writes the same bytes, pyld's ``normalize`` too).
+
+The canonical N-Quads must be identical for every credential shape we make (issuer output, status list
+credentials, proof configurations), the 1EdTech vector, the 1EdTech validator cases, the W3C RDFC-1.0 suite and
+10,000 generated OB 3.0 credentials. Documents the one-pass path does not take (safe-mode violations, JSON-LD it
+does not cover) must still be refused or canonicalised exactly as before: generated mutations check that whenever
+the one-pass path answers, safe mode has nothing to report.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyld import jsonld as pyld_jsonld
+
+from shared.credentials import (
+    Achievement,
+    Alignment,
+    BitstringStatusListEntry,
+    Criteria,
+    Evidence,
+    Image,
+    Profile,
+    Result,
+    ResultDescription,
+    build_open_badge_credential,
+    jsonld,
+    jsonld_fast,
+    make_identity_object,
+)
+from shared.credentials.errors import CredentialError, UndefinedTermError
+from shared.credentials.ob3 import IDENTIFIER_TYPES, RubricCriterionLevel
+from shared.credentials.rdf import BlankNode, Iri, Literal, Quad, parse_nquads, quad_terms
+from shared.credentials.rdfc import canonicalize_dataset, canonicalize_term_quads
+
+from . import test_jsonld_fast_path as shapes
+from .test_rdfc import HASHES, MANIFEST, SUITE
+
+LOADER = jsonld.DEFAULT_DOCUMENT_LOADER
+RDF_OPTIONS = {"base": None, "documentLoader": LOADER, "produceGeneralizedRdf": False}
+
+
+def _pyld_term(term: dict[str, Any]) -> Iri | BlankNode | Literal:
+    if term["type"] == "IRI":
+        return Iri(term["value"])
+    if term["type"] == "blank node":
+        return BlankNode(term["value"][2:])
+    return Literal(term["value"], term["datatype"], term.get("language"))
+
+
+def _graph_name(name: str) -> Iri | BlankNode:
+    return BlankNode(name[2:]) if name.startswith("_:") else Iri(name)
+
+
+def reference_nquads(doc: Any) -> str:
+    """pyld ``expand`` + ``to_rdf`` (its public API, base None), canonicalised with RDFC-1.0."""
+    expanded = pyld_jsonld.expand(copy.deepcopy(doc), {"base": None, "documentLoader": LOADER})
+    dataset = pyld_jsonld.to_rdf(expanded, RDF_OPTIONS)
+    quads = [
+        Quad(
+            _pyld_term(t["subject"]),  # type: ignore[arg-type]
+            Iri(t["predicate"]["value"]),
+            _pyld_term(t["object"]),
+            None if name == "@default" else _graph_name(name),
+        )
+        for name, triples in dataset.items()
+        for t in triples
+        if t["object"] is not None
+    ]
+    return canonicalize_dataset(quads).nquads
+
+
+def one_pass_nquads(doc: Any) -> str:
+    return canonicalize_term_quads(jsonld_fast.statements(doc, LOADER)).nquads
+
+
+def assert_one_pass_as_reference(doc: Any, *, urdna2015: bool = False) -> None:
+    """The one-pass path takes ``doc`` and gives the reference's canonical N-Quads, through the public API too."""
+    before = copy.deepcopy(doc)
+    nquads = one_pass_nquads(doc)
+    assert nquads == reference_nquads(doc)
+    assert jsonld.canonical_nquads(doc) == nquads
+    assert doc == before, "the one-pass path must not modify its input"
+    if urdna2015 and not any(ord(c) < 0x20 or c == "\x7f" for c in json.dumps(doc, ensure_ascii=False)):
+        # pyld's own canonicaliser agrees where it escapes as RDFC-1.0 does (no control characters).
+        normalized = pyld_jsonld.normalize(
+            copy.deepcopy(doc),
+            {"algorithm": "URDNA2015", "format": "application/n-quads", "base": None, "documentLoader": LOADER},
+        )
+        assert normalized == nquads
+
+
+# ----------------------------------------------------------------------------------------------------
+# Every shape we make, the 1EdTech vector and validator cases
+# ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(shapes.OUR_SHAPES))
+def test_our_credential_shapes(name: str) -> None:
+    assert_one_pass_as_reference(shapes.OUR_SHAPES[name], urdna2015=True)
+
+
+@pytest.mark.parametrize("name", ["issuer simple", "issuer every field", "issuer status list"])
+def test_issuer_service_shapes(name: str) -> None:
+    credential = shapes._issuer_credentials()[name]
+    assert_one_pass_as_reference(credential, urdna2015=True)
+    assert_one_pass_as_reference(shapes._proof_config(credential), urdna2015=True)
+
+
+def test_1edtech_vector() -> None:
+    vector = json.loads((shapes.FIXTURES / "vectors" / "1edtech-ob3-eddsa-rdfc-2022.json").read_text("utf-8"))
+    assert_one_pass_as_reference(shapes._unsecured(vector), urdna2015=True)
+    for config in shapes._proof_configs(vector):
+        assert_one_pass_as_reference(config, urdna2015=True)
+    expected = (shapes.FIXTURES / "vectors" / "1edtech-ob3-document-canon.txt").read_text("utf-8")
+    assert one_pass_nquads(shapes._unsecured(vector)) == expected
+
+
+def assert_same_answer(doc: Any) -> None:
+    """Taken or not by the one-pass path, ``canonicalize`` answers as the full path (and the reference) does."""
+    try:
+        statements = jsonld_fast.statements(doc, LOADER)
+    except (jsonld_fast.NotCovered, *jsonld._FAST_PATH_DECLINED):
+        statements = None
+    jsonld.forget_recent_expansions()
+    try:
+        violations = jsonld.find_safe_mode_violations(doc)
+    except CredentialError:
+        assert statements is None, "the one-pass path took a document the full path cannot process"
+        with pytest.raises(CredentialError):
+            jsonld.canonical_nquads(doc, check_terms=False)
+        return
+    if statements is not None:
+        assert violations == [], "the one-pass path took a document safe mode refuses"
+        assert canonicalize_term_quads(statements).nquads == reference_nquads(doc)
+    if violations:
+        with pytest.raises(UndefinedTermError):
+            jsonld.canonical_nquads(doc)
+    else:
+        assert jsonld.canonical_nquads(doc) == reference_nquads(doc)
+    assert jsonld.canonical_nquads(doc, check_terms=False) == reference_nquads(doc)
+
+
+@pytest.mark.parametrize("path", shapes.VALIDATOR_FILES, ids=lambda p: str(p.relative_to(shapes.VALIDATOR_CASES)))
+def test_validator_cases(path: Path) -> None:
+    credential = json.loads(path.read_text("utf-8"))
+    if not isinstance(credential, dict):
+        pytest.skip("not a JSON-LD credential")
+    assert_same_answer(shapes._unsecured(credential))
+    for config in shapes._proof_configs(credential):
+        assert_same_answer(config)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The W3C RDFC-1.0 suite, through the term-text canonicaliser
+# ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param(e, id=e["id"].lstrip("#"))
+        for e in MANIFEST["entries"]
+        if e["type"] != "rdfc:RDFC10NegativeEvalTest"
+    ],
+)
+def test_w3c_rdfc10_suite_on_term_quads(entry: dict[str, Any]) -> None:
+    quads = [quad_terms(q) for q in parse_nquads((SUITE / entry["action"]).read_text(encoding="utf-8"))]
+    result = canonicalize_term_quads(quads, hash_algorithm=HASHES[entry.get("hashAlgorithm", "SHA256")])
+    expected = (SUITE / entry["result"]).read_text(encoding="utf-8")
+    if entry["type"] == "rdfc:RDFC10EvalTest":
+        assert result.nquads == expected
+    else:
+        assert result.issued == json.loads(expected)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Generated OB 3.0 credentials
+# ----------------------------------------------------------------------------------------------------
+
+
+# Leaves cheaper to draw than test_jsonld_fast_path's (no e-mail or regex strategies), so that 10,000 examples
+# stay affordable; every field our models emit is still drawn, text from all of Unicode (escaping included).
+text = st.text(max_size=12)
+names = st.text(min_size=1, max_size=12)
+uuids = st.integers(0, 2**40).map(lambda n: f"urn:uuid:5f0c2b7e-8d0e-4c55-9a0b-{n:012x}")
+iris = st.one_of(
+    uuids,
+    st.sampled_from(
+        [
+            "https://uni.example/a",
+            "https://uni.example/badges/data.png",
+            "did:example:123",
+            "mailto:someone@uni.example",
+            "urn:isbn:0451450523",
+            "https://uni.example/p?q=1&r=é#frag",
+        ]
+    ),
+)
+emails = st.sampled_from(["learner@uni.example", "a.b+c@mail.example", "x@y.example"])
+dates = st.integers(946_684_800, 3_786_912_000).map(lambda s: datetime.fromtimestamp(s, UTC))
+numbers = st.one_of(st.integers(0, 10**6), st.floats(0, 1000, allow_nan=False).map(lambda f: round(f, 2)))
+model, optional = shapes.model, shapes.optional
+images = model(Image, id=iris, caption=optional(text))
+alignments = model(
+    Alignment,
+    target_name=names,
+    target_url=iris,
+    target_description=optional(text),
+    target_framework=optional(text),
+    target_code=optional(text),
+    target_type=optional(st.sampled_from(["CFItem", "ceasn:Competency", "ext:Skill"])),
+)
+levels = model(
+    RubricCriterionLevel,
+    id=iris,
+    name=names,
+    description=optional(text),
+    level=optional(text),
+    points=optional(text),
+    alignment=optional(st.lists(alignments, max_size=1)),
+)
+result_descriptions = model(
+    ResultDescription,
+    id=iris,
+    name=names,
+    result_type=st.sampled_from(["Percent", "GradePointAverage", "RubricCriterionLevel", "ext:Points"]),
+    alignment=optional(st.lists(alignments, max_size=1)),
+    allowed_value=optional(st.lists(text, max_size=3)),
+    required_level=optional(iris),
+    required_value=optional(text),
+    rubric_criterion_level=optional(st.lists(levels, max_size=2)),
+    value_min=optional(text),
+    value_max=optional(text),
+)
+achievements = model(
+    Achievement,
+    id=iris,
+    name=names,
+    description=text,
+    criteria=st.one_of(model(Criteria, id=iris, narrative=optional(text)), model(Criteria, narrative=text)),
+    image=optional(images),
+    achievement_type=optional(st.sampled_from(["Badge", "Course", "Certificate", "ext:Workshop"])),
+    tag=optional(st.lists(text, max_size=3)),
+    alignment=optional(st.lists(alignments, max_size=2)),
+    result_description=optional(st.lists(result_descriptions, max_size=2)),
+    credits_available=optional(numbers),
+    version=optional(text),
+    human_code=optional(text),
+    field_of_study=optional(text),
+    specialization=optional(text),
+    in_language=optional(st.sampled_from(["en", "en-GB", "nl", "fr-CA"])),
+)
+profiles = model(
+    Profile,
+    id=st.one_of(st.just(shapes.ISSUER), iris),
+    name=names,
+    url=optional(iris),
+    email=optional(emails),
+    description=optional(text),
+    image=optional(images),
+)
+results = model(
+    Result,
+    value=optional(text),
+    result_description=optional(iris),
+    status=optional(st.sampled_from(["Completed", "Enrolled", "Failed", "InProgress"])),
+    achieved_level=optional(iris),
+)
+evidence = model(
+    Evidence,
+    id=optional(iris),
+    name=optional(text),
+    description=optional(text),
+    narrative=optional(text),
+    genre=optional(text),
+    audience=optional(text),
+)
+status_entries = model(
+    BitstringStatusListEntry,
+    id=iris,
+    status_purpose=st.sampled_from(["revocation", "suspension"]),
+    status_list_index=st.integers(0, 131071).map(str),
+    status_list_credential=iris,
+)
+
+
+# Every strategy is built once, here: Hypothesis validates a strategy the first time it draws from it.
+identifiers = st.lists(
+    st.builds(make_identity_object, emails, st.sampled_from(sorted(IDENTIFIER_TYPES)), text), max_size=2
+)
+optional_iri, optional_text, optional_date = optional(iris), optional(text), optional(dates)
+validity = optional(st.integers(1, 10**9).map(lambda seconds: timedelta(seconds=seconds)))
+optional_image, optional_status = optional(images), optional(status_entries)
+optional_results = optional(st.lists(results, max_size=2))
+optional_evidence = optional(st.lists(evidence, max_size=2))
+optional_number = optional(numbers)
+
+
+@st.composite
+def ob3_credentials(draw: st.DrawFn) -> dict[str, Any]:
+    """An OB 3.0 credential as our issuer builds them, every optional field drawn."""
+    valid_from = draw(dates)
+    valid_for = draw(validity)
+    subject_id = draw(optional_iri)
+    identifier = draw(identifiers)
+    if subject_id is None and not identifier:
+        subject_id = draw(iris)
+    return build_open_badge_credential(
+        credential_id=draw(uuids),
+        issuer=draw(profiles),
+        achievement=draw(achievements),
+        name=draw(names),
+        description=draw(optional_text),
+        image=draw(optional_image),
+        valid_from=valid_from,
+        valid_until=None if valid_for is None else valid_from + valid_for,
+        awarded_date=draw(optional_date),
+        subject_id=subject_id,
+        identifier=identifier or None,
+        results=draw(optional_results),
+        evidence=draw(optional_evidence),
+        credential_status=draw(optional_status),
+        activity_start_date=draw(optional_date),
+        activity_end_date=draw(optional_date),
+        credits_earned=draw(optional_number),
+    )
+
+
+@pytest.mark.timeout(900)  # ~60 CPU-seconds; on a shared, busy machine the wall time is a few times that
+@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(ob3_credentials())
+def test_10000_generated_credentials_as_reference(credential: dict[str, Any]) -> None:
+    """Every credential our models can emit takes the one-pass path, with the reference's N-Quads; so does its
+    proof configuration (whose ``created`` differs per credential)."""
+    assert_one_pass_as_reference(credential)
+    assert_one_pass_as_reference(shapes._proof_config(credential))
+
+
+@settings(shapes.GENERATED)
+@given(shapes.mutated_credentials())
+def test_mutated_credentials_answer_as_before(credential: dict[str, Any]) -> None:
+    """Undefined terms, keywords, other contexts, odd values: refused or canonicalised exactly as by the full path."""
+    assert_same_answer(credential)
+
+
+def test_undefined_terms_are_still_refused() -> None:
+    credential = {**shapes.OUR_SHAPES["minimal"], "undefinedTerm": "x"}
+    with pytest.raises(jsonld_fast.NotCovered):
+        jsonld_fast.statements(credential, LOADER)
+    with pytest.raises(UndefinedTermError, match="undefinedTerm"):
+        jsonld.canonical_nquads(credential)
