@@ -213,9 +213,29 @@ class _Expansion:
                 return None
             return self._expand_value(ctx, active_property, element)
 
-        active = self._term(ctx, active_property)
-        expanded_active_property = active.iri
-        property_scoped = active.context
+        expanded_active_property = self._term(ctx, active_property).iri
+        ctx, type_scoped, items = self._node_contexts(ctx, active_property, element, type_scoped)
+        node: dict[str, Any] = {}
+        self._expand_object(ctx, element, items, node, type_scoped, depth)
+
+        count = len(node)
+        if "@type" in node:
+            if not isinstance(node["@type"], list):
+                node["@type"] = [node["@type"]]
+        elif "@value" in node or "@set" in node or "@list" in node or "@language" in node:
+            raise NotCovered("value, set or list object in the document")
+        top_level = not inside_list and (active_property is None or expanded_active_property == "@graph")
+        if top_level and (count == 0 or (count == 1 and "@id" in node)):
+            return None
+        return node
+
+    def _node_contexts(
+        self, ctx: Any, active_property: str | None, element: dict[str, Any], type_scoped: Any
+    ) -> tuple[Any, Any, list[tuple[str, Any]]]:
+        """A node object's active context, the context its types expand in and its members sorted: the context
+        steps of pyld's ``_expand`` (revert, property-scoped, embedded, type-scoped contexts), and its ``@json``
+        check."""
+        property_scoped = self._term(ctx, active_property).context
         if not type_scoped and ctx.get("previousContext"):
             type_scoped = ctx
         must_revert = True
@@ -251,20 +271,12 @@ class _Expansion:
                 scoped = self._term(type_scoped, type_).context
                 if scoped is not None and scoped is not False:
                     ctx = self._process(ctx, scoped, propagate=False)
-
-        node: dict[str, Any] = {}
-        self._expand_object(ctx, element, items, node, type_key, type_scoped, depth)
-
-        count = len(node)
-        if "@type" in node:
-            if not isinstance(node["@type"], list):
-                node["@type"] = [node["@type"]]
-        elif "@value" in node or "@set" in node or "@list" in node or "@language" in node:
-            raise NotCovered("value, set or list object in the document")
-        top_level = not inside_list and (active_property is None or expanded_active_property == "@graph")
-        if top_level and (count == 0 or (count == 1 and "@id" in node)):
-            return None
-        return node
+        if type_key is not None:
+            first = element[type_key]
+            first = first[0] if first and isinstance(first, list) else first
+            if isinstance(first, str) and self._term(ctx, first).iri == "@json":
+                raise NotCovered("@json node")
+        return ctx, type_scoped, items
 
     def _expand_object(
         self,
@@ -272,15 +284,9 @@ class _Expansion:
         element: dict[str, Any],
         items: list[tuple[str, Any]],
         node: dict[str, Any],
-        type_key: str | None,
         type_scoped: Any,
         depth: int,
     ) -> None:
-        if type_key in element:
-            first = element[type_key]
-            first = first[0] if first and isinstance(first, list) else first
-            if isinstance(first, str) and self._term(ctx, first).iri == "@json":
-                raise NotCovered("@json node")
         for key, value in items:
             if key == "@context":
                 continue
@@ -483,43 +489,7 @@ class _Statements(_Expansion):
         """Write a node object's statements (mirrors :meth:`_Expansion._expand`); return its subject term."""
         if depth > _MAX_DEPTH:
             raise NotCovered("too deep")
-        property_scoped = self._term(ctx, active_property).context
-        type_scoped = ctx if ctx.get("previousContext") else None
-        items = sorted(element.items())
-        must_revert = True
-        if type_scoped and len(element) <= 2 and "@context" not in element:
-            for key, _ in items:
-                expanded = self._term(type_scoped, key).iri
-                if expanded == "@value":
-                    raise NotCovered("value object in the document")
-                if expanded == "@id" and len(element) == 1:
-                    must_revert = False
-                    break
-        if must_revert:
-            ctx = ctx.get("previousContext", ctx)
-        if property_scoped is not None:
-            ctx = self._process(ctx, property_scoped, override_protected=True)
-        if "@context" in element:
-            local = element["@context"]
-            if isinstance(local, dict) and len(local) == 1 and "@context" in local:
-                raise NotCovered("keyword redefinition")
-            ctx = self._process(ctx, local)
-        type_scoped = ctx
-        type_key = None
-        for key, value in items:
-            if self._term(ctx, key).iri != "@type":
-                continue
-            type_key = type_key or key
-            for type_ in sorted(t for t in _as_list(value) if isinstance(t, str)):
-                scoped = self._term(type_scoped, type_).context
-                if scoped is not None and scoped is not False:
-                    ctx = self._process(ctx, scoped, propagate=False)
-        if type_key is not None:
-            first = element[type_key]
-            first = first[0] if first and isinstance(first, list) else first
-            if isinstance(first, str) and self._term(ctx, first).iri == "@json":
-                raise NotCovered("@json node")
-
+        ctx, type_scoped, items = self._node_contexts(ctx, active_property, element, None)
         subject: str | None = None
         types: list[str] = []
         properties: list[tuple[str, _Term, Any]] = []
