@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +23,15 @@ from hypothesis import strategies as st
 from pyld import jsonld as pyld_jsonld
 
 from shared.credentials import (
-    Achievement,
-    Alignment,
-    BitstringStatusListEntry,
-    Criteria,
-    Evidence,
-    Image,
-    Profile,
-    Result,
-    ResultDescription,
-    build_open_badge_credential,
     jsonld,
     jsonld_fast,
-    make_identity_object,
 )
 from shared.credentials.errors import CredentialError, UndefinedTermError
 from shared.credentials.jsonld_rdf import expanded_to_dataset
-from shared.credentials.ob3 import IDENTIFIER_TYPES, RubricCriterionLevel
 from shared.credentials.rdf import BlankNode, Iri, Literal, Quad, parse_nquads, quad_terms
 from shared.credentials.rdfc import canonicalize_dataset, canonicalize_term_quads
 
+from . import ob3_strategies
 from . import test_jsonld_fast_path as shapes
 from .test_rdfc import HASHES, MANIFEST, SUITE
 
@@ -147,7 +136,13 @@ def assert_same_answer(doc: Any) -> None:
         assert nquads == reference_nquads(doc)
         assert jsonld.canonical_nquads(doc) == nquads
         return
-    full_path = canonicalize_dataset(expanded_to_dataset(jsonld.expand(doc))).nquads
+    try:
+        with jsonld._pyld_errors():  # as canonicalize reports a malformed expansion
+            full_path = canonicalize_dataset(expanded_to_dataset(jsonld.expand(doc))).nquads
+    except CredentialError:
+        with pytest.raises(CredentialError):
+            jsonld.canonical_nquads(doc, check_terms=False)
+        return
     if violations:
         with pytest.raises(UndefinedTermError):
             jsonld.canonical_nquads(doc)
@@ -215,154 +210,38 @@ TEXTS = [
     "ends with backslash \\",
 ]
 text = st.one_of(st.sampled_from(TEXTS), st.text(max_size=8))
+CREDENTIAL_IDS = st.integers(0, 2**40).map(lambda n: f"urn:uuid:5f0c2b7e-8d0e-4c55-9a0b-{n:012x}")
 names = st.one_of(st.sampled_from(TEXTS[1:]), st.text(min_size=1, max_size=12))
-uuids = st.integers(0, 2**40).map(lambda n: f"urn:uuid:5f0c2b7e-8d0e-4c55-9a0b-{n:012x}")
-iris = st.one_of(
-    uuids,
-    st.sampled_from(
-        [
-            "https://uni.example/a",
-            "https://uni.example/badges/data.png",
-            "did:example:123",
-            "mailto:someone@uni.example",
-            "urn:isbn:0451450523",
-            "https://uni.example/p?q=1&r=é#frag",
-        ]
-    ),
-)
-emails = st.sampled_from(["learner@uni.example", "a.b+c@mail.example", "x@y.example"])
-dates = st.integers(946_684_800, 3_786_912_000).map(lambda s: datetime.fromtimestamp(s, UTC))
-numbers = st.one_of(st.integers(0, 10**6), st.floats(0, 1000, allow_nan=False).map(lambda f: round(f, 2)))
-model, optional = shapes.model, shapes.optional
-images = model(Image, id=iris, caption=optional(text))
-alignments = model(
-    Alignment,
-    target_name=names,
-    target_url=iris,
-    target_description=optional(text),
-    target_framework=optional(text),
-    target_code=optional(text),
-    target_type=optional(st.sampled_from(["CFItem", "ceasn:Competency", "ext:Skill"])),
-)
-levels = model(
-    RubricCriterionLevel,
-    id=iris,
-    name=names,
-    description=optional(text),
-    level=optional(text),
-    points=optional(text),
-    alignment=optional(st.lists(alignments, max_size=1)),
-)
-result_descriptions = model(
-    ResultDescription,
-    id=iris,
-    name=names,
-    result_type=st.sampled_from(["Percent", "GradePointAverage", "RubricCriterionLevel", "ext:Points"]),
-    alignment=optional(st.lists(alignments, max_size=1)),
-    allowed_value=optional(st.lists(text, max_size=3)),
-    required_level=optional(iris),
-    required_value=optional(text),
-    rubric_criterion_level=optional(st.lists(levels, max_size=2)),
-    value_min=optional(text),
-    value_max=optional(text),
-)
-achievements = model(
-    Achievement,
-    id=iris,
-    name=names,
-    description=text,
-    criteria=st.one_of(model(Criteria, id=iris, narrative=optional(text)), model(Criteria, narrative=text)),
-    image=optional(images),
-    achievement_type=optional(st.sampled_from(["Badge", "Course", "Certificate", "ext:Workshop"])),
-    tag=optional(st.lists(text, max_size=3)),
-    alignment=optional(st.lists(alignments, max_size=2)),
-    result_description=optional(st.lists(result_descriptions, max_size=2)),
-    credits_available=optional(numbers),
-    version=optional(text),
-    human_code=optional(text),
-    field_of_study=optional(text),
-    specialization=optional(text),
-    in_language=optional(st.sampled_from(["en", "en-GB", "nl", "fr-CA"])),
-)
-profiles = model(
-    Profile,
-    id=st.one_of(st.just(shapes.ISSUER), iris),
-    name=names,
-    url=optional(iris),
-    email=optional(emails),
-    description=optional(text),
-    image=optional(images),
-)
-results = model(
-    Result,
-    value=optional(text),
-    result_description=optional(iris),
-    status=optional(st.sampled_from(["Completed", "Enrolled", "Failed", "InProgress"])),
-    achieved_level=optional(iris),
-)
-evidence = model(
-    Evidence,
-    id=optional(iris),
-    name=optional(text),
-    description=optional(text),
-    narrative=optional(text),
-    genre=optional(text),
-    audience=optional(text),
-)
-status_entries = model(
-    BitstringStatusListEntry,
-    id=iris,
-    status_purpose=st.sampled_from(["revocation", "suspension"]),
-    status_list_index=st.integers(0, 131071).map(str),
-    status_list_credential=iris,
-)
-
-
-# Every strategy is built once, here: Hypothesis validates a strategy the first time it draws from it.
-identifiers = st.lists(
-    st.builds(make_identity_object, emails, st.sampled_from(sorted(IDENTIFIER_TYPES)), text), max_size=2
-)
-optional_iri, optional_text, optional_date = optional(iris), optional(text), optional(dates)
-validity = optional(st.integers(1, 10**9).map(lambda seconds: timedelta(seconds=seconds)))
-optional_image, optional_status = optional(images), optional(status_entries)
-optional_results = optional(st.lists(results, max_size=2))
-optional_evidence = optional(st.lists(evidence, max_size=2))
-optional_number = optional(numbers)
-
-
-@st.composite
-def ob3_credentials(draw: st.DrawFn) -> dict[str, Any]:
-    """An OB 3.0 credential as our issuer builds them, every optional field drawn."""
-    valid_from = draw(dates)
-    valid_for = draw(validity)
-    subject_id = draw(optional_iri)
-    identifier = draw(identifiers)
-    if subject_id is None and not identifier:
-        subject_id = draw(iris)
-    return build_open_badge_credential(
-        credential_id=draw(uuids),
-        issuer=draw(profiles),
-        achievement=draw(achievements),
-        name=draw(names),
-        description=draw(optional_text),
-        image=draw(optional_image),
-        valid_from=valid_from,
-        valid_until=None if valid_for is None else valid_from + valid_for,
-        awarded_date=draw(optional_date),
-        subject_id=subject_id,
-        identifier=identifier or None,
-        results=draw(optional_results),
-        evidence=draw(optional_evidence),
-        credential_status=draw(optional_status),
-        activity_start_date=draw(optional_date),
-        activity_end_date=draw(optional_date),
-        credits_earned=draw(optional_number),
+GENERATED_CREDENTIALS = ob3_strategies.credentials(
+    ob3_strategies.Leaves(
+        text=text,
+        names=names,
+        iris=st.one_of(
+            CREDENTIAL_IDS,
+            st.sampled_from(
+                [
+                    "https://uni.example/a",
+                    "https://uni.example/badges/data.png",
+                    "did:example:123",
+                    "mailto:someone@uni.example",
+                    "urn:isbn:0451450523",
+                    "https://uni.example/p?q=1&r=é#frag",
+                ]
+            ),
+        ),
+        credential_ids=CREDENTIAL_IDS,
+        emails=st.sampled_from(["learner@uni.example", "a.b+c@mail.example", "x@y.example"]),
+        dates=st.integers(946_684_800, 3_786_912_000).map(lambda s: datetime.fromtimestamp(s, UTC)),
+        numbers=st.one_of(st.integers(0, 10**6), st.floats(0, 1000, allow_nan=False).map(lambda f: round(f, 2))),
+        issuer=shapes.ISSUER,
+        most=2,
     )
+)
 
 
-@pytest.mark.timeout(900)  # ~60 CPU-seconds; on a shared, busy machine the wall time is a few times that
+@pytest.mark.timeout(900)  # ~80 CPU-seconds; on a shared, busy machine the wall time is a few times that
 @settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(ob3_credentials())
+@given(GENERATED_CREDENTIALS)
 def test_10000_generated_credentials_as_reference(credential: dict[str, Any]) -> None:
     """Every credential our models can emit takes the one-pass path, with the reference's N-Quads; so does its
     proof configuration (whose ``created`` differs per credential)."""
