@@ -424,6 +424,9 @@ def canonicalize(
     :func:`check_all_terms_defined`. ``check_terms=False`` gives pyld's lenient result, for verifying
     third-party documents whose safe-mode problems are reported separately. ``budget`` bounds the blank node
     work (:class:`TooComplexError`, ``data.too_complex``, past it).
+
+    A document safe mode accepts goes from JSON to N-Quads terms in one pass (:func:`jsonld_fast.statements`);
+    any other takes the full path (expansion, the safe-mode check, :mod:`.jsonld_rdf`). Same N-Quads either way.
     """
     loader = loader or DEFAULT_DOCUMENT_LOADER
     try:
