@@ -32,7 +32,7 @@ from pyld import jsonld as pyld_jsonld
 from . import jsonld_cache, jsonld_fast
 from .errors import DocumentNotBundledError, JsonLdProcessingError, UndefinedTermError
 from .jsonld_rdf import expanded_to_dataset
-from .rdfc import WorkBudget, canonicalize_dataset
+from .rdfc import WorkBudget, canonicalize_dataset, canonicalize_term_quads
 
 if "on_property_dropped" not in inspect.signature(pyld_jsonld.JsonLdProcessor.__init__).parameters:
     # pyld < 3 cannot report dropped terms, so undefined terms would be signed silently.
@@ -253,13 +253,6 @@ def _expand_uncached(doc: Any, loader: DocumentLoader) -> _Expansion:
     return _Expansion(expanded, tuple(dropped), tuple(str(w.message) for w in caught))
 
 
-def _dataset(expanded: list[Any]) -> dict[str, list[dict[str, Any]]]:
-    try:
-        return jsonld_fast.dataset(expanded)
-    except jsonld_fast.NotCovered:
-        return jsonld_cache.to_dataset(expanded)
-
-
 def _expansion(doc: Any, loader: DocumentLoader) -> _Expansion:
     key = _EXPANSIONS.key(doc, loader)
     found = _EXPANSIONS.get(key) if key is not None else None
@@ -431,8 +424,18 @@ def canonicalize(
     :func:`check_all_terms_defined`. ``check_terms=False`` gives pyld's lenient result, for verifying
     third-party documents whose safe-mode problems are reported separately. ``budget`` bounds the blank node
     work (:class:`TooComplexError`, ``data.too_complex``, past it).
+
+    A document safe mode accepts goes from JSON to N-Quads terms in one pass (:func:`jsonld_fast.statements`);
+    any other takes the full path (expansion, the safe-mode check, :mod:`.jsonld_rdf`). Same N-Quads either way.
     """
     loader = loader or DEFAULT_DOCUMENT_LOADER
+    try:
+        # One pass from the document to RDF, for documents safe mode accepts (so the term check passes).
+        statements = jsonld_fast.statements(doc, loader)
+    except _FAST_PATH_DECLINED:
+        pass  # anything else, and every safe-mode violation, takes the full path below
+    else:
+        return canonicalize_term_quads(statements, budget=budget).nquads
     if check_terms:
         # Reuse the checked expansion: context processing is most of the cost.
         expanded, problems = _violations(doc, loader)

@@ -21,7 +21,6 @@ signature and purity of ``_process_context``); with any other pyld it is not ins
 from __future__ import annotations
 
 import contextlib
-import copy
 import threading
 import uuid
 import warnings
@@ -31,7 +30,6 @@ from typing import Any
 
 from pyld import jsonld as pyld_jsonld
 from pyld.context_resolver import ContextResolver
-from pyld.identifier_issuer import IdentifierIssuer
 
 # pyld versions whose _process_context this wrapper was read against (signature, purity, frozen results).
 CHECKED_PYLD_VERSIONS = ("3.3.",)
@@ -192,12 +190,6 @@ def _memoized_expand_iri(original: Callable[..., Any], cache: ContextCache) -> C
 
 _installed: ContextCache | None = None
 
-_TO_RDF_OPTIONS: dict[str, Any] = {
-    "produceGeneralizedRdf": False,
-    "processingMode": "json-ld-1.1",
-    "rdfDirection": None,
-}
-
 
 def expand_document(
     doc: Any, loader: Callable[..., Any], on_property_dropped: Callable[[str | None], None] | None = None
@@ -227,36 +219,6 @@ def expand_document(
     elif expanded is None:
         expanded = []
     return pyld_jsonld.JsonLdProcessor.arrayify(expanded)
-
-
-def _has_blank_node_type(node: Any) -> bool:
-    if isinstance(node, list):
-        return any(_has_blank_node_type(item) for item in node)
-    if isinstance(node, dict):
-        types = node.get("@type")
-        types = [types] if isinstance(types, str) else types
-        if "@value" not in node and isinstance(types, list) and any(str(t).startswith("_:") for t in types):
-            return True
-        return any(_has_blank_node_type(v) for k, v in node.items() if k != "@value")
-    return False
-
-
-def to_dataset(expanded: list[Any]) -> dict[str, list[dict[str, Any]]]:
-    """The RDF dataset of an expanded document: the tail of pyld's ``to_rdf``, which would expand it again."""
-    processor = pyld_jsonld.JsonLdProcessor()
-    if _installed is None:
-        return processor.to_rdf(expanded, {"base": None})
-    if _has_blank_node_type(expanded):
-        # pyld's node map relabels blank node types in place; keep the caller's expansion intact.
-        expanded = copy.deepcopy(expanded)
-    issuer = IdentifierIssuer("_:b")
-    node_map: dict[str, Any] = {"@default": {}}
-    processor._create_node_map(expanded, node_map, "@default", issuer)
-    return {
-        name: processor._graph_to_rdf(graph, issuer, _TO_RDF_OPTIONS)
-        for name, graph in sorted(node_map.items())
-        if name == "@default" or pyld_jsonld._is_absolute_iri(name)
-    }
 
 
 @contextlib.contextmanager

@@ -7,17 +7,25 @@ see :mod:`.jsonld_cache`), type- and property-scoped contexts, ``@id``/``@type``
 step for exactly that part, using pyld's own processed contexts and term definitions, and gives up
 (:class:`NotCovered`) on anything else — any other keyword in the document, a context that is not bundled, an
 index/language/id/type map, ``@nest``, reverse properties — so that the caller expands the whole document with
-pyld instead. :func:`dataset` does the same for pyld's ``to_rdf`` tail (node map, then triples).
+pyld instead.
 
-Correctness is checked differentially (``tests/unit/credentials/test_jsonld_fast_path.py``): the same expanded
-JSON-LD and the same canonical N-Quads as pyld for every credential shape we make, the 1EdTech vector and
-validator cases, and generated OB 3.0 credentials.
+:func:`statements` goes further for documents safe mode accepts (what we sign, and what verifies): the same walk
+writes the RDF statements directly, as canonical N-Quads term texts, with no expanded JSON-LD in between and no
+pyld call once every context and term met has been compiled; RDFC-1.0 (:mod:`.rdfc`) hashes those texts. Any
+document it does not cover, including every one with a safe-mode violation, raises :class:`NotCovered` and goes
+the full way (expansion with its safe-mode report, :mod:`.jsonld_rdf`).
+
+Correctness is checked differentially (``tests/unit/credentials/test_jsonld_fast_path.py`` for expansion,
+``test_jsonld_one_pass.py`` for :func:`statements`): the same expanded JSON-LD and the same canonical N-Quads as
+pyld for every credential shape we make, the 1EdTech vector and validator cases, and generated OB 3.0
+credentials.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -25,8 +33,8 @@ from pyld import jsonld as pyld_jsonld
 from pyld.context_resolver import ContextResolver
 
 from . import jsonld_cache
+from .rdf import TermQuad, escape_literal
 
-_KEYWORD_LIKE = re.compile(r"^@[a-zA-Z]+$")
 # pyld's _is_absolute_iri, compiled once.
 _ABSOLUTE_IRI = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*|_):[^\s]*$")
 _KEYWORDS = frozenset(pyld_jsonld.KEYWORDS)
@@ -41,10 +49,8 @@ _XSD_STRING = pyld_jsonld.XSD_STRING
 _XSD_BOOLEAN = pyld_jsonld.XSD_BOOLEAN
 _XSD_DOUBLE = pyld_jsonld.XSD_DOUBLE
 _XSD_INTEGER = pyld_jsonld.XSD_INTEGER
-_RDF_LANGSTRING = pyld_jsonld.RDF_LANGSTRING
 _RDF_JSON_LITERAL = pyld_jsonld.RDF_JSON_LITERAL
 _MAX_DEPTH = 200
-_NIL: dict[str, str] = {"type": "IRI", "value": pyld_jsonld.RDF_NIL}
 
 
 class NotCovered(Exception):
@@ -55,11 +61,6 @@ def _is_absolute(value: Any) -> bool:
     return isinstance(value, str) and _ABSOLUTE_IRI.match(value) is not None
 
 
-@functools.lru_cache(maxsize=8192)
-def _is_absolute_cached(value: str) -> bool:
-    return _ABSOLUTE_IRI.match(value) is not None
-
-
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -67,7 +68,7 @@ def _as_list(value: Any) -> list[Any]:
 class _Term:
     """What expansion needs to know about one key in one (cached, never changing) active context."""
 
-    __slots__ = ("absolute", "container", "context", "direction", "iri", "language", "reverse", "type")
+    __slots__ = ("absolute", "container", "context", "direction", "iri", "language", "predicate", "reverse", "type")
 
     def __init__(self, processor: Any, ctx: Any, key: str | None) -> None:
         value = pyld_jsonld.JsonLdProcessor.get_context_value
@@ -80,6 +81,8 @@ class _Term:
         self.direction = value(ctx, key, "@direction")
         mapping = ctx["mappings"].get(key) if key is not None else None
         self.reverse = bool(mapping and mapping.get("reverse"))
+        # The term as an N-Quads predicate; None where the one-pass path must leave it to the full path.
+        self.predicate = _iri_term(self.iri) if isinstance(self.iri, str) and self.iri not in _KEYWORDS else None
 
 
 # Keyed by id() of contexts that live for the whole process (pyld's initial contexts and the ones in
@@ -87,27 +90,43 @@ class _Term:
 _TERMS: dict[tuple[int, str | None], _Term] = {}
 _TRANSITIONS: dict[tuple[Any, ...], Any] = {}
 _MAX_MEMO = 20_000
+_INITIAL: Any = None  # pyld's initial context (base None, JSON-LD 1.1): one frozen object per process
 
 
 class _Expansion:
     """One document's expansion; mirrors JsonLdProcessor._expand/_expand_object/_prepare_nested_context."""
 
     def __init__(self, loader: Callable[..., Any], on_property_dropped: Callable[[str | None], None]) -> None:
-        self._processor = pyld_jsonld.JsonLdProcessor()
+        self._loader = loader
         self._dropped = on_property_dropped
-        self._options: dict[str, Any] = {
+        cache = jsonld_cache.installed()
+        if cache is None:
+            raise NotCovered("pyld version not checked")
+        self._cache = cache
+
+    # pyld's processor and options are needed only when a context or term is met for the first time.
+    @functools.cached_property
+    def _processor(self) -> Any:
+        return pyld_jsonld.JsonLdProcessor()
+
+    @functools.cached_property
+    def _options(self) -> dict[str, Any]:
+        return {
             "base": None,
-            "documentLoader": loader,
-            "contextResolver": ContextResolver(pyld_jsonld._resolved_context_cache, loader),
+            "documentLoader": self._loader,
+            "contextResolver": ContextResolver(pyld_jsonld._resolved_context_cache, self._loader),
             "isFrame": False,
             "keepFreeFloatingNodes": False,
             "extractAllScripts": False,
             "processingMode": "json-ld-1.1",
         }
-        cache = jsonld_cache.installed()
-        if cache is None:
-            raise NotCovered("pyld version not checked")
-        self._cache = cache
+
+    def _initial_context(self) -> Any:
+        global _INITIAL
+        if _INITIAL is None:
+            _INITIAL = self._processor._get_initial_context(self._options)
+            self._cache.remember(_INITIAL)
+        return _INITIAL
 
     # -- contexts and terms ---------------------------------------------------------------------------
 
@@ -121,11 +140,14 @@ class _Expansion:
         key = (id(ctx), local_key, override_protected, propagate)
         result = _TRANSITIONS.get(key)
         if result is None:
-            result = self._processor._process_context(
-                ctx, local, self._options, override_protected=override_protected, propagate=propagate
-            )
-            if not self._cache.knows(result):
-                # Not a cached (static) context: per-context memos would be keyed by a transient object.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = self._processor._process_context(
+                    ctx, local, self._options, override_protected=override_protected, propagate=propagate
+                )
+            if caught or not self._cache.knows(result):
+                # Not a cached (static) context: per-context memos would be keyed by a transient object; a
+                # warning must reach the safe-mode check, which the full path gives.
                 raise NotCovered("context not cached")
             if len(_TRANSITIONS) >= _MAX_MEMO:
                 _TRANSITIONS.clear()
@@ -145,15 +167,21 @@ class _Expansion:
         return term
 
     def _document_iri(self, ctx: Any, value: str) -> Any:
-        # @id values: no vocabulary mapping, relative IRIs left relative (base None).
-        return self._processor._expand_iri(ctx, value, base=None)
+        """An ``@id`` value expanded as pyld's ``_expand_iri(ctx, value, base=None)`` does: a compact IRI whose
+        prefix is a prefix term is expanded, anything else (absolute, blank or relative) is kept as is."""
+        if value[:1] == "@":
+            return self._processor._expand_iri(ctx, value, base=None)  # keywords and keyword-like values
+        colon = value.find(":")
+        if colon > 0 and not value.startswith("//", colon + 1):
+            mapping = ctx["mappings"].get(value[:colon])
+            if mapping and mapping.get("_prefix"):
+                return mapping["@id"] + value[colon + 1 :]
+        return value
 
     # -- expansion ------------------------------------------------------------------------------------
 
     def expand_document(self, doc: Any) -> list[Any]:
-        initial = self._processor._get_initial_context(self._options)
-        self._cache.remember(initial)
-        expanded = self._expand(initial, None, doc, False, None, 0)
+        expanded = self._expand(self._initial_context(), None, doc, False, None, 0)
         if isinstance(expanded, dict) and "@graph" in expanded and len(expanded) == 1:
             expanded = expanded["@graph"]
         elif expanded is None:
@@ -185,9 +213,29 @@ class _Expansion:
                 return None
             return self._expand_value(ctx, active_property, element)
 
-        active = self._term(ctx, active_property)
-        expanded_active_property = active.iri
-        property_scoped = active.context
+        expanded_active_property = self._term(ctx, active_property).iri
+        ctx, type_scoped, items = self._node_contexts(ctx, active_property, element, type_scoped)
+        node: dict[str, Any] = {}
+        self._expand_object(ctx, element, items, node, type_scoped, depth)
+
+        count = len(node)
+        if "@type" in node:
+            if not isinstance(node["@type"], list):
+                node["@type"] = [node["@type"]]
+        elif "@value" in node or "@set" in node or "@list" in node or "@language" in node:
+            raise NotCovered("value, set or list object in the document")
+        top_level = not inside_list and (active_property is None or expanded_active_property == "@graph")
+        if top_level and (count == 0 or (count == 1 and "@id" in node)):
+            return None
+        return node
+
+    def _node_contexts(
+        self, ctx: Any, active_property: str | None, element: dict[str, Any], type_scoped: Any
+    ) -> tuple[Any, Any, list[tuple[str, Any]]]:
+        """A node object's active context, the context its types expand in and its members sorted: the context
+        steps of pyld's ``_expand`` (revert, property-scoped, embedded, type-scoped contexts), and its ``@json``
+        check."""
+        property_scoped = self._term(ctx, active_property).context
         if not type_scoped and ctx.get("previousContext"):
             type_scoped = ctx
         must_revert = True
@@ -223,20 +271,12 @@ class _Expansion:
                 scoped = self._term(type_scoped, type_).context
                 if scoped is not None and scoped is not False:
                     ctx = self._process(ctx, scoped, propagate=False)
-
-        node: dict[str, Any] = {}
-        self._expand_object(ctx, element, items, node, type_key, type_scoped, depth)
-
-        count = len(node)
-        if "@type" in node:
-            if not isinstance(node["@type"], list):
-                node["@type"] = [node["@type"]]
-        elif "@value" in node or "@set" in node or "@list" in node or "@language" in node:
-            raise NotCovered("value, set or list object in the document")
-        top_level = not inside_list and (active_property is None or expanded_active_property == "@graph")
-        if top_level and (count == 0 or (count == 1 and "@id" in node)):
-            return None
-        return node
+        if type_key is not None:
+            first = element[type_key]
+            first = first[0] if first and isinstance(first, list) else first
+            if isinstance(first, str) and self._term(ctx, first).iri == "@json":
+                raise NotCovered("@json node")
+        return ctx, type_scoped, items
 
     def _expand_object(
         self,
@@ -244,15 +284,9 @@ class _Expansion:
         element: dict[str, Any],
         items: list[tuple[str, Any]],
         node: dict[str, Any],
-        type_key: str | None,
         type_scoped: Any,
         depth: int,
     ) -> None:
-        if type_key in element:
-            first = element[type_key]
-            first = first[0] if first and isinstance(first, list) else first
-            if isinstance(first, str) and self._term(ctx, first).iri == "@json":
-                raise NotCovered("@json node")
         for key, value in items:
             if key == "@context":
                 continue
@@ -349,171 +383,233 @@ def expand(doc: Any, loader: Callable[..., Any], on_property_dropped: Callable[[
 
 
 # ----------------------------------------------------------------------------------------------------
-# Expanded JSON-LD -> RDF dataset (pyld's form)
+# Compact JSON-LD -> RDF in one pass, as canonical N-Quads terms
 # ----------------------------------------------------------------------------------------------------
 
-Term = dict[str, str]
+_RDF_TYPE_TERM = f"<{_RDF_TYPE}>"
+_RDF_FIRST_TERM = f"<{_RDF_FIRST}>"
+_RDF_REST_TERM = f"<{_RDF_REST}>"
+_RDF_NIL_TERM = f"<{_RDF_NIL}>"
+# The safe-mode check's test of an absolute IRI (jsonld._is_absolute_iri): pyld's made-up base is not one.
+_SAFE_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_PYLD_DEFAULT_BASE = getattr(pyld_jsonld, "DEFAULT_BASE_IRI", "http://example.org/base/")
+_DOUBLE_EXPONENT = re.compile(r"(\d)0*E\+?(-)?0*(\d)")
+_MAX_INTEGER = 10**21  # from here pyld writes integers as doubles: left to it
 
 
-class _Triples:
-    """Triples of one expanded document: pyld's node map + _graph_to_rdf for nodes, values and flat lists."""
+def _iri_term(iri: str) -> str | None:
+    """``<iri>`` for an IRI both RDF conversion and the safe-mode check take as absolute, else ``None``."""
+    if (
+        iri.startswith("_:")
+        or _ABSOLUTE_IRI.match(iri) is None
+        or _SAFE_ABSOLUTE.match(iri) is None
+        or iri.startswith(_PYLD_DEFAULT_BASE)
+    ):
+        return None
+    return f"<{iri}>"
 
-    def __init__(self) -> None:
-        self.triples: list[dict[str, Term]] = []
-        self._seen: set[tuple[str, ...]] = set()
+
+def _double(value: float) -> str:
+    # pyld's (and jsonld.js's) canonical xsd:double form
+    return _DOUBLE_EXPONENT.sub(r"\1E\2\3", f"{value:1.15E}")
+
+
+def _literal(value: Any, datatype: str | None) -> str:
+    """The N-Quads text of the literal pyld's ``_object_to_rdf`` makes of ``{"@value": value, "@type": datatype}``."""
+    if isinstance(value, bool):
+        lexical, datatype = ("true" if value else "false"), datatype or _XSD_BOOLEAN
+    elif isinstance(value, float) and not value.is_integer():
+        if value != value or value in (float("inf"), float("-inf")):
+            raise NotCovered("not a finite number")
+        lexical, datatype = _double(value), datatype or _XSD_DOUBLE
+    elif datatype == _XSD_DOUBLE:
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                lexical = value
+            else:
+                if number != number or number in (float("inf"), float("-inf")):
+                    raise NotCovered("not a finite number")
+                lexical = _double(number)
+        elif isinstance(value, int | float) and abs(value) < _MAX_INTEGER:
+            lexical = _double(float(value))
+        else:
+            raise NotCovered("number")
+    elif isinstance(value, int | float):
+        if abs(value) >= _MAX_INTEGER:
+            raise NotCovered("large number")
+        lexical, datatype = str(int(value)), datatype or _XSD_INTEGER
+    elif isinstance(value, str):
+        lexical = value
+    else:
+        raise NotCovered("value type")
+    text = f'"{escape_literal(lexical)}"'
+    return text if datatype is None or datatype == _XSD_STRING else f"{text}^^<{datatype}>"
+
+
+class _Statements(_Expansion):
+    """One document straight to RDF: the walk of :class:`_Expansion`, writing quads instead of expanded JSON-LD.
+
+    It covers clean documents only: a term JSON-LD would drop, an ``id``/``type``/datatype that is not an
+    absolute IRI, a language or direction, anything the expansion above does not cover — all raise
+    :class:`NotCovered`, so such a document takes the full path (and its safe-mode report) instead.
+    """
+
+    def __init__(self, loader: Callable[..., Any]) -> None:
+        super().__init__(loader, _refuse_dropped)
+        self.quads: dict[TermQuad, None] = {}
         self._labels: dict[str, str] = {}
-        self._counter = 0
+
+    def document(self, doc: Any) -> list[TermQuad]:
+        if not isinstance(doc, dict):
+            raise NotCovered("document is not an object")
+        self._node(self._initial_context(), None, doc, 0)
+        return list(self.quads)
 
     def _blank(self, label: str | None = None) -> str:
-        if label is not None and label in self._labels:
-            return self._labels[label]
-        fresh = f"_:b{self._counter}"
-        self._counter += 1
-        if label is not None:
-            self._labels[label] = fresh
-        return fresh
+        # Document labels are renamed too, so that they never collide with the ones issued here.
+        key = f"\x00{len(self._labels)}" if label is None else label
+        found = self._labels.get(key)
+        if found is None:
+            found = self._labels[key] = f"_:b{len(self._labels)}"
+        return found
 
-    def _add(self, subject: Term, predicate: str, obj: Term, *, dedupe: bool = True) -> None:
-        key = (subject["value"], predicate, obj["type"], obj["value"], obj.get("datatype"), obj.get("language"))
-        if key not in self._seen or not dedupe:
-            self._seen.add(key)
-            self.triples.append({"subject": subject, "predicate": {"type": "IRI", "value": predicate}, "object": obj})
+    def _resource(self, iri: Any) -> str:
+        if not isinstance(iri, str):
+            raise NotCovered("IRI not a string")
+        if iri.startswith("_:"):
+            return self._blank(iri)
+        term = _iri_term(iri)
+        if term is None:
+            raise NotCovered("relative IRI")  # a safe-mode violation: the full path reports it
+        return term
 
-    def node(self, node: dict[str, Any], depth: int) -> str:
-        """Emit the triples of a node object; return its (relabelled) identifier."""
+    def _node(self, ctx: Any, active_property: str | None, element: dict[str, Any], depth: int) -> str:
+        """Write a node object's statements (mirrors :meth:`_Expansion._expand`); return its subject term."""
         if depth > _MAX_DEPTH:
             raise NotCovered("too deep")
-        node_id = node.get("@id")
-        if node_id is None:
-            subject = self._blank()
-        elif not isinstance(node_id, str):
-            raise NotCovered("@id not a string")
-        elif node_id.startswith("_:"):
-            subject = self._blank(node_id)
-        else:
-            subject = node_id
-        # Statements about a relative IRI are left out; the nodes nested in them are still described.
-        term: Term | None = None
-        if subject.startswith("_:"):
-            term = {"type": "blank node", "value": subject}
-        elif _is_absolute_cached(subject):
-            term = {"type": "IRI", "value": subject}
-        for prop, items in node.items():
+        ctx, type_scoped, items = self._node_contexts(ctx, active_property, element, None)
+        subject: str | None = None
+        types: list[str] = []
+        properties: list[tuple[str, _Term, Any]] = []
+        for key, value in items:
+            if key == "@context":
+                continue
+            term = self._term(ctx, key)
+            prop = term.iri
             if prop == "@id":
+                if subject is not None or not isinstance(value, str):
+                    raise NotCovered("@id twice or not a string")
+                subject = self._resource(self._document_iri(ctx, value))
+            elif prop == "@type":
+                if value is None or isinstance(value, dict):
+                    raise NotCovered("@type null or object")
+                for type_ in _as_list(value):
+                    if not isinstance(type_, str):
+                        raise NotCovered("@type not strings")
+                    types.append(self._resource(self._term(type_scoped, type_).iri))
+            elif term.predicate is None:
+                raise NotCovered(f"term {key!r}")  # undefined (dropped), another keyword, or not an IRI
+            else:
+                properties.append((key, term, value))
+        if subject is None:
+            subject = self._blank()
+        quads = self.quads
+        for type_term in types:
+            if type_term.startswith("_:"):
+                raise NotCovered("blank node type")
+            quads[subject, _RDF_TYPE_TERM, type_term, ""] = None
+        for key, term, value in properties:
+            if term.reverse:
+                raise NotCovered("reverse property")
+            container = term.container
+            if container and not container <= _SET_OR_LIST:
+                raise NotCovered("container")
+            term_ctx = ctx
+            if term.context is not None:
+                term_ctx = self._process(ctx, term.context, propagate=True, override_protected=True)
+            objects: list[str] | None
+            if term.type == "@json":
+                objects = [_literal_json(value)]
+            elif term_ctx is ctx and not isinstance(value, dict | list):
+                objects = None if value is None else [self._value(ctx, term, value)]
+            else:
+                objects = self._objects(term_ctx, key, value, False, depth + 1)
+            if objects is None:
                 continue
-            if prop == "@type":
-                for type_ in items:
-                    if not isinstance(type_, str) or type_.startswith("_:"):
-                        raise NotCovered("blank node type")
-                    if term is not None and _is_absolute_cached(type_):
-                        self._add(term, _RDF_TYPE, {"type": "IRI", "value": type_})
-                continue
-            if prop in _KEYWORDS:
-                raise NotCovered(f"keyword {prop} in node")
-            statement = term is not None and not prop.startswith("_:") and _is_absolute_cached(prop)
-            if not statement:
-                # pyld skips such a statement before converting its object (so no rdf:first/rest for a list),
-                # but its node map still describes the nodes nested in it.
-                for item in items:
-                    self._describe_nodes(item, depth + 1)
-                continue
-            for item in items:
-                obj = self.object(item, depth + 1)
-                if statement and obj is not None:
-                    # pyld's node map never merges list values, so two empty lists give rdf:nil twice.
-                    self._add(term, prop, obj, dedupe="@list" not in item)  # type: ignore[arg-type]
+            if "@list" in container:
+                objects = [self._list(objects)]
+            predicate = term.predicate
+            for obj in objects:
+                quads[subject, predicate, obj, ""] = None  # type: ignore[index]
         return subject
 
-    def _describe_nodes(self, item: Any, depth: int) -> None:
+    def _objects(self, ctx: Any, active_property: str, element: Any, inside_list: bool, depth: int) -> list[str] | None:
+        """The objects a property value stands for (mirrors :meth:`_Expansion._expand`); None for null."""
         if depth > _MAX_DEPTH:
             raise NotCovered("too deep")
-        if not isinstance(item, dict):
-            raise NotCovered("free string")
-        if "@list" in item:
-            for member in item["@list"]:
-                self._describe_nodes(member, depth + 1)
-        elif "@graph" in item:
-            raise NotCovered("graph")
-        elif "@value" not in item:
-            self.node(item, depth)
+        if element is None:
+            return None
+        if isinstance(element, list):
+            inside_list = inside_list or "@list" in self._term(ctx, active_property).container
+            out: list[str] = []
+            for item in element:
+                if inside_list and isinstance(item, list):
+                    raise NotCovered("list of lists")
+                found = self._objects(ctx, active_property, item, inside_list, depth + 1)
+                if found:
+                    out.extend(found)
+            return out
+        if isinstance(element, dict):
+            return [self._node(ctx, active_property, element, depth)]
+        term = self._term(ctx, active_property)
+        if term.iri == "@graph" or term.type == "@json":
+            raise NotCovered("@graph or @json value")
+        return [self._value(ctx, term, element)]
 
-    def object(self, item: Any, depth: int) -> Term | None:
-        if not isinstance(item, dict):
-            raise NotCovered("free string")
-        if "@value" in item:
-            return _literal(item)
-        if "@list" in item:
-            return self._list(item["@list"], depth)
-        if "@graph" in item:
-            raise NotCovered("graph")
-        identifier = self.node(item, depth)
-        if identifier.startswith("_:"):
-            return {"type": "blank node", "value": identifier}
-        return {"type": "IRI", "value": identifier} if _is_absolute_cached(identifier) else None
+    def _value(self, ctx: Any, term: _Term, value: Any) -> str:
+        """Mirrors :meth:`_Expansion._value` and the literal conversion of pyld's ``_object_to_rdf``."""
+        if term.iri in _KEYWORDS:
+            raise NotCovered("keyword value")
+        type_ = term.type
+        if type_ == "@id" and isinstance(value, str):
+            return self._resource(self._document_iri(ctx, value))
+        if type_ == "@vocab" and isinstance(value, str):
+            return self._resource(self._term(ctx, value).iri)
+        datatype = None
+        if type_ is not None and type_ not in ("@id", "@vocab", "@none"):
+            if type_ == "@json" or _iri_term(type_) is None:
+                raise NotCovered("datatype")
+            datatype = type_
+        elif isinstance(value, str) and (term.language is not None or term.direction is not None):
+            raise NotCovered("language or direction")
+        return _literal(value, datatype)
 
-    def _list(self, items: list[Any], depth: int) -> Term:
-        if any(isinstance(item, dict) and "@list" in item for item in items):
-            raise NotCovered("list of lists")
-        if not items:
-            return _NIL
-        objects = [self.object(item, depth + 1) for item in items]
-        if any(obj is None for obj in objects):
-            raise NotCovered("relative IRI in a list")
-        head = subject = {"type": "blank node", "value": self._blank()}
-        for i, obj in enumerate(objects):
-            assert obj is not None
-            rest = {"type": "blank node", "value": self._blank()} if i < len(objects) - 1 else _NIL
-            self._add(subject, _RDF_FIRST, obj)
-            self._add(subject, _RDF_REST, rest)
-            subject = rest
-        return head
-
-
-def _literal(item: dict[str, Any]) -> Term:
-    if "@index" in item or "@direction" in item:
-        raise NotCovered("value with @index or @direction")
-    value = item["@value"]
-    datatype = item.get("@type")
-    if datatype == "@json":
-        return {
-            "type": "literal",
-            "value": pyld_jsonld.canonicalize(value).decode("utf-8"),
-            "datatype": _RDF_JSON_LITERAL,
-        }
-    if isinstance(value, bool):
-        return {"type": "literal", "value": "true" if value else "false", "datatype": datatype or _XSD_BOOLEAN}
-    # Numbers exactly as pyld's _object_to_rdf: integral floats are integers, others canonical doubles.
-    if pyld_jsonld._is_double(value):
-        double = pyld_jsonld._canonicalize_double(value)
-        return {"type": "literal", "value": double, "datatype": datatype or _XSD_DOUBLE}
-    if datatype == _XSD_DOUBLE:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return {"type": "literal", "value": value, "datatype": _XSD_DOUBLE}
-        return {"type": "literal", "value": pyld_jsonld._canonicalize_double(number), "datatype": _XSD_DOUBLE}
-    if pyld_jsonld._is_integer(value):
-        if abs(value) >= 1e21:
-            number_text = pyld_jsonld._canonicalize_double(value)
-            return {"type": "literal", "value": number_text, "datatype": datatype or _XSD_DOUBLE}
-        return {"type": "literal", "value": str(int(value)), "datatype": datatype or _XSD_INTEGER}
-    if not isinstance(value, str):
-        raise NotCovered("value type")
-    if "@language" in item:
-        return {
-            "type": "literal",
-            "value": value,
-            "datatype": datatype or _RDF_LANGSTRING,
-            "language": item["@language"],
-        }
-    return {"type": "literal", "value": value, "datatype": datatype or _XSD_STRING}
+    def _list(self, objects: list[str]) -> str:
+        if not objects:
+            return _RDF_NIL_TERM
+        cells = [self._blank() for _ in objects]
+        last = len(cells) - 1
+        for i, (cell, obj) in enumerate(zip(cells, objects, strict=True)):
+            self.quads[cell, _RDF_FIRST_TERM, obj, ""] = None
+            self.quads[cell, _RDF_REST_TERM, cells[i + 1] if i < last else _RDF_NIL_TERM, ""] = None
+        return cells[0]
 
 
-def dataset(expanded: list[Any]) -> dict[str, list[dict[str, Term]]]:
-    """pyld's ``to_rdf`` dataset of an expanded document with one default graph (up to blank node labels)."""
-    triples = _Triples()
-    for item in expanded:
-        if not isinstance(item, dict) or "@value" in item or "@list" in item or "@graph" in item:
-            raise NotCovered("top-level item")
-        triples.node(item, 0)
-    return {"@default": triples.triples}
+_SET_OR_LIST = frozenset({"@set", "@list"})
+
+
+def _literal_json(value: Any) -> str:
+    text = pyld_jsonld.canonicalize(value).decode("utf-8")
+    return f'"{escape_literal(text)}"^^<{_RDF_JSON_LITERAL}>'
+
+
+def _refuse_dropped(_: str | None) -> None:
+    raise NotCovered("undefined term")
+
+
+def statements(doc: Any, loader: Callable[..., Any]) -> list[TermQuad]:
+    """The RDF dataset of ``doc`` (distinct quads as N-Quads terms), exactly as pyld's expansion and ``to_rdf``
+    give it, for a document the safe-mode check passes; raises :class:`NotCovered` for any other document."""
+    return _Statements(loader).document(doc)

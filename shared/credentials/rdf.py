@@ -89,6 +89,18 @@ def quad_nquads(quad: Quad, label: Callable[[BlankNode], str] | None = None) -> 
     return f"{term_nquads(quad.subject, label)} <{quad.predicate.value}> {term_nquads(quad.object, label)}{graph} .\n"
 
 
+# A quad as the canonical N-Quads texts of its subject, predicate, object and graph name ("" for the default
+# graph). Blank nodes are exactly the terms starting "_:" (IRIs start "<", literals '"'), so RDFC-1.0 hashes and
+# sorts these texts without writing terms again for every hash.
+TermQuad = tuple[str, str, str, str]
+
+
+def quad_terms(quad: Quad) -> TermQuad:
+    """A quad as :data:`TermQuad` (what :func:`shared.credentials.rdfc.canonicalize_term_quads` takes)."""
+    graph = "" if quad.graph is None else term_nquads(quad.graph)
+    return (term_nquads(quad.subject), f"<{quad.predicate.value}>", term_nquads(quad.object), graph)
+
+
 def serialize_nquads(quads: Iterable[Quad]) -> str:
     """Canonical N-Quads of a dataset: one line per distinct quad, in code point order."""
     return "".join(sorted({quad_nquads(q) for q in quads}))

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .errors import TooComplexError
-from .rdf import BlankNode, Quad, quad_nquads
+from .rdf import Quad, TermQuad, quad_terms
 
 # Units of work (Hash N-Degree Quads calls + permutations tried) allowed per canonicalisation.
 DEFAULT_MAX_WORK = 10_000
@@ -75,6 +75,10 @@ def work_limits(*, max_work: int = DEFAULT_MAX_WORK, seconds: float | None = Non
         _limits.reset(token)
 
 
+def _line(s: str, p: str, o: str, g: str) -> str:
+    return f"{s} {p} {o} {g} .\n" if g else f"{s} {p} {o} .\n"
+
+
 @dataclass(frozen=True)
 class CanonicalDataset:
     """The canonical N-Quads and the issued identifiers map (input blank node id -> canonical id)."""
@@ -101,18 +105,22 @@ class _Issuer:
 
 
 class _Canonicaliser:
-    def __init__(self, quads: list[Quad], hash_algorithm: str, budget: WorkBudget) -> None:
+    def __init__(self, quads: list[TermQuad], hash_algorithm: str, budget: WorkBudget) -> None:
         self.quads = quads
         self.hash_algorithm = hash_algorithm
         self.budget = budget
         self.canonical = _Issuer("c14n")
-        self.quads_of: dict[str, list[Quad]] = {}
+        # Blank node ("_:x" text) -> the quads mentioning it, each once.
+        self.quads_of: dict[str, list[TermQuad]] = {}
         self.first_degree: dict[str, str] = {}
         for quad in quads:
-            for node in quad.blank_nodes():
-                mentions = self.quads_of.setdefault(node.id, [])
-                if not mentions or mentions[-1] is not quad:  # a quad is listed once per node
-                    mentions.append(quad)
+            s, _, o, g = quad
+            if s[0] == "_":
+                self.quads_of.setdefault(s, []).append(quad)
+            if o[0] == "_" and o != s:
+                self.quads_of.setdefault(o, []).append(quad)
+            if g and g[0] == "_" and g != s and g != o:
+                self.quads_of.setdefault(g, []).append(quad)
 
     def digest(self, text: str) -> str:
         return hashlib.new(self.hash_algorithm, text.encode("utf-8")).hexdigest()
@@ -122,14 +130,16 @@ class _Canonicaliser:
         found = self.first_degree.get(blank_id)
         if found is None:
 
-            def label(node: BlankNode) -> str:
-                return "_:a" if node.id == blank_id else "_:z"
+            def label(term: str) -> str:
+                if term[0] != "_":
+                    return term
+                return "_:a" if term == blank_id else "_:z"
 
-            lines = sorted(quad_nquads(quad, label) for quad in self.quads_of[blank_id])
+            lines = sorted(_line(label(s), p, label(o), label(g) if g else g) for s, p, o, g in self.quads_of[blank_id])
             found = self.first_degree[blank_id] = self.digest("".join(lines))
         return found
 
-    def hash_related(self, related: str, quad: Quad, issuer: _Issuer, position: str) -> str:
+    def hash_related(self, related: str, quad: TermQuad, issuer: _Issuer, position: str) -> str:
         """RDFC-1.0 §4.7 Hash Related Blank Node."""
         if related in self.canonical.issued:
             identifier = "_:" + self.canonical.issued[related]
@@ -137,7 +147,7 @@ class _Canonicaliser:
             identifier = "_:" + issuer.issued[related]
         else:
             identifier = self.hash_first_degree(related)
-        predicate = "" if position == "g" else f"<{quad.predicate.value}>"
+        predicate = "" if position == "g" else quad[1]
         return self.digest(position + predicate + identifier)
 
     def hash_n_degree(self, blank_id: str, issuer: _Issuer) -> tuple[str, _Issuer]:
@@ -145,10 +155,10 @@ class _Canonicaliser:
         self.budget.spend()
         related_by_hash: dict[str, list[str]] = {}
         for quad in self.quads_of[blank_id]:
-            for position, term in (("s", quad.subject), ("o", quad.object), ("g", quad.graph)):
-                if isinstance(term, BlankNode) and term.id != blank_id:
-                    related_hash = self.hash_related(term.id, quad, issuer, position)
-                    related_by_hash.setdefault(related_hash, []).append(term.id)
+            for position, term in (("s", quad[0]), ("o", quad[2]), ("g", quad[3])):
+                if term.startswith("_:") and term != blank_id:
+                    related_hash = self.hash_related(term, quad, issuer, position)
+                    related_by_hash.setdefault(related_hash, []).append(term)
         data = []
         for related_hash, related in sorted(related_by_hash.items()):
             data.append(related_hash)
@@ -201,11 +211,13 @@ class _Canonicaliser:
                 for blank_id in issuer.issued:
                     self.canonical.issue(blank_id)
 
-        def label(node: BlankNode) -> str:
-            return "_:" + self.canonical.issued[node.id]
+        issued = self.canonical.issued
 
-        nquads = "".join(sorted({quad_nquads(quad, label) for quad in self.quads}))
-        return CanonicalDataset(nquads, dict(self.canonical.issued))
+        def label(term: str) -> str:
+            return "_:" + issued[term] if term and term[0] == "_" else term
+
+        nquads = "".join(sorted({_line(label(s), p, label(o), label(g)) for s, p, o, g in self.quads}))
+        return CanonicalDataset(nquads, {blank[2:]: canonical for blank, canonical in issued.items()})
 
 
 def canonicalize_dataset(
@@ -216,6 +228,13 @@ def canonicalize_dataset(
     Raises :class:`TooComplexError` when the blank node structure needs more work than ``budget`` allows
     (default: the :func:`work_limits` in force, or :data:`DEFAULT_MAX_WORK` and no deadline).
     """
+    return canonicalize_term_quads(map(quad_terms, quads), hash_algorithm=hash_algorithm, budget=budget)
+
+
+def canonicalize_term_quads(
+    quads: Iterable[TermQuad], *, hash_algorithm: str = "sha256", budget: WorkBudget | None = None
+) -> CanonicalDataset:
+    """:func:`canonicalize_dataset` of quads already written as canonical N-Quads terms (:data:`TermQuad`)."""
     distinct = list(dict.fromkeys(quads))
     try:
         return _Canonicaliser(distinct, hash_algorithm, budget or (_limits.get() or WorkLimits()).budget()).run()

@@ -19,7 +19,7 @@ import copy
 import json
 import os
 import warnings
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,27 +29,16 @@ from hypothesis import strategies as st
 from pyld import jsonld as pyld_jsonld
 
 from shared.credentials import (
-    Achievement,
-    Alignment,
-    BitstringStatusListEntry,
-    Criteria,
-    Evidence,
-    Image,
-    Profile,
-    Result,
-    ResultDescription,
-    build_open_badge_credential,
     jsonld,
     jsonld_cache,
     jsonld_fast,
-    make_identity_object,
 )
 from shared.credentials.errors import CredentialError
 from shared.credentials.jsonld_rdf import expanded_to_dataset
-from shared.credentials.ob3 import IDENTIFIER_TYPES, RubricCriterionLevel
 from shared.credentials.proof import make_proof_config
 from shared.credentials.rdfc import canonicalize_dataset
 
+from . import ob3_strategies
 from .samples import fully_populated_credential, minimal_credential, status_list_credential, with_status
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -123,8 +112,8 @@ def assert_same_as_pyld(doc: Any) -> None:
 
 def assert_fast_path_covers(doc: Any) -> None:
     """Our own documents never fall back to pyld (else the speed-up silently disappears)."""
-    expanded = jsonld_fast.expand(doc, LOADER, lambda _: None)
-    jsonld_fast.dataset(expanded)
+    jsonld_fast.expand(doc, LOADER, lambda _: None)
+    jsonld_fast.statements(doc, LOADER)
 
 
 def _proof_config(credential: dict[str, Any]) -> dict[str, Any]:
@@ -237,130 +226,23 @@ dates = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1,
 numbers = st.one_of(st.integers(0, 10**6), st.floats(0, 1000, allow_nan=False).map(lambda f: round(f, 2)))
 
 
-def model(cls: Any, **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Instances of one of our pydantic models, fields given by their Python names (omitted when None)."""
-    return st.fixed_dictionaries(fields).map(lambda kw: cls(**{k: v for k, v in kw.items() if v is not None}))
-
-
-def optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.one_of(st.none(), strategy)
-
-
-images = model(Image, id=iris, caption=optional(text))
-alignments = model(
-    Alignment,
-    target_name=names,
-    target_url=iris,
-    target_description=optional(text),
-    target_framework=optional(text),
-    target_code=optional(text),
-    target_type=optional(st.sampled_from(["CFItem", "ceasn:Competency", "ext:Skill"])),
-)
-levels = model(
-    RubricCriterionLevel,
-    id=iris,
-    name=names,
-    description=optional(text),
-    level=optional(text),
-    points=optional(text),
-    alignment=optional(st.lists(alignments, max_size=2)),
-)
-result_descriptions = model(
-    ResultDescription,
-    id=iris,
-    name=names,
-    result_type=st.sampled_from(["Percent", "GradePointAverage", "RubricCriterionLevel", "ext:Points"]),
-    alignment=optional(st.lists(alignments, max_size=2)),
-    allowed_value=optional(st.lists(text, max_size=4)),
-    required_level=optional(iris),
-    required_value=optional(text),
-    rubric_criterion_level=optional(st.lists(levels, max_size=3)),
-    value_min=optional(text),
-    value_max=optional(text),
-)
-achievements = model(
-    Achievement,
-    id=iris,
-    name=names,
-    description=text,
-    criteria=st.one_of(model(Criteria, id=iris, narrative=optional(text)), model(Criteria, narrative=text)),
-    image=optional(images),
-    achievement_type=optional(st.sampled_from(["Badge", "Course", "Certificate", "ext:Workshop"])),
-    tag=optional(st.lists(text, max_size=4)),
-    alignment=optional(st.lists(alignments, max_size=3)),
-    result_description=optional(st.lists(result_descriptions, max_size=3)),
-    credits_available=optional(numbers),
-    version=optional(text),
-    human_code=optional(text),
-    field_of_study=optional(text),
-    specialization=optional(text),
-    in_language=optional(st.sampled_from(["en", "en-GB", "nl", "fr-CA"])),
-)
-profiles = model(
-    Profile,
-    id=st.one_of(st.just(ISSUER), iris),
-    name=names,
-    url=optional(iris),
-    email=optional(st.emails()),
-    description=optional(text),
-    image=optional(images),
-)
-results = model(
-    Result,
-    value=optional(text),
-    result_description=optional(iris),
-    status=optional(st.sampled_from(["Completed", "Enrolled", "Failed", "InProgress"])),
-    achieved_level=optional(iris),
-)
-evidence = model(
-    Evidence,
-    id=optional(iris),
-    name=optional(text),
-    description=optional(text),
-    narrative=optional(text),
-    genre=optional(text),
-    audience=optional(text),
-)
-status_entries = model(
-    BitstringStatusListEntry,
-    id=iris,
-    status_purpose=st.sampled_from(["revocation", "suspension"]),
-    status_list_index=st.integers(0, 131071).map(str),
-    status_list_credential=iris,
+GENERATED_CREDENTIALS = ob3_strategies.credentials(
+    ob3_strategies.Leaves(
+        text=text,
+        names=names,
+        iris=iris,
+        credential_ids=st.uuids().map(lambda u: f"urn:uuid:{u}"),
+        emails=st.emails(),
+        dates=dates,
+        numbers=numbers,
+        issuer=ISSUER,
+    )
 )
 
 
-@st.composite
-def model_credentials(draw: st.DrawFn) -> dict[str, Any]:
+def model_credentials() -> st.SearchStrategy[dict[str, Any]]:
     """An OB 3.0 credential as our issuer builds them, with every optional field drawn."""
-    valid_from = draw(dates)
-    subject_id = draw(optional(iris))
-    identifiers = draw(
-        st.lists(
-            st.builds(make_identity_object, st.emails(), st.sampled_from(sorted(IDENTIFIER_TYPES)), text), max_size=2
-        )
-    )
-    if subject_id is None and not identifiers:
-        subject_id = draw(iris)
-    return build_open_badge_credential(
-        credential_id=f"urn:uuid:{draw(st.uuids())}",
-        issuer=draw(profiles),
-        achievement=draw(achievements),
-        name=draw(names),
-        description=draw(optional(text)),
-        image=draw(optional(images)),
-        valid_from=valid_from,
-        valid_until=draw(optional(st.timedeltas(timedelta(seconds=1), timedelta(days=3650)).map(valid_from.__add__))),
-        awarded_date=draw(optional(dates)),
-        subject_id=subject_id,
-        identifier=identifiers or None,
-        results=draw(optional(st.lists(results, max_size=3))),
-        evidence=draw(optional(st.lists(evidence, max_size=2))),
-        credential_status=draw(optional(status_entries)),
-        activity_start_date=draw(optional(dates)),
-        activity_end_date=draw(optional(dates)),
-        credits_earned=draw(optional(numbers)),
-    )
+    return GENERATED_CREDENTIALS
 
 
 @settings(GENERATED)
