@@ -1,11 +1,14 @@
 """Start-up time of each service: process exec -> first `/readyz` 200, and the CPU seconds it took to get there.
 
     .venv/bin/python bench/startup.py [--before /tmp/startup-before] [--runs 5] [--service verifier ...]
-        [--cpu 0] [--json out/bench/startup.json]
+        [--cpu 0] [--stop term|kill] [--json out/bench/startup.json]
 
 Each service is started as `credstream serve` is started in the e2e tests (`tests/e2e/processes.py`: same
-environment, a fresh database, topics created first), `/readyz` polled every 20 ms, and the process stopped with
-SIGTERM once it answered 200. Reported per service and per checkout: median and range of the wall time to ready over
+environment, a fresh database, topics created first), `/readyz` polled every 20 ms, and the process stopped once it
+answered 200: with SIGTERM (`--stop term`, default), or with SIGKILL (`--stop kill`: a crash loop, where the next
+start finds the dead process's consumers still in their groups until their sessions time out).
+
+Reported per service and per checkout: median and range of the wall time to ready over
 `--runs` starts, and of its user + system CPU seconds (the process and its children: the verifier's forkserver, the
 issuer's signing workers), which is robust to the machine's load where wall time is not. With `--before DIR` (the
 tree of an earlier commit, e.g. `git archive main | tar -x -C DIR`, run with this checkout's venv) the two are
@@ -44,7 +47,9 @@ POLL_SECONDS = 0.02
 TIMEOUT_SECONDS = 120.0
 
 
-def time_to_ready(processes: ServiceProcesses, code: Path, name: str, cpu: int | None) -> dict[str, float]:
+def time_to_ready(
+    processes: ServiceProcesses, code: Path, name: str, cpu: int | None, stop: signal.Signals
+) -> dict[str, float]:
     """Start `name` from checkout `code`, wait for /readyz 200, stop it; wall and CPU seconds to ready."""
     command = [sys.executable, "-m", "services.cli", "serve", name]
     if cpu is not None:
@@ -71,7 +76,7 @@ def time_to_ready(processes: ServiceProcesses, code: Path, name: str, cpu: int |
         groups.add(name, process.pid)
         return {"wall": wall, "cpu": groups.cpu_seconds()[name]}
     finally:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -98,7 +103,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     if args.before:
         codes = {"before": args.before.resolve(), "after": ROOT}
     await ensure_topics(os.environ["KAFKA_BOOTSTRAP_SERVERS"])
-    results: dict[str, Any] = {"runs": args.runs, "cpu": args.cpu, "codes": {k: str(v) for k, v in codes.items()}}
+    stop = signal.SIGKILL if args.stop == "kill" else signal.SIGTERM
+    results: dict[str, Any] = {
+        "runs": args.runs,
+        "cpu": args.cpu,
+        "stop": args.stop,
+        "codes": {k: str(v) for k, v in codes.items()},
+    }
     async with Database("startup") as database:
         with tempfile.TemporaryDirectory(prefix="credstream-startup-") as logs:
             processes = ServiceProcesses(
@@ -109,12 +120,14 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             )
             for name in args.service or SERVICES:
                 for code in codes.values():  # untimed: migrates the fresh database, writes bytecode caches
-                    await asyncio.to_thread(time_to_ready, processes, code, name, args.cpu)
+                    await asyncio.to_thread(time_to_ready, processes, code, name, args.cpu, stop)
                 load_before = loadavg()
                 samples: dict[str, list[dict[str, float]]] = {label: [] for label in codes}
                 for _ in range(args.runs):
                     for label, code in codes.items():  # alternately: before and after see the same load
-                        samples[label].append(await asyncio.to_thread(time_to_ready, processes, code, name, args.cpu))
+                        samples[label].append(
+                            await asyncio.to_thread(time_to_ready, processes, code, name, args.cpu, stop)
+                        )
                 results[name] = {
                     "loadavg_before": load_before,
                     "loadavg_after": loadavg(),
@@ -146,6 +159,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--service", action="append", choices=SERVICES, help="repeatable; default: all four")
     parser.add_argument("--cpu", type=int, help="pin each service to this CPU (taskset)")
+    parser.add_argument("--stop", choices=("term", "kill"), default="term", help="how each run's process ends")
     parser.add_argument("--json", type=Path, default=ROOT / "out" / "bench" / "startup.json")
     args = parser.parse_args()
     results = asyncio.run(bench(args))
