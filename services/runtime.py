@@ -54,6 +54,9 @@ class ServiceParts:
     # Run as soon as the service is told to stop, before in-flight HTTP requests are awaited (so work such as a
     # verification in progress ends now instead of holding up the shutdown).
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Started in the background once the service runs; readiness does not wait for them (the work they prepare is
+    # done on first use otherwise). A failure is logged, not fatal.
+    warm_ups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 def build_service(name: str, wiring: Wiring) -> ServiceParts:
@@ -121,6 +124,7 @@ class KafkaService:
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task[None] | None = None
         self.consumers: asyncio.Task[None] | None = None  # the consumers joining their groups
+        self._warm_ups: list[asyncio.Task[None]] = []
 
     async def _kafka(self) -> None:
         if not await self.broker.ping(timeout=5):
@@ -139,6 +143,7 @@ class KafkaService:
         if self.parts.relay is not None:
             self._relay_task = asyncio.create_task(self.parts.relay.run(self._stop))
         self.consumers = asyncio.create_task(self._start_consumers())
+        self._warm_ups = [asyncio.create_task(self._warm_up(work)) for work in self.parts.warm_ups]
         if wait_for_consumers:
             await self.consumers
 
@@ -147,8 +152,16 @@ class KafkaService:
         await self.broker.start()  # connected already: this starts the subscribers
         log.info("service.consuming", service=self.name, seconds=round(time.monotonic() - began, 3))
 
+    async def _warm_up(self, work: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await work()
+        except Exception as error:
+            log.warning("service.warm_up_failed", service=self.name, error=repr(error))
+
     async def stop_work(self) -> None:
         """Stop work that must not delay shutdown (idempotent)."""
+        for task in self._warm_ups:
+            task.cancel()
         for hook in self.parts.on_stop:
             await hook()
 
