@@ -2,6 +2,7 @@
 in-process ones (embedded mode). Each service module exposes `build(Wiring) -> ServiceParts`."""
 
 import asyncio
+import gc
 import importlib
 import signal
 import time
@@ -204,6 +205,9 @@ async def serve(name: str, settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await service.start(wait_for_consumers=False)
+    # What start-up made lives as long as the process: out of the collector's sight (see services/cli.py).
+    gc.freeze()
+    gc.enable()
     consumers = service.consumers
     assert consumers is not None
     # Consumers that cannot start (e.g. a topic missing) end the process, as they did when start() awaited them.
