@@ -55,8 +55,8 @@ class ServiceParts:
     # Run as soon as the service is told to stop, before in-flight HTTP requests are awaited (so work such as a
     # verification in progress ends now instead of holding up the shutdown).
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    # Started in the background once the service runs; readiness does not wait for them (the work they prepare is
-    # done on first use otherwise). A failure is logged, not fatal.
+    # Started in the background once the service answers HTTP; readiness does not wait for them (the work they
+    # prepare is done on first use otherwise). A failure is logged, not fatal.
     warm_ups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
@@ -144,7 +144,6 @@ class KafkaService:
         if self.parts.relay is not None:
             self._relay_task = asyncio.create_task(self.parts.relay.run(self._stop))
         self.consumers = asyncio.create_task(self._start_consumers())
-        self._warm_ups = [asyncio.create_task(self._warm_up(work)) for work in self.parts.warm_ups]
         if wait_for_consumers:
             await self.consumers
 
@@ -152,6 +151,10 @@ class KafkaService:
         began = time.monotonic()
         await self.broker.start()  # connected already: this starts the subscribers
         log.info("service.consuming", service=self.name, seconds=round(time.monotonic() - began, 3))
+
+    def warm_up(self) -> None:
+        """Start the service's warm-ups in the background (`serve` does once HTTP answers: not to slow its start)."""
+        self._warm_ups = [asyncio.create_task(self._warm_up(work)) for work in self.parts.warm_ups]
 
     async def _warm_up(self, work: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -218,6 +221,9 @@ async def serve(name: str, settings: Settings) -> None:
     )
     server_task = asyncio.create_task(server.serve())
     log.info("service.started", service=name, http_port=port)
+    while not server.started and not server_task.done():  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+        await asyncio.sleep(0.05)
+    service.warm_up()
     stop_task = asyncio.create_task(stop.wait())
     await asyncio.wait({stop_task, server_task}, return_when=asyncio.FIRST_COMPLETED)
     log.info("service.stopping", service=name)
