@@ -80,24 +80,28 @@ def head_revisions(service: str) -> frozenset[str]:
     revisions: set[str] = set()
     revised: set[str] = set()
     for script in (SERVICES_DIR / service / "migrations" / "versions").glob("*.py"):
-        values = _literal_assignments(script, ("revision", "down_revision"))
-        revisions.add(values["revision"])
-        down = values.get("down_revision")
-        revised.update([down] if isinstance(down, str) else down or ())
+        revision, parents = _revision_and_parents(script)
+        revisions.add(revision)
+        revised.update(parents)
     return frozenset(revisions - revised)
 
 
-def _literal_assignments(script: Path, names: tuple[str, ...]) -> dict[str, object]:
-    found: dict[str, object] = {}
+def _revision_and_parents(script: Path) -> tuple[str, tuple[str, ...]]:
+    values: dict[str, object] = {}
     for node in ast.parse(script.read_text(), str(script)).body:
-        target = node.target if isinstance(node, ast.AnnAssign) else None
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-        if isinstance(target, ast.Name) and target.id in names and node.value is not None:  # type: ignore[union-attr]
-            found[target.id] = ast.literal_eval(node.value)  # type: ignore[union-attr]
-    if not isinstance(found.get("revision"), str):
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+            values[target.id] = ast.literal_eval(value)
+    revision, down = values.get("revision"), values.get("down_revision")
+    if not isinstance(revision, str):
         raise ValueError(f"{script}: no revision = '<id>' assignment")
-    return found
+    # down_revision: None (the first), one id, or a tuple of ids (a merge)
+    return revision, (down,) if isinstance(down, str) else tuple(down or ())
 
 
 async def database_revisions(engine: AsyncEngine, service: str) -> frozenset[str] | None:
