@@ -1,10 +1,18 @@
 """`credstream` command line: serve a service, run the embedded demo, verify credentials, print AsyncAPI, see and
 replay dead letters."""
 
-import argparse
-import asyncio
+import gc
 import sys
 from pathlib import Path
+
+# Run as the program (`credstream`, `python -m services.cli`), not imported: start-up imports and wires up ~1
+# CPU-second of objects that all stay alive, and the cyclic collector only wastes time on them (~17 % of a start).
+# `main` turns it back on (`serve`: once the service has started).
+if __name__ == "__main__" or Path(sys.argv[0]).name == "credstream":
+    gc.disable()
+
+import argparse
+import asyncio
 
 from services.load_cli import add_parser as add_load_parser
 from services.runtime import SERVICES
@@ -80,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(serve(args.service, settings))
         return 0
+    gc.enable()
     if args.command == "demo":
         configure_logging("WARNING", "console")
         from services.demo import run_demo

@@ -30,10 +30,11 @@ NAME = "verifier"
 def build(wiring: Wiring) -> ServiceParts:
     settings, sessions = wiring.settings, wiring.sessions
     app = create_app("credstream verifier", max_body_bytes=settings.max_body_bytes, readiness=wiring.readiness)
+    pool = VerificationPool(verification_limits(settings))
     verifier = CredentialVerifier(
         wiring.document_fetcher or build_fetcher(settings),
         settings.insecure_hosts(),
-        pool=VerificationPool(verification_limits(settings)),
+        pool=pool,
         clock_skew=timedelta(seconds=settings.verify_clock_skew_seconds),
     )
 
@@ -85,4 +86,10 @@ def build(wiring: Wiring) -> ServiceParts:
     async def stop_verifying() -> None:
         verifier.close()
 
-    return ServiceParts(name=NAME, http=app, consumers=[consumer, revocations], on_stop=[stop_verifying])
+    return ServiceParts(
+        name=NAME,
+        http=app,
+        consumers=[consumer, revocations],
+        on_stop=[stop_verifying],
+        warm_ups=[pool.warm_up],
+    )

@@ -275,6 +275,17 @@ class VerificationPool:
             raise RuntimeError(value)
         return value
 
+    async def warm_up(self) -> None:
+        """Start the forkserver and one worker before the first request, which would otherwise wait for both (seconds
+        on a busy machine, counted against its deadline). Run in the background once the service is ready."""
+        if self._closed or self._idle or self._busy:
+            return
+        worker = await asyncio.to_thread(_Worker, self._context)
+        if self._closed or self._idle or self._busy:
+            worker.discard()
+        else:
+            self._idle.append(worker)
+
     def _idle_worker(self, prefer: _Worker | None = None) -> _Worker | None:
         if prefer is not None and prefer in self._idle and prefer.process.is_alive():
             self._idle.remove(prefer)
