@@ -39,8 +39,8 @@ def run_load(learners: int, tenant_prefix: str, timeout: float) -> dict[str, Any
     with tempfile.TemporaryDirectory() as tmp:
         report_file = Path(tmp) / "load.json"
         command = [
-            "credstream", "load", "--learners", str(learners), "--burst", "--batch", "10",
-            "--tenant-prefix", tenant_prefix, "--timeout", str(timeout), "--no-cpu", "--idle-seconds", "0", "--no-warmup",
+            "credstream", "load", "--learners", str(learners), "--burst", "--batch", "10", "--no-warmup",
+            "--tenant-prefix", tenant_prefix, "--timeout", str(timeout), "--no-cpu", "--idle-seconds", "0",
             "--enrollment-url", ENROLLMENT, "--assessment-url", ASSESSMENT,
             "--group-prefix", f"{tenant_prefix}-reader", "--json", str(report_file),
         ]  # fmt: skip
