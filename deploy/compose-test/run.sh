@@ -122,6 +122,7 @@ compose_env() {
   export PYTHON_IMAGE="$BASE_IMAGE" KAFKA_IMAGE POSTGRES_IMAGE
   export PUBLISH_ADDRESS=127.0.0.1 ENROLLMENT_HOST_PORT=$((PORT_BASE + 1)) VERIFIER_HOST_PORT=$((PORT_BASE + 4))
   export CREDSTREAM_PUBLIC_BASE_URL="http://127.0.0.1:$VERIFIER_HOST_PORT"
+  export CREDSTREAM_ISSUER_BASE_URL=http://issuer:8003   # status lists, as the verifier reaches them
   export KAFKA_TOPIC_PARTITIONS=6 LOG_FORMAT=json
   POSTGRES_PASSWORD="$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
   CREDSTREAM_ADMIN_TOKEN="$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"
