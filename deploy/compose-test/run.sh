@@ -135,8 +135,9 @@ build_services() {
   # One build at a time: the first builds the shared stages, the others reuse them from the layer cache.
   # The host's CA bundle (registries are reached through a chain only it trusts) and a pip.conf naming it are
   # mounted into the build, not copied into the image.
-  compose --parallel 1 --podman-build-args="--format docker -v $CA_BUNDLE:$CA_BUNDLE:ro -v $HERE/pip.conf:/etc/pip.conf:ro" \
-    build >"$LOGS/build.log" 2>&1 || { print_log_tail "$LOGS/build.log"; die "service images did not build"; }
+  # podman 4.3 does not read <Dockerfile>.dockerignore by itself: --ignorefile.
+  compose --parallel 1 --podman-build-args="--format docker --ignorefile $REPO_ROOT/deploy/docker/Dockerfile.dockerignore \
+-v $CA_BUNDLE:$CA_BUNDLE:ro -v $HERE/pip.conf:/etc/pip.conf:ro" build >"$LOGS/build.log" 2>&1 || { print_log_tail "$LOGS/build.log"; die "service images did not build"; }
 }
 
 container_of() { podman ps -a --filter "label=io.podman.compose.project=$PROJECT" \
@@ -197,14 +198,26 @@ smoke() {
 }
 
 scale() {
-  compose up -d --no-build --no-deps --scale assessment=2 --scale issuer=2 assessment issuer \
-    >>"$LOGS/up.log" 2>&1 || { print_log_tail "$LOGS/up.log"; die "scaling failed"; }
   local service
+  for service in assessment issuer; do   # podman-compose takes one --scale per call
+    compose up -d --no-build --no-deps --scale "$service=2" "$service" >>"$LOGS/up.log" 2>&1 \
+      || { print_log_tail "$LOGS/up.log"; die "scaling $service failed"; }
+  done
   for service in assessment issuer; do
     [[ "$(container_of "$service" | wc -l)" -eq 2 ]] || die "$service: $(container_of "$service" | wc -l) replicas"
   done
   wait_services_ready
   podman ps --filter "label=io.podman.compose.project=$PROJECT" --format '  {{.Names}}\t{{.Status}}' >&2
+}
+
+# remove_project: compose down, then whatever of the project it does not know of (podman-compose removes only
+# the replicas its configuration names: a scaled-up container of an earlier run would outlive it)
+remove_project() {
+  local label="label=io.podman.compose.project=$PROJECT"
+  compose down -v -t 20 >>"$LOGS/down.log" 2>&1 || log "compose down failed: $LOGS/down.log"
+  podman ps -aq --filter "$label" | xargs -r podman rm -f -t 10 >>"$LOGS/down.log" 2>&1
+  podman volume ls -q --filter "$label" | xargs -r podman volume rm -f >>"$LOGS/down.log" 2>&1
+  podman network ls -q --filter "$label" | xargs -r podman network rm -f >>"$LOGS/down.log" 2>&1
 }
 
 down() {
@@ -217,7 +230,7 @@ down() {
       compose logs --tail 30 >"$LOGS/services.log" 2>&1 || true
       log "service logs: $LOGS/services.log"
     fi
-    compose down -v -t 20 >>"$LOGS/down.log" 2>&1 || log "compose down failed: $LOGS/down.log"
+    remove_project
   fi
   phase ""
   log "compose-test timings (logs in $LOGS):"
@@ -233,14 +246,15 @@ main() {
   rm -f "$LOGS"/*.log
   phase tools; ensure_tools
   compose_env
-  if [[ "${1:-}" == down ]]; then compose down -v -t 20; exit; fi
+  if [[ "${1:-}" == down ]]; then remove_project; exit; fi
   trap down EXIT
+  trap "exit 130" INT
+  trap "exit 143" TERM
   phase base; ensure_base
   phase infra; ensure_infra_images
   export KAFKA_IMAGE POSTGRES_IMAGE
   phase build; build_services
-  trap down EXIT
-  compose down -v -t 5 >/dev/null 2>&1 || true   # leftovers of an interrupted run
+  remove_project   # leftovers of an interrupted run
   phase up; up
   phase smoke; smoke flow --learners 20 --tenant-prefix "smoke$(date +%s)"
   phase scale; scale
