@@ -58,9 +58,11 @@ ensure_tools() {
 debian_mirror() {
   if [[ -n "${DEBIAN_MIRROR:-}" ]]; then printf '%s' "$DEBIAN_MIRROR"; return; fi
   # the first bookworm "main" source of this machine (deb822 URIs: or one-line deb entries)
-  { sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*debian\)[[:space:]]*$/\1/p' /etc/apt/sources.list.d/*.sources
+  local found
+  found="$( { sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*debian\)[[:space:]]*$/\1/p' /etc/apt/sources.list.d/*.sources
     awk '$1 == "deb" && $3 == "bookworm" { print $2 }' /etc/apt/sources.list /etc/apt/sources.list.d/*.list
-  } 2>/dev/null | head -n1 | grep . || echo http://deb.debian.org/debian
+  } 2>/dev/null | head -n1)" || true   # (a missing sources file is not an error)
+  printf '%s' "${found:-http://deb.debian.org/debian}"
 }
 
 # image_exists REF
@@ -220,6 +222,20 @@ remove_project() {
   podman network ls -q --filter "$label" | xargs -r podman network rm -f >>"$LOGS/down.log" 2>&1
 }
 
+# replicas_share_work: every replica of assessment and issuer holds partitions of its consumer group (the last
+# rebalance each logged), so the scaled run really went through both
+replicas_share_work() {
+  local service name partitions
+  for service in assessment issuer; do
+    for name in $(container_of "$service"); do
+      partitions="$(podman logs "$name" 2>&1 | grep "assigned to partitions" | tail -n1 | grep -o "partition=[0-9]*" \
+        | wc -l)"
+      log "  $name: $partitions partitions at its last rebalance"
+      ((partitions > 0)) || die "$name has no partitions: the replicas do not share the work"
+    done
+  done
+}
+
 down() {
   local code=$?
   phase down
@@ -259,6 +275,7 @@ main() {
   phase smoke; smoke flow --learners 20 --tenant-prefix "smoke$(date +%s)"
   phase scale; scale
   phase scaled; smoke count --learners "$LEARNERS" --tenant-prefix "scaled$(date +%s)"
+  replicas_share_work
 }
 
 main "$@"
