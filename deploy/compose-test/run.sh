@@ -76,7 +76,7 @@ ensure_base() {
   debootstrap --variant=minbase --include=python3,python3-venv,python-is-python3,ca-certificates \
     bookworm "$root" "$(debian_mirror)" >"$root.log" 2>&1 || { print_log_tail "$root.log"; die "debootstrap failed"; }
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-  tar -C "$root" -c . | podman import --message "credstream base: debootstrap bookworm minbase + python3" \
+  tar -C "$root" -c . | podman import --quiet --message "credstream base: debootstrap bookworm minbase + python3" \
     - "$BASE_IMAGE" >/dev/null
   rm -rf "$root" "$root.log"
 }
@@ -89,8 +89,8 @@ ensure_infra_images() {
   tag="$(recipe_tag "$HERE"/postgres/*)"
   POSTGRES_IMAGE="localhost/credstream-postgres:15-$tag"
   if ! image_exists "$POSTGRES_IMAGE"; then
-    podman build -q --format docker --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$POSTGRES_IMAGE" "$HERE/postgres" \
-      >/dev/null
+    podman build --format docker --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$POSTGRES_IMAGE" "$HERE/postgres" \
+      >>"$LOGS/infra.log" 2>&1 || { print_log_tail "$LOGS/infra.log"; die "postgres image did not build"; }
   fi
   tag="$(recipe_tag "$HERE"/kafka/* "$LOCAL_DIR/kafka/pom.xml" "$LOCAL_DIR/kafka/log4j2.xml")"
   KAFKA_IMAGE="localhost/credstream-kafka:4-$tag"
@@ -109,8 +109,9 @@ ensure_infra_images() {
     local context
     context="$(mktemp -d /tmp/credstream-kafka-jars.XXXXXX)"
     cp "$jars"/*.jar "$tools"/*.jar "$context"/
-    podman build -q --format docker --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$KAFKA_IMAGE" \
-      --build-context jars="$context" --build-context localkafka="$LOCAL_DIR/kafka" "$HERE/kafka" >/dev/null
+    podman build --format docker --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$KAFKA_IMAGE" \
+      --build-context jars="$context" --build-context localkafka="$LOCAL_DIR/kafka" "$HERE/kafka" \
+      >>"$LOGS/infra.log" 2>&1 || { print_log_tail "$LOGS/infra.log"; die "kafka image did not build"; }
     rm -rf "$context"
   fi
 }
