@@ -7,7 +7,7 @@ INTEROP := tests/interop
 BROWSER_TESTS := tests/browser
 OUT ?= out/demo
 
-.PHONY: demo test lint venv interop-deps browser-deps bench bench-e2e infra-up infra-down clean asyncapi
+.PHONY: demo test lint venv interop-deps browser-deps bench bench-e2e infra-up infra-down clean asyncapi compose-test
 
 venv: $(STAMP)
 
@@ -71,6 +71,11 @@ bench-e2e: venv
 	  deploy/local/infra.sh up >/dev/null && . .cache/local/infra.env; \
 	fi; \
 	$(VENV)/bin/python bench/e2e.py $(BENCH_E2E_ARGS)
+
+# docker-compose.yml really built and run with podman (no Docker engine needed): images from Debian packages,
+# smoke flow, 2 replicas of assessment and issuer, then everything torn down (deploy/compose-test/run.sh).
+compose-test:
+	deploy/compose-test/run.sh
 
 asyncapi: venv
 	$(VENV)/bin/credstream asyncapi > docs/asyncapi.json

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Single-node Apache Kafka 4.x (KRaft combined broker+controller) without Docker.
 #
-#   deploy/local/kafka.sh start|stop|restart|status|reset
+#   deploy/local/kafka.sh start|stop|restart|status|reset|jars
 #
 # Jars come from Maven Central via deploy/local/kafka/pom.xml (cached in
 # ${CREDSTREAM_CACHE:-~/.cache/credstream}/kafka-<version>/libs); data, config, pid and log live in
@@ -241,5 +241,6 @@ case "${1:-}" in
   restart) stop; start ;;
   status) status ;;
   reset) reset ;;
-  *) echo "usage: $0 {start|stop|restart|status|reset}" >&2; exit 2 ;;
+  jars) ensure_jars; printf '%s\n' "$LIBS" ;;   # fetch (once) and print the jar directory, e.g. for an image
+  *) echo "usage: $0 {start|stop|restart|status|reset|jars}" >&2; exit 2 ;;
 esac
