@@ -110,8 +110,13 @@ async def test_prometheus_scrapes_every_service(services: ServiceProcesses, prom
         assert badges["metric"]["job"] == "issuer"
         ready = await query(client, prometheus, "credstream_ready")
         assert sorted(r["metric"]["job"] for r in ready if r["value"][1] == "1") == sorted(SERVICES)
-        processed = await query(client, prometheus, 'credstream_records_total{outcome="processed"} > 0')
-        assert {r["metric"]["job"] for r in processed} >= {"assessment", "issuer", "verifier"}
+
+        async def every_consumer_processed() -> bool:
+            # The verifier reads badge-issued after the issuer published it: its batch may land a scrape later.
+            processed = await query(client, prometheus, 'credstream_records_total{outcome="processed"} > 0')
+            return {r["metric"]["job"] for r in processed} >= {"assessment", "issuer", "verifier"}
+
+        await eventually(every_consumer_processed, timeout=60, interval=1)
         assert await query(client, prometheus, 'faststream_received_messages_total{job="issuer"}')
         assert await query(client, prometheus, 'credstream_lms_items_total{format="native", status="accepted"} > 0')
         await dashboard_queries_answer(client, prometheus)
