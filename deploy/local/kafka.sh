@@ -137,7 +137,7 @@ format_storage() {
   log "kafka: formatting storage (cluster id $cluster_id)"
   # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS holds several JVM options
   if ! "$JAVA" $KAFKA_HEAP_OPTS -Dlog4j2.configurationFile="$LOCAL_DIR/kafka/log4j2.xml" \
-      -cp "$LIBS/*" kafka.tools.StorageTool format -t "$cluster_id" -c "$CONF" --ignore-formatted \
+      -cp "$LIBS/*" kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$CONF" --ignore-formatted \
       </dev/null >>"$LOGFILE" 2>&1; then
     print_log_tail "$LOGFILE"
     die "kafka storage format failed"
