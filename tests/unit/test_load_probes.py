@@ -24,7 +24,8 @@ def test_a_child_that_has_exited_still_counts_for_its_parent_group_and_a_named_c
     groups.add("me", os.getpid())
     before = groups.cpu_seconds()["me"]
     subprocess.run([sys.executable, "-c", burn], check=True)  # reaped: its time moves into our children times
-    assert groups.cpu_seconds()["me"] - before >= 0.3
+    # Children's times are counted in clock ticks (10 ms), the child's own clock is finer: allow one tick less.
+    assert groups.cpu_seconds()["me"] - before >= 0.29
 
     mine = groups.cpu_seconds()["me"]
     child = subprocess.Popen([sys.executable, "-c", burn + "\nimport time; time.sleep(30)"])
@@ -32,7 +33,7 @@ def test_a_child_that_has_exited_still_counts_for_its_parent_group_and_a_named_c
         groups.add("child", child.pid)
         while sum(psutil.Process(child.pid).cpu_times()[:2]) < 0.3:
             time.sleep(0.2)
-        assert groups.cpu_seconds()["child"] >= 0.3
+        assert groups.cpu_seconds()["child"] >= 0.29
         # The living child counts for its own group only (polling it costs "me" far less than its 0.3 s).
         assert groups.cpu_seconds()["me"] - mine < 0.3
     finally:
