@@ -415,6 +415,16 @@ def check_all_terms_defined(doc: Any, loader: DocumentLoader | None = None) -> N
 # ----------------------------------------------------------------------------------------------------
 
 
+def one_pass(doc: Any, loader: DocumentLoader | None = None) -> jsonld_fast.DocumentStatements | None:
+    """The RDF statements of ``doc`` in one pass (:func:`jsonld_fast.document_statements`), or ``None`` when
+    the one pass does not cover it and the full path (expansion, safe-mode check, :mod:`.jsonld_rdf`) must
+    answer. A covered document has no safe-mode violation (it is what ``canonicalize`` signs unchecked)."""
+    try:
+        return jsonld_fast.document_statements(doc, loader or DEFAULT_DOCUMENT_LOADER)
+    except _FAST_PATH_DECLINED:
+        return None
+
+
 def canonicalize(
     doc: Any, *, loader: DocumentLoader | None = None, check_terms: bool = True, budget: WorkBudget | None = None
 ) -> str:

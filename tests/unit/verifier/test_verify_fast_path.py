@@ -1,11 +1,12 @@
 """Differential tests (issue 9): the fast full-verification path gives exactly the reference report.
 
-The fast path builds each document's RDF dataset once (signed claims and proof hash, proof options and proof
-hash) and accepts the OB 3.0 schema with jsonschema-rs. The reference path is the same verifier with both
-shortcuts off: every reader builds its own dataset (none is remembered), and ``jsonschema`` alone judges the
-schema. Whatever the input — every credential shape we issue, re-keyed members, the 1EdTech validator cases,
-hypothesis-mutated credentials — the two reports must be equal member for member (verdict, every check's code
-and message, proofs).
+The fast path reads each document in one pass when the one pass covers it (its statements give the signed
+claims, the proof options and both hashes, and no separate safe-mode check runs), otherwise builds its RDF dataset
+once for the same readers; it accepts the OB 3.0 schema with jsonschema-rs. The reference path is the same
+verifier with those shortcuts off: no one pass, every reader builds its own dataset (none is remembered), and
+``jsonschema`` alone judges the schema. Whatever the input — every credential shape we issue, re-keyed members,
+the 1EdTech validator cases, hypothesis-mutated credentials — the two reports must be equal member for member
+(verdict, every check's code and message, proofs).
 
 ``CREDSTREAM_DIFFERENTIAL_EXAMPLES=10000 pytest --timeout=0 tests/unit/verifier/test_verify_fast_path.py`` is the
 full run (150 generated examples per test otherwise).
@@ -73,11 +74,13 @@ PROPERTY_SETTINGS = settings(
 
 @contextlib.contextmanager
 def reference_path() -> Iterator[None]:
-    """The verifier without the fast path: each reader expands to RDF itself; jsonschema alone checks."""
+    """The verifier without the fast path: no one pass (each document is expanded and checked in safe mode),
+    each reader builds its own RDF dataset; jsonschema alone checks."""
     with pytest.MonkeyPatch.context() as patch:
         read_credential, read_options = verification.read_credential, verification.read_proof_options
         check_signature = suites.check_ed25519_signature
         patch.setattr(schema, "_fast_accepts", lambda kind, credential: False)
+        patch.setattr(verification, "one_pass", lambda document, loader=None: None)
         patch.setattr(graph, "_DATASETS", graph._DatasetMemo(0))
         patch.setattr(verification, "read_credential", lambda expanded, dataset=None: read_credential(expanded))
         patch.setattr(verification, "read_proof_options", lambda expanded, dataset=None: read_options(expanded))
