@@ -23,6 +23,7 @@ from typing import Any
 
 from . import rdf
 from .errors import CredentialError
+from .jsonld import DocumentLoader, one_pass
 from .jsonld_fast import DocumentStatements
 from .jsonld_rdf import expanded_to_dataset
 
@@ -339,6 +340,16 @@ def read_credential(expanded_document: Any, *, dataset: list[rdf.Quad] | None = 
     """
     triples = Triples(expanded_document, dataset)
     return _signed_credential(triples, _credential_node(expanded_document, triples))
+
+
+def readable_statements(document: Any, loader: DocumentLoader | None = None) -> DocumentStatements | None:
+    """The one pass's statements of ``document`` (:func:`~shared.credentials.jsonld.one_pass`), or ``None``
+    when the full path must read it: not covered (every safe-mode violation included), or a top node that states
+    nothing (see :func:`read_credential_statements`)."""
+    found = one_pass(document, loader)
+    if found is None or not any(quad[0] == found.top for quad in found.quads):
+        return None
+    return found
 
 
 def read_credential_statements(statements: DocumentStatements) -> SignedCredential:

@@ -46,9 +46,9 @@ from .graph import (
     read_credential_statements,
     read_proof_options,
     read_proof_options_statements,
+    readable_statements,
 )
-from .jsonld import DocumentLoader, expand, find_safe_mode_violations, one_pass
-from .jsonld_fast import DocumentStatements
+from .jsonld import DocumentLoader, expand, find_safe_mode_violations
 from .keys import DID_KEY_PREFIX
 from .proof import ASSERTION_METHOD, Dataset
 from .resolver import INCONCLUSIVE_KEY_CODES, DocumentResolver, KeyResolver, named_key
@@ -184,15 +184,6 @@ class _ProofForm:
     dataset: Dataset | None = None
 
 
-def _statements(document: dict[str, Any], loader: DocumentLoader | None) -> DocumentStatements | None:
-    """The one pass's statements of ``document``, or ``None`` when the full path must read it: not covered
-    (every safe-mode violation included), or a top node stating nothing (see read_credential_statements)."""
-    found = one_pass(document, loader)
-    if found is None or not any(quad[0] == found.top for quad in found.quads):
-        return None
-    return found
-
-
 def _check_proof_form(proof: Any, context: Any, loader: DocumentLoader | None) -> _ProofForm:
     """Check a proof's options, read from its signed configuration graph (and the same in its JSON)."""
     if not isinstance(proof, dict):
@@ -203,7 +194,7 @@ def _check_proof_form(proof: Any, context: Any, loader: DocumentLoader | None) -
         return _ProofForm(_undetermined("proof.suite", "proof.unsupported_cryptosuite", message))
     config = {k: v for k, v in proof.items() if k != "proofValue"}
     config["@context"] = context  # as the cryptosuite hashes it
-    statements = _statements(config, loader)
+    statements = readable_statements(config, loader)
     dataset: Dataset
     try:
         if statements is not None:
@@ -493,7 +484,7 @@ def _signed_graph(
     credential: dict[str, Any], loader: DocumentLoader | None, expanded: list[Any] | None
 ) -> _SignedGraph:
     unsecured = {k: v for k, v in credential.items() if k != "proof"}
-    statements = _statements(unsecured, loader)
+    statements = readable_statements(unsecured, loader)
     if statements is not None:
         try:
             return _SignedGraph(read_credential_statements(statements), None, statements.quads, True)

@@ -63,6 +63,7 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 SIGNED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 KEY = key_from_seed(bytes(range(32)))
 LIST_URL = "https://issuer.example/status/1"
+XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 # As in tests/unit/credentials/test_jsonld_fast_path.py: CREDSTREAM_DIFFERENTIAL_EXAMPLES=10000 for the full run.
 EXAMPLES = int(os.environ.get("CREDSTREAM_DIFFERENTIAL_EXAMPLES", "150"))
 PROPERTY_SETTINGS = settings(
@@ -80,7 +81,7 @@ def reference_path() -> Iterator[None]:
         read_credential, read_options = verification.read_credential, verification.read_proof_options
         check_signature = suites.check_ed25519_signature
         patch.setattr(schema, "_fast_accepts", lambda kind, credential: False)
-        patch.setattr(verification, "one_pass", lambda document, loader=None: None)
+        patch.setattr(verification, "readable_statements", lambda document, loader=None: None)
         patch.setattr(graph, "_DATASETS", graph._DatasetMemo(0))
         patch.setattr(verification, "read_credential", lambda expanded, dataset=None: read_credential(expanded))
         patch.setattr(verification, "read_proof_options", lambda expanded, dataset=None: read_options(expanded))
@@ -160,6 +161,27 @@ def test_issued_shapes_and_their_tampered_copies(name: str) -> None:
         report = assert_same_report(copy_)
         # A junk proof beside the issuer's does not count against the credential (proof sets); the rest fail.
         assert how == "two proofs" or not report["verified"], how
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_issued_shapes_are_read_in_one_pass(name: str) -> None:
+    # So the comparison above sets the one pass against the full path: the reference never takes it.
+    credential = SHAPES[name]
+    config = {k: v for k, v in credential["proof"].items() if k != "proofValue"}
+    assert graph.readable_statements({k: v for k, v in credential.items() if k != "proof"}) is not None
+    assert graph.readable_statements({**config, "@context": credential["@context"]}) is not None
+
+
+def test_a_covered_credential_and_its_twin_the_one_pass_leaves_to_the_full_path() -> None:
+    # The same statements spelt with a value object (which the one pass does not cover): the same verdict, and
+    # each report equal to the reference's.
+    covered = SHAPES["status"]
+    twin = {**covered, "validFrom": {"@value": covered["validFrom"], "@type": XSD_DATETIME}}
+    assert graph.readable_statements({k: v for k, v in twin.items() if k != "proof"}) is None
+    covered_report, twin_report = assert_same_report(covered), assert_same_report(twin)
+    assert [c for c in covered_report["checks"] if c["check"] == "proof.signature"] == [
+        c for c in twin_report["checks"] if c["check"] == "proof.signature"
+    ]
 
 
 @pytest.mark.parametrize("size", [3, 7])
