@@ -179,15 +179,25 @@ class Triples:
             self._add(subject, predicate, obj)
 
     def _add_statements(self, statements: list[rdf.TermQuad]) -> None:
+        # The loop of __init__ over term texts, inlined: it runs for every statement of every document verified.
+        index, objects, types = self._index, self._objects, self._types
         for subject_text, predicate_text, obj, graph in statements:
             if graph:
                 continue
-            subject, predicate = _text_key(subject_text), predicate_text[1:-1]
-            if obj[0] != '"':
-                self._objects.add(_text_key(obj))
-                if predicate == RDF_TYPE and obj[0] == "<":
-                    self._types.setdefault(subject, set()).add(obj[1:-1])
-            self._add(subject, predicate, obj)
+            subject, predicate, first = _text_key(subject_text), predicate_text[1:-1], obj[0]
+            if first != '"':
+                objects.add(obj[1:-1] if first == "<" else obj)
+                if first == "<" and predicate == RDF_TYPE:
+                    types.setdefault(subject, set()).add(obj[1:-1])
+            by_predicate = index.get(subject)
+            if by_predicate is None:
+                index[subject] = {predicate: [obj]}
+                continue
+            found = by_predicate.get(predicate)
+            if found is None:
+                by_predicate[predicate] = [obj]
+            else:
+                found.append(obj)
 
     def _add(self, subject: str, predicate: str, obj: rdf.Term | str) -> None:
         by_predicate = self._index.get(subject)
