@@ -14,8 +14,9 @@ Ed25519) that a hostile document can make long. Run on the event loop, one such 
   :class:`VerifierClosed`.
 
 A request's two steps — reading what the proof signs (to know which status lists to fetch), then verifying — go
-to the same worker when it is free: that worker still holds the credential's expansion and RDF dataset, so they
-are built once per request (on another worker, once more).
+to the same worker when it is free: that worker still holds the credential's one-pass statements (or, for a
+document the one pass does not cover, its expansion and RDF dataset), so they are built once per request (on
+another worker, once more).
 
 Workers are forked, when first needed, from a ``forkserver`` that has imported the verification code (never
 from this process, which runs threads and an event loop): a new worker costs milliseconds, not an interpreter

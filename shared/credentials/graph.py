@@ -23,6 +23,8 @@ from typing import Any
 
 from . import rdf
 from .errors import CredentialError
+from .jsonld import DocumentLoader, one_pass
+from .jsonld_fast import DocumentStatements
 from .jsonld_rdf import expanded_to_dataset
 
 VC = "https://www.w3.org/2018/credentials#"
@@ -82,6 +84,20 @@ def _node_key(term: rdf.Iri | rdf.BlankNode) -> str:
     return term.value if type(term) is rdf.Iri else f"_:{term.id}"
 
 
+def _text_key(text: str) -> str:
+    """:func:`_node_key` of an IRI or blank node written as an N-Quads term (``<iri>`` or ``_:label``)."""
+    return text[1:-1] if text[0] == "<" else text
+
+
+def _text_term(text: str) -> Term:
+    """:func:`_term` of a term written in canonical N-Quads (IRIs are written as they are)."""
+    if text[0] == "<":
+        return Term("IRI", text[1:-1])
+    if text[0] == "_":
+        return Term("blank node", text)
+    return Term("literal", rdf.literal_lexical_form(text))
+
+
 class _DatasetMemo:
     """The datasets of the last few expanded documents, by identity: :func:`~shared.credentials.jsonld.expand`
     hands out the same (shared, never modified) expansion for the same document, so the verifier's two steps —
@@ -135,15 +151,22 @@ def rdf_dataset(expanded: Any) -> list[rdf.Quad]:
 class Triples:
     """The default graph of a dataset, indexed by subject and predicate.
 
-    ``dataset``, when given, is :func:`rdf_dataset` of ``expanded`` (built once for several readers).
+    ``dataset``, when given, is :func:`rdf_dataset` of ``expanded`` (built once for several readers);
+    ``statements``, instead, the same dataset as the one pass writes it (N-Quads term texts, see
+    :func:`~shared.credentials.jsonld.one_pass`).
     """
 
-    def __init__(self, expanded: Any, dataset: list[rdf.Quad] | None = None) -> None:
-        quads = rdf_dataset(expanded) if dataset is None else dataset
-        # Objects are kept as RDF terms and turned into Terms when read: few of them ever are.
-        self._index: dict[str, dict[str, list[rdf.Term]]] = {}
+    def __init__(
+        self, expanded: Any, dataset: list[rdf.Quad] | None = None, *, statements: list[rdf.TermQuad] | None = None
+    ) -> None:
+        # Objects are kept as RDF terms (or term texts) and turned into Terms when read: few of them ever are.
+        self._index: dict[str, dict[str, list[rdf.Term | str]]] = {}
         self._objects: set[str] = set()
         self._types: dict[str, set[str]] = {}  # subject -> its rdf:type IRIs (every node's are asked for)
+        if statements is not None:
+            self._add_statements(statements)
+            return
+        quads = rdf_dataset(expanded) if dataset is None else dataset
         # Only the default graph: embedded proofs and @graph containers are other graphs, not claims.
         for quad in quads:
             if quad.graph is not None:
@@ -153,15 +176,39 @@ class Triples:
                 self._objects.add(_node_key(obj))
                 if predicate == RDF_TYPE and type(obj) is rdf.Iri:
                     self._types.setdefault(subject, set()).add(obj.value)
-            by_predicate = self._index.get(subject)
+            self._add(subject, predicate, obj)
+
+    def _add_statements(self, statements: list[rdf.TermQuad]) -> None:
+        # The loop of __init__ over term texts, inlined: it runs for every statement of every document verified.
+        index, objects, types = self._index, self._objects, self._types
+        for subject_text, predicate_text, obj, graph in statements:
+            if graph:
+                continue
+            subject, predicate, first = _text_key(subject_text), predicate_text[1:-1], obj[0]
+            if first != '"':
+                objects.add(obj[1:-1] if first == "<" else obj)
+                if first == "<" and predicate == RDF_TYPE:
+                    types.setdefault(subject, set()).add(obj[1:-1])
+            by_predicate = index.get(subject)
             if by_predicate is None:
-                by_predicate = self._index[subject] = {}
-            by_predicate.setdefault(predicate, []).append(obj)
+                index[subject] = {predicate: [obj]}
+                continue
+            found = by_predicate.get(predicate)
+            if found is None:
+                by_predicate[predicate] = [obj]
+            else:
+                found.append(obj)
+
+    def _add(self, subject: str, predicate: str, obj: rdf.Term | str) -> None:
+        by_predicate = self._index.get(subject)
+        if by_predicate is None:
+            by_predicate = self._index[subject] = {}
+        by_predicate.setdefault(predicate, []).append(obj)
 
     def objects(self, subject: str, predicate: str) -> list[Term]:
         """Every object of ``subject predicate ?o``."""
         found = self._index.get(subject)
-        return [_term(o) for o in found.get(predicate, ())] if found else []
+        return [_text_term(o) if type(o) is str else _term(o) for o in found.get(predicate, ())] if found else []
 
     def types(self, subject: str) -> frozenset[str]:
         """The ``rdf:type`` IRIs of ``subject`` (however the JSON wrote them)."""
@@ -271,9 +318,13 @@ def _credential_node(expanded_document: Any, triples: Triples) -> str:
     JSON's top object is, when it has an id; otherwise the one node typed VerifiableCredential that nothing
     points to (a blank top node cannot be pointed to), or the only one at all.
     """
-    nodes = triples.subjects_of_type(VERIFIABLE_CREDENTIAL)
     top = [n for n in expanded_document if isinstance(n, dict)] if isinstance(expanded_document, list) else []
-    top_id = top[0].get("@id") if len(top) == 1 else None
+    return _credential_node_named(top[0].get("@id") if len(top) == 1 else None, triples)
+
+
+def _credential_node_named(top_id: Any, triples: Triples) -> str:
+    """:func:`_credential_node` given the ``@id`` of the document's top node (``None`` when it has none)."""
+    nodes = triples.subjects_of_type(VERIFIABLE_CREDENTIAL)
     if isinstance(top_id, str) and not top_id.startswith("_:"):
         if top_id not in nodes:
             raise GraphError(
@@ -298,7 +349,29 @@ def read_credential(expanded_document: Any, *, dataset: list[rdf.Quad] | None = 
     ``dataset``: the document's :func:`rdf_dataset`, when the caller has built it already.
     """
     triples = Triples(expanded_document, dataset)
-    node = _credential_node(expanded_document, triples)
+    return _signed_credential(triples, _credential_node(expanded_document, triples))
+
+
+def readable_statements(document: Any, loader: DocumentLoader | None = None) -> DocumentStatements | None:
+    """The one pass's statements of ``document`` (:func:`~shared.credentials.jsonld.one_pass`), or ``None``
+    when the full path must read it: not covered (every safe-mode violation included), or a top node that states
+    nothing (see :func:`read_credential_statements`)."""
+    found = one_pass(document, loader)
+    if found is None or not any(quad[0] == found.top for quad in found.quads):
+        return None
+    return found
+
+
+def read_credential_statements(statements: DocumentStatements) -> SignedCredential:
+    """:func:`read_credential` from the one pass's statements of the document without proof (see
+    :func:`~shared.credentials.jsonld.one_pass`), for a document whose top node states something: pyld drops a
+    top node that states nothing from the expansion, or keeps it, by rules the one pass does not follow."""
+    triples = Triples(None, statements=statements.quads)
+    top = statements.top
+    return _signed_credential(triples, _credential_node_named(top[1:-1] if top[0] == "<" else None, triples))
+
+
+def _signed_credential(triples: Triples, node: str) -> SignedCredential:
     issuer = triples.one(node, VC + "issuer", "issuer")
     return SignedCredential(
         id=_node_id(node),
@@ -319,7 +392,15 @@ def read_proof_options(expanded_config: Any, *, dataset: list[rdf.Quad] | None =
 
     ``dataset``: the configuration's :func:`rdf_dataset`, when the caller has built it already.
     """
-    triples = Triples(expanded_config, dataset)
+    return _proof_options(Triples(expanded_config, dataset))
+
+
+def read_proof_options_statements(statements: list[rdf.TermQuad]) -> SignedProofOptions:
+    """:func:`read_proof_options` from the one pass's statements of the configuration."""
+    return _proof_options(Triples(None, statements=statements))
+
+
+def _proof_options(triples: Triples) -> SignedProofOptions:
     nodes = [s for s in triples.subjects() if any(triples.objects(s, p) for p in _PROOF_MARKERS)]
     if len(nodes) != 1:
         raise GraphError("the proof configuration does not describe exactly one proof", code="proof.malformed")

@@ -25,7 +25,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pyld import jsonld as pyld_jsonld
 
@@ -193,13 +193,17 @@ class _Expansion:
     warnings: tuple[str, ...]
 
 
-class _ExpansionMemo:
-    """The last few expansions, by document content: verifying expands the same document for the safe-mode check
-    and for the proof hash (and the same proof configuration twice); with this each is expanded once."""
+_Remembered = TypeVar("_Remembered")
+
+
+class _ExpansionMemo(Generic[_Remembered]):
+    """The last few expansions (or one-pass statements), by document content: verifying expands the same
+    document for the safe-mode check and for the proof hash, and the verifier service reads a credential's
+    signed claims before verifying it; with this each document is expanded (or read in one pass) once."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[str, _Expansion] = OrderedDict()
+        self._entries: OrderedDict[str, _Remembered] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -217,26 +221,30 @@ class _ExpansionMemo:
         with self._lock:
             self._entries.clear()
 
-    def get(self, key: str) -> _Expansion | None:
+    def get(self, key: str) -> _Remembered | None:
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
             return found
 
-    def put(self, key: str, expansion: _Expansion) -> None:
+    def put(self, key: str, expansion: _Remembered) -> None:
         with self._lock:
             self._entries[key] = expansion
             if len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 
 
-_EXPANSIONS = _ExpansionMemo(_EXPANSION_MEMO_SIZE)
+_EXPANSIONS: _ExpansionMemo[_Expansion] = _ExpansionMemo(_EXPANSION_MEMO_SIZE)
+# One-pass results (a 1-tuple: (None,) when not covered), fewer: a worker verifies one request at a time.
+_ONE_PASSES: _ExpansionMemo[tuple[jsonld_fast.DocumentStatements | None]] = _ExpansionMemo(8)
 
 
 def forget_recent_expansions() -> None:
-    """Drop the remembered expansions (benchmarks measure verifying documents this process has not seen)."""
+    """Drop the remembered expansions and one-pass statements (benchmarks measure verifying documents this
+    process has not seen)."""
     _EXPANSIONS.clear()
+    _ONE_PASSES.clear()
 
 
 def _expand_uncached(doc: Any, loader: DocumentLoader) -> _Expansion:
@@ -413,6 +421,26 @@ def check_all_terms_defined(doc: Any, loader: DocumentLoader | None = None) -> N
 # ----------------------------------------------------------------------------------------------------
 # Canonicalisation
 # ----------------------------------------------------------------------------------------------------
+
+
+def one_pass(doc: Any, loader: DocumentLoader | None = None) -> jsonld_fast.DocumentStatements | None:
+    """The RDF statements of ``doc`` in one pass (:func:`jsonld_fast.document_statements`), or ``None`` when
+    the one pass does not cover it and the full path (expansion, safe-mode check, :mod:`.jsonld_rdf`) must
+    answer. A covered document has no safe-mode violation (it is what ``canonicalize`` signs unchecked).
+
+    Recent answers are reused (by content, with the bundled contexts only). The result is shared: do not modify it.
+    """
+    loader = loader or DEFAULT_DOCUMENT_LOADER
+    key = _ONE_PASSES.key(doc, loader)
+    found = _ONE_PASSES.get(key) if key is not None else None
+    if found is None:
+        try:
+            found = (jsonld_fast.document_statements(doc, loader),)
+        except _FAST_PATH_DECLINED:
+            found = (None,)
+        if key is not None:
+            _ONE_PASSES.put(key, found)
+    return found[0]
 
 
 def canonicalize(

@@ -27,7 +27,7 @@ import functools
 import re
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyld import jsonld as pyld_jsonld
 from pyld.context_resolver import ContextResolver
@@ -461,11 +461,11 @@ class _Statements(_Expansion):
         self.quads: dict[TermQuad, None] = {}
         self._labels: dict[str, str] = {}
 
-    def document(self, doc: Any) -> list[TermQuad]:
+    def document(self, doc: Any) -> DocumentStatements:
         if not isinstance(doc, dict):
             raise NotCovered("document is not an object")
-        self._node(self._initial_context(), None, doc, 0)
-        return list(self.quads)
+        top = self._node(self._initial_context(), None, doc, 0)
+        return DocumentStatements(list(self.quads), top)
 
     def _blank(self, label: str | None = None) -> str:
         # Document labels are renamed too, so that they never collide with the ones issued here.
@@ -609,7 +609,20 @@ def _refuse_dropped(_: str | None) -> None:
     raise NotCovered("undefined term")
 
 
+class DocumentStatements(NamedTuple):
+    """A document's RDF dataset from the one pass: its distinct quads as N-Quads term texts, and ``top``, the
+    term of the document's own node (what a verifier reads the credential from)."""
+
+    quads: list[TermQuad]
+    top: str
+
+
 def statements(doc: Any, loader: Callable[..., Any]) -> list[TermQuad]:
     """The RDF dataset of ``doc`` (distinct quads as N-Quads terms), exactly as pyld's expansion and ``to_rdf``
     give it, for a document the safe-mode check passes; raises :class:`NotCovered` for any other document."""
+    return _Statements(loader).document(doc).quads
+
+
+def document_statements(doc: Any, loader: Callable[..., Any]) -> DocumentStatements:
+    """:func:`statements` with the term of the document's own node."""
     return _Statements(loader).document(doc)

@@ -17,7 +17,7 @@ from typing import Any
 from .documents import DocumentFailure, DocumentSet
 from .errors import CredentialError
 from .fetch import DocumentFetcher, FetchError
-from .graph import SignedCredential, read_credential
+from .graph import SignedCredential, read_credential, read_credential_statements, readable_statements
 from .jsonld import DocumentLoader, expand
 from .resolver import DocumentResolver, key_document_url
 from .untrusted_json import json_problem
@@ -101,24 +101,27 @@ async def gather_documents(
     return documents
 
 
-def _expanded_or_none(credential: Any, loader: DocumentLoader | None) -> list[Any] | None:
-    """The expansion of the unsecured credential, or ``None`` when it has none (the verdict will say why)."""
+def _read_signed(credential: Any, loader: DocumentLoader | None) -> tuple[SignedCredential | None, list[Any] | None]:
+    """What the proof covers, and the unsecured credential's expansion when the full path read it (``None`` when
+    the one pass did, or nothing could be read: verification then reports why)."""
     if not isinstance(credential, dict) or json_problem(credential) is not None:
-        return None
+        return None, None
+    unsecured = {k: v for k, v in credential.items() if k != "proof"}
+    statements = readable_statements(unsecured, loader)
+    expanded = None
     try:
-        return expand({k: v for k, v in credential.items() if k != "proof"}, loader)
+        if statements is not None:
+            return read_credential_statements(statements), None
+        expanded = expand(unsecured, loader)
+        return read_credential(expanded), expanded
     except CredentialError:
-        return None
+        return None, expanded
 
 
 def signed_view(credential: Any, loader: DocumentLoader | None = None) -> SignedCredential | None:
-    """What the proof covers (issuer, status entries, ...) read from the expanded graph; ``None`` when the
-    credential cannot be expanded or read (verification then reports why)."""
-    expanded = _expanded_or_none(credential, loader)
-    try:
-        return read_credential(expanded) if expanded is not None else None
-    except CredentialError:
-        return None
+    """What the proof covers (issuer, status entries, ...) read from the signed graph; ``None`` when the
+    credential cannot be read so (verification then reports why)."""
+    return _read_signed(credential, loader)[0]
 
 
 async def verify_with_fetch(
@@ -136,14 +139,11 @@ async def verify_with_fetch(
 
     ``documents`` may pre-supply some (they are not fetched again). Status is always checked: a status list
     that cannot be fetched makes the status *undetermined*. ``trust_named_keys``, ``clock_skew``: see
-    ``verify_credential``. The credential is expanded once, for finding its status lists and for verifying.
+    ``verify_credential``. The credential is read once (in one pass, or expanded), for finding its status lists
+    and for verifying.
     """
     insecure_hosts = tuple(insecure_hosts)
-    expanded = _expanded_or_none(credential, loader)
-    try:
-        signed = read_credential(expanded) if expanded is not None else None
-    except CredentialError:
-        signed = None
+    signed, expanded = _read_signed(credential, loader)
     gathered = await gather_documents(
         credential, fetcher, insecure_hosts=insecure_hosts, documents=documents, signed=signed
     )

@@ -19,8 +19,8 @@ from .dates import format_xsd_datetime, parse_xsd_datetime, require_aware
 from .errors import CredentialError, KeyFormatError
 from .jsonld import DocumentLoader, canonical_nquads
 from .multibase import decode_base58btc, encode_base58btc
-from .rdf import Quad
-from .rdfc import canonicalize_dataset
+from .rdf import Quad, TermQuad
+from .rdfc import canonicalize_dataset, canonicalize_term_quads
 from .structure import CredentialStructureError, structure_problems
 
 DATA_INTEGRITY_PROOF = "DataIntegrityProof"
@@ -29,6 +29,8 @@ ASSERTION_METHOD = "assertionMethod"
 ED25519_SIGNATURE_SIZE = 64
 # Legacy suite; verifying it needs https://w3id.org/security/suites/ed25519-2020/v1, which is not bundled.
 ED25519_SIGNATURE_2020 = "Ed25519Signature2020"
+# An RDF dataset as quads or as N-Quads term texts (what the one pass writes).
+Dataset = list[Quad] | list[TermQuad]
 
 
 @dataclass(frozen=True)
@@ -98,25 +100,30 @@ def proof_hashes(
     proof_config: dict[str, Any] | None = None,
     loader: DocumentLoader | None = None,
     check_terms: bool = True,
-    datasets: tuple[list[Quad], list[Quad]] | None = None,
+    datasets: tuple[Dataset, Dataset] | None = None,
 ) -> ProofHashes:
     """Canonicalise and hash a credential and its proof config.
 
     ``proof_config`` defaults to the credential's embedded ``proof`` minus ``proofValue``. Either way the
     config is given the document's ``@context`` verbatim for canonicalisation, as the cryptosuite requires.
     ``datasets``: the RDF datasets of (document without proof, config) when the caller has built them (a
-    verifier reads its claims from the same datasets); the terms are then the caller's to check.
+    verifier reads its claims from the same datasets), as quads or as the one pass's N-Quads term texts; the
+    terms are then the caller's to check.
     """
     if datasets is not None:
-        document_nquads = canonicalize_dataset(datasets[0]).nquads
-        config_nquads = canonicalize_dataset(datasets[1]).nquads
-        return _hashes(document_nquads, config_nquads)
+        return _hashes(_canonical(datasets[0]), _canonical(datasets[1]))
     config = dict(proof_config if proof_config is not None else _single_proof(credential))
     config.pop("proofValue", None)
     config["@context"] = credential.get("@context")
     document_nquads = canonical_nquads(_unsecured(credential), loader=loader, check_terms=check_terms)
     config_nquads = canonical_nquads(config, loader=loader, check_terms=check_terms)
     return _hashes(document_nquads, config_nquads)
+
+
+def _canonical(dataset: Dataset) -> str:
+    if dataset and isinstance(dataset[0], tuple):  # term texts (rdf.TermQuad), from the one pass
+        return canonicalize_term_quads(dataset).nquads  # type: ignore[arg-type]
+    return canonicalize_dataset(dataset).nquads  # type: ignore[arg-type]
 
 
 def _hashes(document_nquads: str, config_nquads: str) -> ProofHashes:
@@ -186,7 +193,7 @@ def check_ed25519_signature(
     *,
     loader: DocumentLoader | None = None,
     suite: str | None = None,
-    datasets: tuple[list[Quad], list[Quad]] | None = None,
+    datasets: tuple[Dataset, Dataset] | None = None,
 ) -> ProofCheckResult:
     """The Ed25519 check shared by every supported suite: a well-formed proof whose signature covers
     SHA-256(canonical proof config) || SHA-256(canonical document). ``datasets``: see :func:`proof_hashes`."""

@@ -101,6 +101,18 @@ def quad_terms(quad: Quad) -> TermQuad:
     return (term_nquads(quad.subject), f"<{quad.predicate.value}>", term_nquads(quad.object), graph)
 
 
+# The quoted lexical form at the start of a literal's N-Quads text: every '"' and '\\' inside it is escaped.
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+
+
+def literal_lexical_form(text: str) -> str:
+    """The lexical form of a literal written as an N-Quads term (``"…"``, ``"…"^^<…>`` or ``"…"@…``)."""
+    match = _QUOTED.match(text)
+    if match is None:
+        raise NQuadsSyntaxError(f"not an N-Quads literal: {text!r}")
+    return _unescape(match.group(1))
+
+
 def serialize_nquads(quads: Iterable[Quad]) -> str:
     """Canonical N-Quads of a dataset: one line per distinct quad, in code point order."""
     return "".join(sorted({quad_nquads(q) for q in quads}))

@@ -24,10 +24,10 @@ from .proof import (
     DATA_INTEGRITY_PROOF,
     ED25519_SIGNATURE_2020,
     EDDSA_RDFC_2022,
+    Dataset,
     ProofCheckResult,
     check_ed25519_signature,
 )
-from .rdf import Quad
 
 EDDSA_2022 = "eddsa-2022"
 ED25519_2020_CONTEXT = "https://w3id.org/security/suites/ed25519-2020/v1"
@@ -53,7 +53,7 @@ def verify_embedded_proof(
     public_key: Ed25519PublicKey,
     *,
     loader: DocumentLoader | None = None,
-    datasets: tuple[list[Quad], list[Quad]] | None = None,
+    datasets: tuple[Dataset, Dataset] | None = None,
 ) -> ProofCheckResult:
     """Check one embedded Ed25519 proof of ``credential`` (any supported suite) against ``public_key``.
 

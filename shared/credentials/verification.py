@@ -43,12 +43,14 @@ from .graph import (
     proof_form_disagreements,
     rdf_dataset,
     read_credential,
+    read_credential_statements,
     read_proof_options,
+    read_proof_options_statements,
+    readable_statements,
 )
 from .jsonld import DocumentLoader, expand, find_safe_mode_violations
 from .keys import DID_KEY_PREFIX
-from .proof import ASSERTION_METHOD
-from .rdf import Quad
+from .proof import ASSERTION_METHOD, Dataset
 from .resolver import INCONCLUSIVE_KEY_CODES, DocumentResolver, KeyResolver, named_key
 from .schema import schema_problems
 from .status import STATUS_WORDS, StatusListError, decode_bitstring, list_subject, read_status, status_entry
@@ -151,8 +153,13 @@ def _check_schema(credential: dict[str, Any]) -> CheckResult:
     return _passed("schema", "credential matches the Open Badges 3.0 JSON schema")
 
 
-def _check_terms(credential: dict[str, Any], loader: DocumentLoader | None) -> CheckResult:
+_TERMS_DEFINED = "all terms are defined by the credential's contexts"
+
+
+def _check_terms(credential: dict[str, Any], loader: DocumentLoader | None, one_pass_covered: bool) -> CheckResult:
     # Verifiers canonicalise the document in safe mode (each proof configuration: see _check_proof_form).
+    if one_pass_covered:
+        return _passed("data.terms", _TERMS_DEFINED)  # the one pass covers only documents safe mode accepts
     document = {k: v for k, v in credential.items() if k != "proof"}
     try:
         problems = find_safe_mode_violations(document, loader)
@@ -160,7 +167,7 @@ def _check_terms(credential: dict[str, Any], loader: DocumentLoader | None) -> C
         return _failed("data.terms", exc.code, str(exc))
     if problems:
         return _failed("data.terms", "data.undefined_term", _summary(problems))
-    return _passed("data.terms", "all terms are defined by the credential's contexts")
+    return _passed("data.terms", _TERMS_DEFINED)
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -174,7 +181,7 @@ class _ProofForm:
 
     check: CheckResult
     options: SignedProofOptions | None = None
-    dataset: list[Quad] | None = None
+    dataset: Dataset | None = None
 
 
 def _check_proof_form(proof: Any, context: Any, loader: DocumentLoader | None) -> _ProofForm:
@@ -187,14 +194,21 @@ def _check_proof_form(proof: Any, context: Any, loader: DocumentLoader | None) -
         return _ProofForm(_undetermined("proof.suite", "proof.unsupported_cryptosuite", message))
     config = {k: v for k, v in proof.items() if k != "proofValue"}
     config["@context"] = context  # as the cryptosuite hashes it
+    statements = readable_statements(config, loader)
+    dataset: Dataset
     try:
-        # Verifiers canonicalise the proof configuration in safe mode too.
-        undefined = find_safe_mode_violations(config, loader, root="$.proof")
-        if undefined:
-            return _ProofForm(_failed("proof.suite", "data.undefined_term", _summary(undefined)))
-        expanded = expand(config, loader)
-        dataset = rdf_dataset(expanded)
-        signed = read_proof_options(expanded, dataset=dataset)
+        if statements is not None:
+            # Covered by the one pass, hence accepted by safe mode: read (and later hash) its statements.
+            dataset = statements.quads
+            signed = read_proof_options_statements(dataset)
+        else:
+            # Verifiers canonicalise the proof configuration in safe mode too.
+            undefined = find_safe_mode_violations(config, loader, root="$.proof")
+            if undefined:
+                return _ProofForm(_failed("proof.suite", "data.undefined_term", _summary(undefined)))
+            expanded = expand(config, loader)
+            dataset = rdf_dataset(expanded)
+            signed = read_proof_options(expanded, dataset=dataset)
     except CredentialError as exc:
         return _ProofForm(_failed("proof.suite", exc.code, f"proof configuration cannot be read: {exc}"))
     mismatches = proof_form_disagreements(proof, signed)
@@ -283,7 +297,7 @@ class _Verifying:
     clock_skew: timedelta
     # The RDF dataset of the credential without its proof (None when it could not be built: the proof check
     # then builds its own and reports why it cannot, exactly as without it).
-    unsecured_dataset: list[Quad] | None = None
+    unsecured_dataset: Dataset | None = None
 
 
 def _check_one_proof(credential: dict[str, Any], proof: Any, ctx: _Verifying) -> list[CheckResult]:
@@ -457,20 +471,29 @@ def read_signed_credential(
 @dataclass(frozen=True)
 class _SignedGraph:
     """The credential without its proof read as the proof covers it, built once for the claims and the hash:
-    what it says (or why it cannot be read) and its RDF dataset (``None`` if none could be built)."""
+    what it says (or why it cannot be read), its RDF dataset (``None`` if none could be built) and whether the
+    one pass wrote that dataset (then safe mode accepts the document)."""
 
     signed: SignedCredential | None
     error: CredentialError | None
-    dataset: list[Quad] | None
+    dataset: Dataset | None
+    one_pass: bool = False
 
 
 def _signed_graph(
     credential: dict[str, Any], loader: DocumentLoader | None, expanded: list[Any] | None
 ) -> _SignedGraph:
+    unsecured = {k: v for k, v in credential.items() if k != "proof"}
+    statements = readable_statements(unsecured, loader)
+    if statements is not None:
+        try:
+            return _SignedGraph(read_credential_statements(statements), None, statements.quads, True)
+        except CredentialError as exc:
+            return _SignedGraph(None, exc, statements.quads, True)
     dataset = None
     try:
         if expanded is None:
-            expanded = expand({k: v for k, v in credential.items() if k != "proof"}, loader)
+            expanded = expand(unsecured, loader)
         dataset = rdf_dataset(expanded)
         return _SignedGraph(read_credential(expanded, dataset=dataset), None, dataset)
     except CredentialError as exc:
@@ -546,7 +569,7 @@ def verify_credential(
     checks = _check_structure(credential, profile)
     if profile == "ob3":
         checks.append(_check_schema(_with_counted_proofs(credential, proofs)))
-    checks.append(_check_terms(credential, loader))
+    checks.append(_check_terms(credential, loader, graph.one_pass))
     checks.append(_check_signed_claims(credential, signed, graph_error, profile))
     checks.extend(proof_checks)
     checks.append(_check_validity(signed, now, clock_skew))

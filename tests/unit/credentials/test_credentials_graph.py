@@ -9,8 +9,17 @@ from typing import Any
 import pytest
 
 from shared.credentials import DidKeyResolver, canonicalize, verify_credential
-from shared.credentials.graph import GraphError, read_credential
-from shared.credentials.jsonld import expand
+from shared.credentials.graph import (
+    GraphError,
+    read_credential,
+    read_credential_statements,
+    read_proof_options,
+    read_proof_options_statements,
+    readable_statements,
+)
+from shared.credentials.jsonld import expand, one_pass
+from tests.rekeying import FIELDS, FORMS, rekey
+from tests.unit.credentials.samples import with_status
 
 
 def _unsecured(credential: dict[str, Any]) -> dict[str, Any]:
@@ -59,3 +68,42 @@ def test_no_credential_node(signed_credential: dict[str, Any]) -> None:
     with pytest.raises(GraphError) as info:
         read_credential([])
     assert info.value.code == "data.not_one_credential"
+
+
+def _read_both_ways(document: dict[str, Any]) -> tuple[Any, Any]:
+    """read_credential from the expansion and from the one pass's statements (each result, or its error)."""
+    answers = []
+    statements = readable_statements(document)
+    assert statements is not None
+    for read in (lambda: read_credential(expand(document)), lambda: read_credential_statements(statements)):
+        try:
+            answers.append(read())
+        except GraphError as exc:
+            answers.append((exc.code, str(exc)))
+    return answers[0], answers[1]
+
+
+def test_the_one_pass_statements_read_as_the_expansion(signed_credential: dict[str, Any]) -> None:
+    status = with_status(signed_credential, 7, url="https://issuer.example/status/1")
+    for credential in [signed_credential, status] + [rekey(status, f, form) for f in FIELDS for form in FORMS]:
+        document = _unsecured(credential)
+        if readable_statements(document) is None:
+            continue  # a form the one pass does not cover: the full path alone reads it
+        from_expansion, from_statements = _read_both_ways(document)
+        assert from_expansion == from_statements
+    config = {**signed_credential["proof"], "@context": signed_credential["@context"]}
+    config.pop("proofValue")
+    statements = readable_statements(config)
+    assert statements is not None
+    assert read_proof_options_statements(statements.quads) == read_proof_options(expand(config))
+
+
+@pytest.mark.parametrize("nothing", [{"name": None}, {"name": []}, {"type": []}, {}])
+def test_a_top_node_that_states_nothing_is_left_to_the_full_path(
+    signed_credential: dict[str, Any], nothing: dict[str, Any]
+) -> None:
+    # pyld drops such a node from the expansion (only @id left) or keeps it (an empty array): the credential node
+    # is then found differently, so the one pass's answer is not used.
+    document = {"@context": signed_credential["@context"], "id": signed_credential["id"], **nothing}
+    assert one_pass(document) is not None
+    assert readable_statements(document) is None

@@ -24,8 +24,10 @@ from shared.credentials.rdf import (
     NQuadsSyntaxError,
     Quad,
     escape_literal,
+    literal_lexical_form,
     parse_nquads,
     serialize_nquads,
+    term_nquads,
 )
 from shared.credentials.rdfc import DEFAULT_MAX_WORK, WorkBudget, canonicalize_dataset
 
@@ -128,6 +130,17 @@ _quads = st.builds(
 @given(st.lists(_quads, max_size=8))
 def test_serialised_nquads_parse_back_to_the_same_dataset(quads: list[Quad]) -> None:
     assert set(parse_nquads(serialize_nquads(quads))) == set(quads)
+
+
+@given(_literals)
+def test_a_literal_term_text_gives_back_its_lexical_form(literal: Literal) -> None:
+    assert literal_lexical_form(term_nquads(literal)) == literal.value
+
+
+@given(st.text(max_size=30))
+def test_a_lexical_form_is_read_from_a_literal_text_or_refused(text: str) -> None:
+    with contextlib.suppress(NQuadsSyntaxError):
+        literal_lexical_form(text)
 
 
 @given(st.text(max_size=60))

@@ -1,11 +1,12 @@
 """Differential tests (issue 9): the fast full-verification path gives exactly the reference report.
 
-The fast path builds each document's RDF dataset once (signed claims and proof hash, proof options and proof
-hash) and accepts the OB 3.0 schema with jsonschema-rs. The reference path is the same verifier with both
-shortcuts off: every reader builds its own dataset (none is remembered), and ``jsonschema`` alone judges the
-schema. Whatever the input — every credential shape we issue, re-keyed members, the 1EdTech validator cases,
-hypothesis-mutated credentials — the two reports must be equal member for member (verdict, every check's code
-and message, proofs).
+The fast path reads each document in one pass when the one pass covers it (its statements give the signed
+claims, the proof options and both hashes, and no separate safe-mode check runs), otherwise builds its RDF dataset
+once for the same readers; it accepts the OB 3.0 schema with jsonschema-rs. The reference path is the same
+verifier with those shortcuts off: no one pass, every reader builds its own dataset (none is remembered), and
+``jsonschema`` alone judges the schema. Whatever the input — every credential shape we issue, re-keyed members,
+the 1EdTech validator cases, hypothesis-mutated credentials — the two reports must be equal member for member
+(verdict, every check's code and message, proofs).
 
 ``CREDSTREAM_DIFFERENTIAL_EXAMPLES=10000 pytest --timeout=0 tests/unit/verifier/test_verify_fast_path.py`` is the
 full run (150 generated examples per test otherwise).
@@ -54,6 +55,7 @@ from tests.unit.credentials.samples import (
     with_status,
     with_tags,
 )
+from tests.unit.credentials.test_jsonld_one_pass import GENERATED_CREDENTIALS
 from tests.unit.verifier.test_verify_properties import json_values, mutated_credentials
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "ob30-validator-cases"
@@ -62,6 +64,7 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 SIGNED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 KEY = key_from_seed(bytes(range(32)))
 LIST_URL = "https://issuer.example/status/1"
+XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 # As in tests/unit/credentials/test_jsonld_fast_path.py: CREDSTREAM_DIFFERENTIAL_EXAMPLES=10000 for the full run.
 EXAMPLES = int(os.environ.get("CREDSTREAM_DIFFERENTIAL_EXAMPLES", "150"))
 PROPERTY_SETTINGS = settings(
@@ -73,11 +76,13 @@ PROPERTY_SETTINGS = settings(
 
 @contextlib.contextmanager
 def reference_path() -> Iterator[None]:
-    """The verifier without the fast path: each reader expands to RDF itself; jsonschema alone checks."""
+    """The verifier without the fast path: no one pass (each document is expanded and checked in safe mode),
+    each reader builds its own RDF dataset; jsonschema alone checks."""
     with pytest.MonkeyPatch.context() as patch:
         read_credential, read_options = verification.read_credential, verification.read_proof_options
         check_signature = suites.check_ed25519_signature
         patch.setattr(schema, "_fast_accepts", lambda kind, credential: False)
+        patch.setattr(verification, "readable_statements", lambda document, loader=None: None)
         patch.setattr(graph, "_DATASETS", graph._DatasetMemo(0))
         patch.setattr(verification, "read_credential", lambda expanded, dataset=None: read_credential(expanded))
         patch.setattr(verification, "read_proof_options", lambda expanded, dataset=None: read_options(expanded))
@@ -159,6 +164,27 @@ def test_issued_shapes_and_their_tampered_copies(name: str) -> None:
         assert how == "two proofs" or not report["verified"], how
 
 
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_issued_shapes_are_read_in_one_pass(name: str) -> None:
+    # So the comparison above sets the one pass against the full path: the reference never takes it.
+    credential = SHAPES[name]
+    config = {k: v for k, v in credential["proof"].items() if k != "proofValue"}
+    assert graph.readable_statements({k: v for k, v in credential.items() if k != "proof"}) is not None
+    assert graph.readable_statements({**config, "@context": credential["@context"]}) is not None
+
+
+def test_a_covered_credential_and_its_twin_the_one_pass_leaves_to_the_full_path() -> None:
+    # The same statements spelt with a value object (which the one pass does not cover): the same verdict, and
+    # each report equal to the reference's.
+    covered = SHAPES["status"]
+    twin = {**covered, "validFrom": {"@value": covered["validFrom"], "@type": XSD_DATETIME}}
+    assert graph.readable_statements({k: v for k, v in twin.items() if k != "proof"}) is None
+    covered_report, twin_report = assert_same_report(covered), assert_same_report(twin)
+    assert [c for c in covered_report["checks"] if c["check"] == "proof.signature"] == [
+        c for c in twin_report["checks"] if c["check"] == "proof.signature"
+    ]
+
+
 @pytest.mark.parametrize("size", [3, 7])
 def test_blank_node_cliques_and_long_arrays(size: int) -> None:
     # The RDFC-1.0 work bound (data.too_complex) stops the hash of the shared dataset as it stops the reference's.
@@ -188,6 +214,15 @@ def test_1edtech_validator_cases(entry: dict[str, Any], trust_named_keys: bool) 
 @given(mutated_credentials())
 def test_mutated_credentials(credential: dict[str, Any]) -> None:
     assert_same_report(credential)
+
+
+@PROPERTY_SETTINGS
+@given(GENERATED_CREDENTIALS)
+def test_generated_credentials_signed(credential: dict[str, Any]) -> None:
+    # Every optional field our models emit, signed (by a key that is not the issuer's: the key check fails, every
+    # other check runs): the one pass reads them all, the reference expands them.
+    assert graph.readable_statements(credential) is not None
+    assert_same_report(signed(credential, ob3=False))
 
 
 # Where the schema's patterns look: IRIs and dates. Python's and ECMA-262's ``\S`` / ``\d`` / ``$`` differ.
