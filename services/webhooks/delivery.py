@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import structlog
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, update
 
 from services.webhooks.adapters.subscriptions import SecretBox
@@ -39,7 +40,7 @@ class _Leased:
     subscription_id: uuid.UUID
     url: str
     body: bytes
-    keys: list[bytes]
+    subscription: Subscription  # detached copy: its sealed secrets are opened when sending
     attempts: int
 
 
@@ -127,26 +128,34 @@ class DeliveryLoop:
                 .where(Delivery.id.in_([delivery.id for delivery, _s in found]))  # type: ignore[attr-defined]
                 .values(next_attempt_at=now + timedelta(seconds=self._timeout) + _LEASE_MARGIN)
             )
-        return [
-            _Leased(d.id, s.id, s.url, d.body.encode(), self._box.keys_in_force(s, now), d.attempts) for d, s in found
-        ]
+        return [_Leased(d.id, s.id, s.url, d.body.encode(), s, d.attempts) for d, s in found]
 
     async def _send(self, item: _Leased) -> _Result:
         assert self._client is not None
         started = time.monotonic()
         status_code, error = None, None
         try:
+            now = self._clock()
+            keys = self._box.keys_in_force(item.subscription, now)
             # Checked at every attempt, not only when subscribing: DNS may point the name elsewhere since.
             await self._url_policy.check_url(item.url)
-            headers = webhook_headers(item.keys, message_id(item.delivery_id), self._clock(), item.body)
-            async with self._client.stream(
-                "POST", item.url, content=item.body, headers=headers, timeout=self._timeout
-            ) as response:
+            headers = webhook_headers(keys, message_id(item.delivery_id), now, item.body)
+            # The whole attempt within the timeout (httpx's applies per read: a slow drip would outlive the lease).
+            async with (
+                asyncio.timeout(self._timeout),
+                self._client.stream(
+                    "POST", item.url, content=item.body, headers=headers, timeout=self._timeout
+                ) as response,
+            ):
                 status_code = response.status_code
                 if not succeeded(status_code):
                     error = f"answered {status_code}"
+        except InvalidTag:
+            error = "the secret cannot be decrypted (was CREDSTREAM_KEY_ENCRYPTION_KEY changed?)"
         except FetchError as refused:
             error = f"refused: {refused}"
+        except TimeoutError:
+            error = f"timed out after {self._timeout:g} s"
         except httpx.HTTPError as failed:
             error = f"{type(failed).__name__}: {failed}" if str(failed) else type(failed).__name__
         return _Result(item, status_code, error, round((time.monotonic() - started) * 1000))
