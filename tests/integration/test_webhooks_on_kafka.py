@@ -168,3 +168,43 @@ async def _dead(admin: httpx.AsyncClient, tenant: str, subscription_id: str) -> 
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_a_restarted_service_resumes_the_deliveries_left_pending(
+    settings: Settings, infra: Infrastructure, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Delivery state lives in PostgreSQL: what one process staged and failed to send, the next one sends."""
+    for name, value in {"RETRY_BASE_SECONDS": "0.2", "RETRY_CAP_SECONDS": "0.4", "POLL_SECONDS": "0.1"}.items():
+        monkeypatch.setenv(f"CREDSTREAM_WEBHOOK_{name}", value)
+    config = kafka_settings(settings, infra, postgres_url, insecure_http_hosts="127.0.0.1")
+    endpoint = Endpoint(then=500)
+    tenant = f"w{uuid.uuid4().hex[:10]}"
+    async with receiver({"in": endpoint}) as base:
+        first = KafkaService("webhooks", config)
+        await first.start()
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(first.parts.http), base_url="http://w") as admin:
+                answer = await admin.post(
+                    f"/v1/tenants/{tenant}/webhooks",
+                    json={"url": f"{base}/in", "events": ["badge.issued"]},
+                    headers=ADMIN,
+                )
+                endpoint.secrets.append(answer.json()["secret"])
+                await produce_all(config.kafka_bootstrap_servers, [announced(badge_issued(tenant, uuid.uuid4()))])
+                attempts = f"/v1/tenants/{tenant}/webhooks/{answer.json()['id']}/attempts"
+                assert await eventually(
+                    lambda: _has_attempts(admin, attempts), timeout=60
+                )  # staged and tried: the endpoint is down
+        finally:
+            await first.stop()
+        endpoint.then = 200
+        second = KafkaService("webhooks", config)
+        await second.start()
+        try:
+            assert await eventually(lambda: _async(len(endpoint.received) == 1), timeout=60)
+        finally:
+            await second.stop()
+
+
+async def _has_attempts(admin: httpx.AsyncClient, path: str) -> bool:
+    return bool((await admin.get(path, headers=ADMIN)).json()["attempts"])
