@@ -208,3 +208,40 @@ async def test_a_restarted_service_resumes_the_deliveries_left_pending(
 
 async def _has_attempts(admin: httpx.AsyncClient, path: str) -> bool:
     return bool((await admin.get(path, headers=ADMIN)).json()["attempts"])
+
+
+async def test_two_replicas_share_the_deliveries_and_send_each_once(
+    settings: Settings, infra: Infrastructure, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both replicas consume (partitions split between them) and both delivery loops lease due deliveries
+    (FOR UPDATE SKIP LOCKED): every badge reaches the endpoint once."""
+    monkeypatch.setenv("CREDSTREAM_WEBHOOK_POLL_SECONDS", "0.05")
+    monkeypatch.setenv("CREDSTREAM_WEBHOOK_BATCH_SIZE", "3")  # small leases: the loops interleave
+    config = kafka_settings(settings, infra, postgres_url, insecure_http_hosts="127.0.0.1")
+    endpoint = Endpoint()
+    tenant = f"w{uuid.uuid4().hex[:10]}"
+    replicas = [KafkaService("webhooks", config), KafkaService("webhooks", config)]
+    for replica in replicas:
+        await replica.start()
+    try:
+        async with (
+            receiver({"in": endpoint}) as base,
+            httpx.AsyncClient(transport=httpx.ASGITransport(replicas[0].parts.http), base_url="http://w") as admin,
+        ):
+            answer = await admin.post(
+                f"/v1/tenants/{tenant}/webhooks",
+                json={"url": f"{base}/in", "events": ["badge.issued"]},
+                headers=ADMIN,
+            )
+            endpoint.secrets.append(answer.json()["secret"])
+            badges = [
+                announced(badge_issued(tenant, uuid.uuid4(), learner=f"l{i}")) for i in range(30)
+            ]  # keyed per learner: spread over the partitions
+            await produce_all(config.kafka_bootstrap_servers, badges)
+            assert await eventually(lambda: _async(len(endpoint.received) >= 30), timeout=90)
+            await asyncio.sleep(0.5)  # a duplicate, if any, would arrive now
+            ids = [r["headers"]["webhook-id"] for r in endpoint.received]
+            assert len(ids) == len(set(ids)) == 30
+    finally:
+        for replica in replicas:
+            await replica.stop()
