@@ -173,6 +173,7 @@ async def claim(
             WalletExchange.expires_at > now,  # type: ignore[arg-type]
         )
         .values(completed_at=now, holder_did=holder, copy_id=copy_uuid(exchange.credential_id, holder))
+        .execution_options(synchronize_session=False)
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise ClaimRefused(409, "Exchange completed", "This claim link was already used.", "exchange.completed")
