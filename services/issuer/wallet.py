@@ -28,6 +28,7 @@ from services.issuer.adapters.status_lists import StatusLists
 from services.issuer.adapters.tables import HolderCopy, IssuedCredential, WalletExchange, as_utc
 from services.issuer.did_auth import authenticated_holder
 from services.issuer.handlers import Issuers
+from services.issuer.signing import in_signing_thread
 from services.issuer.status import status_entry
 from shared.credentials.dates import format_xsd_datetime
 
@@ -161,7 +162,8 @@ async def claim(
     Raises ClaimRefused (unknown, used or expired exchange; revoked award) or did_auth.PresentationRefused.
     """
     exchange = await open_exchange(session, secret)
-    holder = authenticated_holder(presentation, challenge=exchange.challenge, domain=domain)
+    # Off the event loop, and in the one thread that runs JSON-LD (pyld is not thread-safe).
+    holder = await in_signing_thread(authenticated_holder, presentation, challenge=exchange.challenge, domain=domain)
     now = _now()
     # Spend the challenge: of two presentations racing on any replicas, one completes the exchange.
     spent = await session.execute(
