@@ -9,9 +9,12 @@
 //                                                                  --seed: the key from this 32-byte seed instead;
 //                                                                  --created: the proof's created (default now)
 //   node dbvc.mjs canon FILE...                                     one JSON line: {file, nquads, error}
-//   node dbvc.mjs claim [--seed HEX] EXCHANGE_URL OUT               a did:key wallet: runs the VC-API exchange
-//                                                                  (DID auth, eddsa-rdfc-2022) and writes the
-//                                                                  credential it receives; prints {holder, request}
+//   node dbvc.mjs claim [--seed HEX] [--legacy] EXCHANGE_URL OUT    a did:key wallet: runs the VC-API exchange
+//                                                                  (DID auth, eddsa-rdfc-2022 on VC 2.0; --legacy:
+//                                                                  Ed25519Signature2020 on VC 1.1, as the DCC
+//                                                                  Learner Credential Wallet signs) and writes the
+//                                                                  credential it receives; prints {holder, request,
+//                                                                  proof: the presentation's proof type}
 //
 // --docs points at a JSON index {URL: file name relative to the index}, like vectors/docs.json.
 import {readFileSync, writeFileSync} from 'node:fs';
@@ -24,6 +27,7 @@ import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 import {driver as didKeyDriver} from '@digitalbazaar/did-method-key';
 import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
+import {Ed25519Signature2020} from '@digitalbazaar/ed25519-signature-2020';
 import {checkStatus as checkBitstringStatus} from '@digitalbazaar/vc-bitstring-status-list';
 import jsonld from 'jsonld';
 
@@ -178,7 +182,7 @@ async function sign(input, output, {seed: seedHex, created} = {}) {
 // A wallet collecting a credential through a VC-API exchange, as the DCC Learner Credential Wallet does: POST {}
 // for the VerifiablePresentationRequest, answer with a DID authentication signed for its challenge and domain.
 // The only network access of this tool: the exchange URL it is given.
-async function claim(exchangeUrl, output, {seed: seedHex} = {}) {
+async function claim(exchangeUrl, output, {seed: seedHex, legacy} = {}) {
   const seed = seedHex ? Uint8Array.from(Buffer.from(seedHex, 'hex')) : undefined;
   const keyPair = await Ed25519Multikey.generate({seed});
   const didKey = didKeyDriver();
@@ -200,8 +204,10 @@ async function claim(exchangeUrl, output, {seed: seedHex} = {}) {
   if(!request.query.some(q => q.type === 'DIDAuthentication')) {
     throw new Error(`not a DID authentication request: ${JSON.stringify(request)}`);
   }
-  const presentation = vc.createPresentation({holder: didDocument.id});
-  const suite = new DataIntegrityProof({signer: keyPair.signer(), cryptosuite: eddsaRdfc2022});
+  const presentation = vc.createPresentation({holder: didDocument.id, version: legacy ? 1.0 : 2.0});
+  const suite = legacy ?
+    new Ed25519Signature2020({signer: keyPair.signer()}) :
+    new DataIntegrityProof({signer: keyPair.signer(), cryptosuite: eddsaRdfc2022});
   const documentLoader = makeDocumentLoader({docs: new Map()});
   const signed = await vc.signPresentation({
     presentation, suite, challenge: request.challenge, domain: request.domain, documentLoader
@@ -209,7 +215,7 @@ async function claim(exchangeUrl, output, {seed: seedHex} = {}) {
   const {verifiablePresentation} = await post({verifiablePresentation: signed});
   const [credential] = [].concat(verifiablePresentation.verifiableCredential);
   writeFileSync(output, JSON.stringify(credential, null, 2) + '\n');
-  process.stdout.write(JSON.stringify({file: output, holder: didDocument.id, request}) + '\n');
+  process.stdout.write(JSON.stringify({file: output, holder: didDocument.id, request, proof: signed.proof.type}) + '\n');
 }
 
 async function canon(files) {
@@ -237,6 +243,8 @@ function parseOptions(args) {
       options.docs = args[++i];
     } else if(args[i] === '--seed') {
       options.seed = args[++i];
+    } else if(args[i] === '--legacy') {
+      options.legacy = true;
     } else if(args[i] === '--created') {
       options.created = args[++i];
     } else {
@@ -260,7 +268,7 @@ async function main(argv) {
   } else {
     process.stderr.write(
       'usage: node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE... | sign [--seed HEX] [--created ISO] IN OUT | ' +
-      'canon FILE... | claim [--seed HEX] EXCHANGE_URL OUT\n');
+      'canon FILE... | claim [--seed HEX] [--legacy] EXCHANGE_URL OUT\n');
     return 2;
   }
   return 0;

@@ -149,9 +149,20 @@ async def test_a_digital_bazaar_wallet_claims_a_badge_that_revocation_then_revok
         replay = await http.post(link["exchange_url"], json={})
         assert replay.status_code == 409 and replay.headers["content-type"] == "application/problem+json"
 
+        # A wallet signing as the DCC Learner Credential Wallet does (Ed25519Signature2020, VC 1.1).
+        response = await http.post(f"{base}/v1/awards/{badge.award_id}/claims", headers=ADMIN)
+        legacy_copy = tmp_path / "legacy-wallet-copy.json"
+        [legacy] = await node("claim", "--legacy", response.json()["exchange_url"], str(legacy_copy))
+        legacy_credential = json.loads(await asyncio.to_thread(legacy_copy.read_text))
+        assert legacy["proof"] == "Ed25519Signature2020" and claimed["proof"] == "DataIntegrityProof"
+        assert legacy_credential["credentialSubject"]["id"] == legacy["holder"] != claimed["holder"]
+        checked = await verify_in_digital_bazaar(http, legacy_credential, legacy_copy, tmp_path)
+        assert checked["verified"] is True, checked
+
         response = await http.post(
             f"{base}/v1/credentials/{badge.credential_id}/revoke", json={"reason": "Issued in error"}, headers=ADMIN
         )
         assert response.status_code == 200, response.text
-        after = await verify_in_digital_bazaar(http, credential, copy, tmp_path)
-        assert after["verified"] is False and after["status"] == "revoked", after
+        for wallet_credential, file in ((credential, copy), (legacy_credential, legacy_copy)):
+            after = await verify_in_digital_bazaar(http, wallet_credential, file, tmp_path)
+            assert after["verified"] is False and after["status"] == "revoked", after
