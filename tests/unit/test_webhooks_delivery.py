@@ -21,12 +21,14 @@ from shared.db.engine import create_engine, session_factory, transaction
 from shared.db.migrations import upgrade
 from tests.verifier_support import badge_issued
 
-START = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)  # deliveries are staged at the real time
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = START
+        # Deliveries are staged at the real time: the fake clock starts just after it (when the test runs, not when
+        # the module was collected, which may be minutes earlier in a whole suite).
+        self.start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+        self.now = self.start
 
     def __call__(self) -> datetime:
         return self.now
@@ -70,7 +72,7 @@ async def test_failures_back_off_then_dead_letter_and_a_replay_delivers(tmp_path
     assert await loop.run_once() == 1
     assert await loop.run_once() == 0  # not due before the back-off ends
     delivery = await _delivery(sessions)
-    assert delivery.attempts == 1 and delivery.next_attempt_at.replace(tzinfo=UTC) == START + timedelta(seconds=10)
+    assert delivery.attempts == 1 and delivery.next_attempt_at.replace(tzinfo=UTC) == clock.start + timedelta(seconds=10)
     clock.now += timedelta(seconds=10)
     assert await loop.run_once() == 1
     delivery = await _delivery(sessions)
