@@ -12,7 +12,8 @@ multibase base58btc ``z…``:
 
 ECDSA P-256 / P-384 (W3C vc-di-ecdsa, :mod:`shared.credentials.ecdsa`), ``DataIntegrityProof`` only:
 
-- ``ecdsa-rdfc-2019``: the same RDFC-1.0 hashing, with SHA-384 instead of SHA-256 for a P-384 key;
+- ``ecdsa-rdfc-2019``: the same RDFC-1.0 hashing; with a P-384 key SHA-384 replaces SHA-256 both inside
+  RDFC-1.0 (its hash parameter: blank node labels differ) and for the two digests;
 - ``ecdsa-jcs-2019``: JCS (RFC 8785) instead of RDFC-1.0 (:mod:`shared.credentials.jcs`).
 
 ``DataIntegrityProof`` / ``eddsa-jcs-2022`` (vc-di-eddsa): Ed25519 over the JCS hash data (SHA-256).
@@ -24,7 +25,6 @@ suite (an Ed25519 key on an ECDSA proof, …) is ``proof.key_type_mismatch``. Pr
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -149,12 +149,15 @@ def _hash_data(
     """What a proof of ``suite`` (other than the Ed25519 RDFC ones) signs with ``key``."""
     hash_name = _hash_name(key)
     if suite == ECDSA_RDFC_2019:
-        # Same canonical forms as eddsa-rdfc-2022; only the hash follows the curve.
-        hashes = proof_hashes(credential, proof_config=proof, loader=loader, check_terms=False, datasets=datasets)
-        if hash_name == "sha256":
-            return hashes.hash_data
-        config = hashlib.new(hash_name, hashes.proof_config_nquads.encode("utf-8")).digest()
-        return config + hashlib.new(hash_name, hashes.document_nquads.encode("utf-8")).digest()
+        # As eddsa-rdfc-2022, but RDFC-1.0 and both digests use the curve's hash (vc-di-ecdsa, "canon-and-hash").
+        return proof_hashes(
+            credential,
+            proof_config=proof,
+            loader=loader,
+            check_terms=False,
+            datasets=datasets,
+            hash_algorithm=hash_name,
+        ).hash_data
     return jcs_hash_data(credential, proof, hash_name)
 
 
