@@ -3,8 +3,9 @@
 Verify Proof, steps 1-7, in both specifications: the unsecured document is the secured one without
 ``proof``; the proof options are the proof without ``proofValue``. If the options carry an ``@context``, the
 document's ``@context`` must start with exactly those values, in that order, and the unsecured document
-then takes the options' ``@context``. The proof configuration is the options with ``@context`` set to the
-unsecured document's. hashData = H(JCS(proof configuration)) || H(JCS(unsecured document)), H being SHA-256
+then takes the options' ``@context``. The proof configuration is the options as they are (Proof
+Configuration: a clone of the options; a proof made by Create Proof carries the document's ``@context``, so one
+without any is hashed without). hashData = H(JCS(proof configuration)) || H(JCS(unsecured document)), H being SHA-256
 for eddsa-jcs-2022 and for P-256 keys, SHA-384 for P-384 keys. JCS is RFC 8785 (the ``rfc8785`` package).
 """
 
@@ -45,10 +46,7 @@ def jcs_documents(credential: dict[str, Any], proof: dict[str, Any]) -> tuple[di
                 "the document's @context does not start with the proof's @context", code="proof.context_mismatch"
             )
         unsecured["@context"] = options["@context"]
-    config = dict(options)
-    if "@context" in unsecured:
-        config["@context"] = unsecured["@context"]
-    return unsecured, config
+    return unsecured, options
 
 
 def jcs_hash_data(credential: dict[str, Any], proof: dict[str, Any], hash_name: str) -> bytes:

@@ -156,6 +156,19 @@ def test_jcs_proof_context_must_prefix_the_documents(db_signed: dict[str, dict[s
     assert not any(line["verified"] for line in db_verify(paths).values())
 
 
+def test_jcs_proof_without_its_context_fails_in_both(db_signed: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    # The proof's @context is part of the hashed proof configuration (Proof Configuration clones the options).
+    paths = []
+    for label, credential in db_signed.items():
+        if "jcs" not in label:
+            continue
+        tampered = copy.deepcopy(credential)
+        del tampered["proof"]["@context"]
+        assert verify_credential(tampered, now=NOW).codes() == {"proof.signature_invalid"}, label
+        paths.append(_write(tmp_path / f"{label}.json", tampered))
+    assert not any(line["verified"] for line in db_verify(paths).values())
+
+
 def test_digital_bazaar_verifies_ours(tmp_path: Path) -> None:
     paths = []
     for suite, curve in SUITES:
