@@ -49,15 +49,6 @@ def curve_of(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) -> Cur
     raise KeyFormatError(f"ECDSA curve {key.curve.name} is not supported (P-256 and P-384 are)")
 
 
-def is_ecdsa_multikey(value: str) -> bool:
-    """True if ``value`` looks like a P-256 or P-384 Multikey (by its multicodec header)."""
-    try:
-        raw = decode_base58btc(value)
-    except KeyFormatError:
-        return False
-    return any(raw.startswith(curve.multicodec) for curve in CURVES)
-
-
 def ecdsa_public_key_from_multibase(value: str) -> ec.EllipticCurvePublicKey:
     """Parse a P-256 / P-384 Multikey ``publicKeyMultibase``; anything else raises :class:`KeyFormatError`."""
     raw = decode_base58btc(value)

@@ -9,16 +9,19 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .ecdsa import ecdsa_public_key_from_multibase, is_ecdsa_multikey
+from .ecdsa import ecdsa_public_key_from_multibase
 from .keys import public_key_from_multibase
 
 PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
-# How the base58btc text of each supported Multikey begins (its multicodec header, encoded).
-MULTIKEY_PREFIXES = ("z6Mk", "zDn", "z82")
+# How the base58btc text of each supported Multikey begins (its multicodec header, encoded): a fixed-size
+# value after a fixed header always encodes to the same leading characters.
+ECDSA_MULTIKEY_PREFIXES = ("zDn", "z82")
+MULTIKEY_PREFIXES = ("z6Mk", *ECDSA_MULTIKEY_PREFIXES)
 
 
 def multikey_public_key(value: str) -> PublicKey:
     """Parse a Multikey ``publicKeyMultibase`` of any supported type; raise :class:`KeyFormatError` if none."""
-    if is_ecdsa_multikey(value):
+    # Dispatch on the text (both parsers check the decoded header): Ed25519 keys are decoded once, as before.
+    if isinstance(value, str) and value.startswith(ECDSA_MULTIKEY_PREFIXES):
         return ecdsa_public_key_from_multibase(value)
     return public_key_from_multibase(value)
