@@ -18,7 +18,7 @@ from shared.credentials.ecdsa import ecdsa_public_key_from_multibase, ecdsa_publ
 from shared.credentials.keys import public_key_multibase
 from shared.credentials.multibase import decode_base58btc, encode_base58btc
 from shared.credentials.multikey import multikey_public_key
-from shared.credentials.suites import sign_with_suite
+from shared.credentials.suites import sign_with_suite, verify_embedded_proof
 
 from .samples import minimal_credential
 
@@ -164,3 +164,25 @@ def test_changed_claim_fails_for_every_suite(now: datetime) -> None:
         tampered = copy.deepcopy(credential)
         tampered["credentialSubject"]["achievement"]["name"] = "Leadership"
         assert verify_credential(tampered, now=now).codes() == {"proof.signature_invalid"}, suite
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(subject=_JSON, proof_context=_JSON)
+def test_jcs_verification_of_any_json_returns_a_result(subject: Any, proof_context: Any) -> None:
+    # Whatever JSON a holder puts in the document or the proof's @context: a result with a code, never a crash.
+    key = generate_key()
+    mb = public_key_multibase(key)
+    credential = sign_with_suite(
+        minimal_credential(f"did:key:{mb}"), key, f"did:key:{mb}#{mb}", SIGNED_AT, "eddsa-jcs-2022"
+    )
+    credential["credentialSubject"] = subject
+    credential["proof"]["@context"] = proof_context
+    result = verify_embedded_proof(credential, credential["proof"], key.public_key())
+    assert not result.valid
+    assert result.code in {"proof.signature_invalid", "proof.context_mismatch", "data.jcs_invalid"}
