@@ -27,8 +27,8 @@ from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-SERVICES = ("enrollment", "assessment", "issuer", "verifier")
-DEFAULT_PORTS = {"enrollment": 8001, "assessment": 8002, "issuer": 8003, "verifier": 8004}
+SERVICES = ("enrollment", "assessment", "issuer", "verifier", "webhooks")
+DEFAULT_PORTS = {"enrollment": 8001, "assessment": 8002, "issuer": 8003, "verifier": 8004, "webhooks": 8005}
 
 
 @dataclass

@@ -4,10 +4,12 @@ DID documents and status lists, and offers the admin APIs to revoke credentials 
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.issuer.adapters.keystore import KeyEncryption, KeyNotFound, KeyStore
 from services.issuer.adapters.status_lists import StatusLists
 from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, IssuerProcessedEvent, as_utc
+from services.issuer.did_auth import PresentationRefused
 from services.issuer.handlers import (
     CredentialNotFound,
     IssueCredential,
@@ -30,12 +33,20 @@ from services.issuer.handlers import (
     tenant_did_document,
 )
 from services.issuer.signing import shared_pool
+from services.issuer.wallet import (
+    DEFAULT_CLAIM_TTL,
+    ClaimRefused,
+    claim,
+    create_claim,
+    open_exchange,
+    presentation_request,
+)
 from services.runtime import ServiceParts, Wiring
 from shared.contracts import AssessmentPassed, Topic
 from shared.contracts.text import Text
 from shared.db.engine import SessionFactory, transaction
 from shared.db.outbox import OutboxRelay
-from shared.http import ProblemError, create_app, require_admin
+from shared.http import ProblemError, create_app, decode_json_body, require_admin
 from shared.ids import parse_credential_uuid
 from shared.messaging.batch import BatchConsumer
 from shared.settings import DidMethod
@@ -58,8 +69,21 @@ class RevokeRequest(BaseModel):
     )
 
 
+class ClaimRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expires_in_seconds: int = Field(
+        default=int(DEFAULT_CLAIM_TTL.total_seconds()),
+        ge=60,
+        le=90 * 24 * 3600,
+        description="How long the claim link can be used (default 7 days).",
+    )
+
+
 def build(wiring: Wiring) -> ServiceParts:
     settings, sessions = wiring.settings, wiring.sessions
+    # The domain a holder's DID authentication must name: this issuer's origin.
+    domain = urlsplit(settings.issuer_url()).netloc
     relay = OutboxRelay(sessions, IssuerOutbox, wiring.publisher)
     issuers = Issuers(settings, KeyStore(KeyEncryption(settings.key_encryption_key.get_secret_value())))
     status_lists = StatusLists(settings.issuer_url())
@@ -175,6 +199,51 @@ def build(wiring: Wiring) -> ServiceParts:
             return Response(status_code=304, headers=headers)
         return Response(row.credential, media_type=VC_MEDIA_TYPE, headers=headers)
 
+    @app.post("/v1/awards/{award_id}/claims", tags=["admin"], status_code=201)
+    async def create_claim_link(
+        award_id: str, _admin: Annotated[None, admin], body: ClaimRequest | None = None
+    ) -> dict[str, Any]:
+        """A single-use, expiring claim link for an award: the VC-API exchange URL a wallet (e.g. the DCC
+        Learner Credential Wallet) POSTs to, and the deep links (`dccrequest://` and https) that open one."""
+        found = _uuid(award_id)
+        ttl = timedelta(seconds=(body or ClaimRequest()).expires_in_seconds)
+        try:
+            if found is None:
+                raise LookupError(award_id)
+            link = await _in_transaction(
+                sessions, lambda session: create_claim(session, issuers, settings.issuer_url(), found, ttl)
+            )
+        except LookupError as error:
+            raise ProblemError(404, "Not Found", f"No credential was issued for award {award_id!r}.") from error
+        except ClaimRefused as error:
+            raise ProblemError(error.status, error.title, str(error), code=error.code) from error
+        return link.public()
+
+    @app.post("/exchanges/{secret}", tags=["public"])
+    async def exchange(secret: str, request: Request) -> JSONResponse:
+        """The VC-API exchange of a claim link. `{}` answers a VerifiablePresentationRequest (DIDAuthentication
+        with a challenge and domain); `{"verifiablePresentation": …}` signed by the holder's did:key answers a
+        presentation holding the credential issued to that DID. Refusals are problem details with a `code`."""
+        raw = await request.body()
+        body = decode_json_body(raw) if raw.strip() else {}
+        if not isinstance(body, dict):
+            raise ProblemError(400, "Bad Request", "The body must be a JSON object.")
+        headers = {"Cache-Control": "no-store"}
+        try:
+            if "verifiablePresentation" not in body:
+                async with sessions() as session:
+                    opened = await open_exchange(session, secret)
+                return JSONResponse(presentation_request(opened.challenge, domain), headers=headers)
+            answer = await _in_transaction(
+                sessions,
+                lambda session: claim(session, issuers, status_lists, secret, body["verifiablePresentation"], domain),
+            )
+        except ClaimRefused as error:
+            raise ProblemError(error.status, error.title, str(error), code=error.code) from error
+        except PresentationRefused as error:
+            raise ProblemError(400, "Presentation refused", str(error), code=error.code) from error
+        return JSONResponse(answer, headers=headers)
+
     signing = shared_pool(settings.signing_processes())
     issue = IssueCredential(settings, issuers, status_lists, sessions, signing)
     consumer = BatchConsumer(
@@ -214,6 +283,13 @@ async def _in_transaction(sessions: SessionFactory, work: Callable[[AsyncSession
             if attempt == _ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 def _not_modified(request: Request, etag: str, modified: datetime) -> bool:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.issuer.adapters.keystore import KeyStore, TenantKey
 from services.issuer.adapters.status_lists import StatusLists
-from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, SigningKey, as_utc
+from services.issuer.adapters.tables import HolderCopy, IssuedCredential, IssuerOutbox, SigningKey, as_utc
 from services.issuer.domain import credential_uuid, issuer_profile
 from services.issuer.identity import (
     PublishedKey,
@@ -292,18 +292,13 @@ async def revoke_credential(
             f"urn:uuid:{credential_id}", row.revoked_at, row.revocation_reason or "", url, row.status_list_index, True
         )
     now = _now()
-    status_list = await status_lists.get(session, row.tenant_id, row.status_list_id)
-    if status_list is None:
-        raise LookupError(f"status list {url} is missing")
-    signer = await issuers.for_did(session, row.tenant_id, status_list.issuer_id)
-    await status_lists.set_status(
-        session,
-        row.tenant_id,
-        row.status_list_id,
-        row.status_list_index,
-        lambda doc: signer.sign(doc, now, badge=False),
-        now,
-    )
+    await _set_revoked(session, issuers, status_lists, row.tenant_id, row.status_list_id, row.status_list_index, now)
+    # The holder-bound copies wallets claimed (services.issuer.wallet) are the same badge: revoke them too.
+    copies = await session.execute(select(HolderCopy).where(HolderCopy.credential_id == credential_id))
+    for copy in copies.scalars():
+        await _set_revoked(
+            session, issuers, status_lists, copy.tenant_id, copy.status_list_id, copy.status_list_index, now
+        )
     row.revoked_at, row.revocation_reason = now, reason
     session.add(row)
     revoked = BadgeRevoked(
@@ -329,6 +324,25 @@ async def revoke_credential(
     await session.flush()
     log.info("credential.revoked", tenant=row.tenant_id, credential_id=str(credential_id))
     return Revocation(revoked.credential_id, now, reason, url, row.status_list_index, False)
+
+
+async def _set_revoked(
+    session: AsyncSession,
+    issuers: Issuers,
+    status_lists: StatusLists,
+    tenant_id: str,
+    list_id: int,
+    index: int,
+    now: datetime,
+) -> None:
+    """Set one revocation bit and re-sign its list as the list's issuer."""
+    status_list = await status_lists.get(session, tenant_id, list_id)
+    if status_list is None:
+        raise LookupError(f"status list {status_lists.url(tenant_id, list_id)} is missing")
+    signer = await issuers.for_did(session, tenant_id, status_list.issuer_id)
+    await status_lists.set_status(
+        session, tenant_id, list_id, index, lambda doc: signer.sign(doc, now, badge=False), now
+    )
 
 
 def key_info(issuers: Issuers, row: SigningKey) -> dict[str, Any]:

@@ -244,6 +244,11 @@ class HttpDocumentFetcher:
         self._clock = clock
         self._check_addresses = check_addresses
 
+    async def check_url(self, url: str) -> None:
+        """Raise FetchError unless this fetcher's policy lets it contact ``url`` (scheme, no credentials in it,
+        public addresses only); the webhooks service holds endpoint URLs to the same policy."""
+        await self._check_url(url)
+
     def _host_allowed_insecure(self, host: str) -> bool:
         return host.lower() in self._insecure_hosts
 

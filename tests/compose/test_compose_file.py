@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("enrollment", "assessment", "issuer", "verifier")
+SERVICES = ("enrollment", "assessment", "issuer", "verifier", "webhooks")
 
 
 def compose(path: str) -> dict[str, Any]:

@@ -13,6 +13,12 @@
 //                                                                  ecdsa-rdfc-2019, ecdsa-jcs-2019; --curve: P-256
 //                                                                  (default) or P-384 for the ecdsa suites
 //   node dbvc.mjs canon FILE...                                     one JSON line: {file, nquads, error}
+//   node dbvc.mjs claim [--seed HEX] [--legacy] EXCHANGE_URL OUT    a did:key wallet: runs the VC-API exchange
+//                                                                  (DID auth, eddsa-rdfc-2022 on VC 2.0; --legacy:
+//                                                                  Ed25519Signature2020 on VC 1.1, as the DCC
+//                                                                  Learner Credential Wallet signs) and writes the
+//                                                                  credential it receives; prints {holder, request,
+//                                                                  proof: the presentation's proof type}
 //
 // --docs points at a JSON index {URL: file name relative to the index}, like vectors/docs.json.
 import {readFileSync, writeFileSync} from 'node:fs';
@@ -29,6 +35,7 @@ import * as ecdsaJcs2019 from '@digitalbazaar/ecdsa-jcs-2019-cryptosuite';
 import {cryptosuite as ecdsaRdfc2019} from '@digitalbazaar/ecdsa-rdfc-2019-cryptosuite';
 import * as eddsaJcs2022 from '@digitalbazaar/eddsa-jcs-2022-cryptosuite';
 import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
+import {Ed25519Signature2020} from '@digitalbazaar/ed25519-signature-2020';
 import {checkStatus as checkBitstringStatus} from '@digitalbazaar/vc-bitstring-status-list';
 import jsonld from 'jsonld';
 
@@ -193,6 +200,45 @@ async function sign(input, output, {seed: seedHex, created, suite: suiteName = '
   process.stdout.write(JSON.stringify({file: output, did, verificationMethod: keyPair.id}) + '\n');
 }
 
+// A wallet collecting a credential through a VC-API exchange, as the DCC Learner Credential Wallet does: POST {}
+// for the VerifiablePresentationRequest, answer with a DID authentication signed for its challenge and domain.
+// The only network access of this tool: the exchange URL it is given.
+async function claim(exchangeUrl, output, {seed: seedHex, legacy} = {}) {
+  const seed = seedHex ? Uint8Array.from(Buffer.from(seedHex, 'hex')) : undefined;
+  const keyPair = await Ed25519Multikey.generate({seed});
+  const didKey = didKeyDriver();
+  didKey.use({multibaseMultikeyHeader: 'z6Mk', fromMultibase: Ed25519Multikey.from});
+  const {didDocument} = await didKey.fromKeyPair({verificationKeyPair: keyPair});
+  keyPair.controller = didDocument.id;
+  keyPair.id = didDocument.authentication[0];
+  const post = async body => {
+    const response = await fetch(exchangeUrl, {
+      method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)
+    });
+    const answer = await response.json();
+    if(!response.ok) {
+      throw new Error(`exchange answered ${response.status}: ${JSON.stringify(answer)}`);
+    }
+    return answer;
+  };
+  const {verifiablePresentationRequest: request} = await post({});
+  if(!request.query.some(q => q.type === 'DIDAuthentication')) {
+    throw new Error(`not a DID authentication request: ${JSON.stringify(request)}`);
+  }
+  const presentation = vc.createPresentation({holder: didDocument.id, version: legacy ? 1.0 : 2.0});
+  const suite = legacy ?
+    new Ed25519Signature2020({signer: keyPair.signer()}) :
+    new DataIntegrityProof({signer: keyPair.signer(), cryptosuite: eddsaRdfc2022});
+  const documentLoader = makeDocumentLoader({docs: new Map()});
+  const signed = await vc.signPresentation({
+    presentation, suite, challenge: request.challenge, domain: request.domain, documentLoader
+  });
+  const {verifiablePresentation} = await post({verifiablePresentation: signed});
+  const [credential] = [].concat(verifiablePresentation.verifiableCredential);
+  writeFileSync(output, JSON.stringify(credential, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({file: output, holder: didDocument.id, request, proof: signed.proof.type}) + '\n');
+}
+
 async function canon(files) {
   const documentLoader = makeDocumentLoader({docs: new Map()});
   for(const file of files) {
@@ -218,6 +264,8 @@ function parseOptions(args) {
       options.docs = args[++i];
     } else if(args[i] === '--seed') {
       options.seed = args[++i];
+    } else if(args[i] === '--legacy') {
+      options.legacy = true;
     } else if(args[i] === '--created') {
       options.created = args[++i];
     } else if(args[i] === '--suite') {
@@ -240,11 +288,13 @@ async function main(argv) {
     await sign(...options.files, options);
   } else if(command === 'canon' && options.files.length) {
     await canon(options.files);
+  } else if(command === 'claim' && options.files.length === 2) {
+    await claim(...options.files, options);
   } else {
     process.stderr.write(
       'usage: node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE... | ' +
       'sign [--seed HEX] [--created ISO] [--suite S] [--curve P-256|P-384] IN OUT | ' +
-      'canon FILE...\n');
+      'canon FILE... | claim [--seed HEX] [--legacy] EXCHANGE_URL OUT\n');
     return 2;
   }
   return 0;

@@ -26,10 +26,11 @@ _NONCE_BYTES = 12
 class KeyEncryption:
     """Encrypts 32-byte Ed25519 seeds; the tenant and key id are bound in as associated data."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, *, purpose: bytes = b"signing-keys") -> None:
+        """`purpose`: HKDF info, so each kind of sealed secret gets its own key (webhook secrets: b"webhooks")."""
         if not secret:
             raise ValueError("a key-encryption secret is required")
-        kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"credstream-kek-v1", info=b"signing-keys").derive(
+        kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"credstream-kek-v1", info=purpose).derive(
             secret.encode()
         )
         self._aead = AESGCM(kek)

@@ -89,3 +89,37 @@ class IssuerOutbox(OutboxRecord, table=True):
 
 class IssuerProcessedEvent(ProcessedEvent, table=True):
     __tablename__ = "issuer_processed_events"
+
+
+class WalletExchange(SQLModel, table=True):
+    """A claim link: a VC-API exchange through which a wallet collects one award's credential, bound to its DID.
+
+    The link's secret never is stored, only its SHA-256 (`exchange_key`): the table does not hand out claims.
+    The exchange completes once (`completed_at`), which also spends its challenge.
+    """
+
+    __tablename__ = "issuer_wallet_exchanges"
+    exchange_key: str = Field(primary_key=True, max_length=64)
+    credential_id: uuid.UUID = Field(index=True, description="The award's credential")
+    tenant_id: str = Field(max_length=63)
+    challenge: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    completed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    holder_did: str | None = Field(default=None, max_length=512)
+    copy_id: uuid.UUID | None = None
+
+
+class HolderCopy(SQLModel, table=True):
+    """An award's credential re-issued to a holder's DID. `copy_id` derives from (credential, holder), so a
+    holder claiming again gets the same copy; each copy has its own status bit, set when the award is revoked."""
+
+    __tablename__ = "issuer_holder_copies"
+    copy_id: uuid.UUID = Field(primary_key=True)
+    credential_id: uuid.UUID = Field(index=True, description="The award's credential")
+    tenant_id: str = Field(max_length=63)
+    holder_did: str = Field(max_length=512)
+    credential: str = Field(sa_type=Text)
+    issued_at: datetime = Field(sa_type=DateTime(timezone=True))
+    status_list_id: int
+    status_list_index: int
