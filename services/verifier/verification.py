@@ -129,8 +129,8 @@ def _jwt_problem() -> ProblemError:
         415,
         "VC-JWT is not accepted here",
         "The body looks like a compact JWS (a VC-JWT: header.payload.signature). This endpoint verifies JSON "
-        "credentials secured with an embedded Data Integrity proof (eddsa-rdfc-2022, eddsa-2022, "
-        "Ed25519Signature2020): send the credential's JSON object.",
+        "credentials secured with an embedded Data Integrity proof (eddsa-rdfc-2022, eddsa-jcs-2022, "
+        "ecdsa-rdfc-2019, ecdsa-jcs-2019, eddsa-2022, Ed25519Signature2020): send the credential's JSON object.",
         code="request.jwt_not_supported",
     )
 

@@ -444,14 +444,20 @@ def one_pass(doc: Any, loader: DocumentLoader | None = None) -> jsonld_fast.Docu
 
 
 def canonicalize(
-    doc: Any, *, loader: DocumentLoader | None = None, check_terms: bool = True, budget: WorkBudget | None = None
+    doc: Any,
+    *,
+    loader: DocumentLoader | None = None,
+    check_terms: bool = True,
+    budget: WorkBudget | None = None,
+    hash_algorithm: str = "sha256",
 ) -> str:
     """Canonicalise a JSON-LD document with RDFC-1.0 to N-Quads (our :mod:`.rdfc`, not pyld's: see there).
 
     With ``check_terms`` (the default, and required when signing) the document is first checked with
     :func:`check_all_terms_defined`. ``check_terms=False`` gives pyld's lenient result, for verifying
     third-party documents whose safe-mode problems are reported separately. ``budget`` bounds the blank node
-    work (:class:`TooComplexError`, ``data.too_complex``, past it).
+    work (:class:`TooComplexError`, ``data.too_complex``, past it). ``hash_algorithm``: RDFC-1.0's hash
+    (SHA-384 for ecdsa-rdfc-2019 with a P-384 key).
 
     A document safe mode accepts goes from JSON to N-Quads terms in one pass (:func:`jsonld_fast.statements`);
     any other takes the full path (expansion, the safe-mode check, :mod:`.jsonld_rdf`). Same N-Quads either way.
@@ -463,7 +469,7 @@ def canonicalize(
     except _FAST_PATH_DECLINED:
         pass  # anything else, and every safe-mode violation, takes the full path below
     else:
-        return canonicalize_term_quads(statements, budget=budget).nquads
+        return canonicalize_term_quads(statements, hash_algorithm=hash_algorithm, budget=budget).nquads
     if check_terms:
         # Reuse the checked expansion: context processing is most of the cost.
         expanded, problems = _violations(doc, loader)
@@ -473,7 +479,7 @@ def canonicalize(
         expanded = expand(doc, loader)  # the one (memoised) expansion the checks use too
     with _pyld_errors():
         dataset = expanded_to_dataset(expanded)
-    return canonicalize_dataset(dataset, budget=budget).nquads
+    return canonicalize_dataset(dataset, hash_algorithm=hash_algorithm, budget=budget).nquads
 
 
 # Proofs hash through the same path (kept as the name proof.py uses).

@@ -101,6 +101,7 @@ def proof_hashes(
     loader: DocumentLoader | None = None,
     check_terms: bool = True,
     datasets: tuple[Dataset, Dataset] | None = None,
+    hash_algorithm: str = "sha256",
 ) -> ProofHashes:
     """Canonicalise and hash a credential and its proof config.
 
@@ -108,30 +109,33 @@ def proof_hashes(
     config is given the document's ``@context`` verbatim for canonicalisation, as the cryptosuite requires.
     ``datasets``: the RDF datasets of (document without proof, config) when the caller has built them (a
     verifier reads its claims from the same datasets), as quads or as the one pass's N-Quads term texts; the
-    terms are then the caller's to check.
+    terms are then the caller's to check. ``hash_algorithm`` is both RDFC-1.0's and the digests' (ecdsa-rdfc-2019
+    uses SHA-384 with a P-384 key).
     """
     if datasets is not None:
-        return _hashes(_canonical(datasets[0]), _canonical(datasets[1]))
+        return _hashes(_canonical(datasets[0], hash_algorithm), _canonical(datasets[1], hash_algorithm), hash_algorithm)
     config = dict(proof_config if proof_config is not None else _single_proof(credential))
     config.pop("proofValue", None)
     config["@context"] = credential.get("@context")
-    document_nquads = canonical_nquads(_unsecured(credential), loader=loader, check_terms=check_terms)
-    config_nquads = canonical_nquads(config, loader=loader, check_terms=check_terms)
-    return _hashes(document_nquads, config_nquads)
+    document_nquads = canonical_nquads(
+        _unsecured(credential), loader=loader, check_terms=check_terms, hash_algorithm=hash_algorithm
+    )
+    config_nquads = canonical_nquads(config, loader=loader, check_terms=check_terms, hash_algorithm=hash_algorithm)
+    return _hashes(document_nquads, config_nquads, hash_algorithm)
 
 
-def _canonical(dataset: Dataset) -> str:
+def _canonical(dataset: Dataset, hash_algorithm: str = "sha256") -> str:
     if dataset and isinstance(dataset[0], tuple):  # term texts (rdf.TermQuad), from the one pass
-        return canonicalize_term_quads(dataset).nquads  # type: ignore[arg-type]
-    return canonicalize_dataset(dataset).nquads  # type: ignore[arg-type]
+        return canonicalize_term_quads(dataset, hash_algorithm=hash_algorithm).nquads  # type: ignore[arg-type]
+    return canonicalize_dataset(dataset, hash_algorithm=hash_algorithm).nquads  # type: ignore[arg-type]
 
 
-def _hashes(document_nquads: str, config_nquads: str) -> ProofHashes:
+def _hashes(document_nquads: str, config_nquads: str, hash_algorithm: str = "sha256") -> ProofHashes:
     return ProofHashes(
         document_nquads=document_nquads,
         proof_config_nquads=config_nquads,
-        document_hash=hashlib.sha256(document_nquads.encode("utf-8")).digest(),
-        proof_config_hash=hashlib.sha256(config_nquads.encode("utf-8")).digest(),
+        document_hash=hashlib.new(hash_algorithm, document_nquads.encode("utf-8")).digest(),
+        proof_config_hash=hashlib.new(hash_algorithm, config_nquads.encode("utf-8")).digest(),
     )
 
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from .documents import DocumentSet
 from .errors import KeyFormatError, KeyResolutionError
-from .keys import DID_KEY_PREFIX, parse_did_key, public_key_from_multibase
+from .keys import DID_KEY_PREFIX, public_key_from_multibase
+from .multikey import MULTIKEY_PREFIXES, PublicKey, multikey_public_key
 
-# Key types whose publicKeyMultibase uses the Multikey encoding (0xed01 header) for Ed25519.
+# Key types whose publicKeyMultibase uses the Multikey encoding: a Multikey may be Ed25519 (0xed01 header),
+# P-256 (0x8024) or P-384 (0x8124); an Ed25519VerificationKey2020 only Ed25519.
 SUPPORTED_KEY_TYPES = frozenset({"Multikey", "Ed25519VerificationKey2020"})
 VERIFICATION_RELATIONSHIPS = (
     "assertionMethod",
@@ -41,7 +41,7 @@ class VerificationMethod:
 
     id: str
     controller: str
-    public_key: Ed25519PublicKey
+    public_key: PublicKey
     purposes: frozenset[str] = frozenset()
 
 
@@ -55,15 +55,16 @@ class KeyResolver(Protocol):
 
 
 class DidKeyResolver:
-    """Offline resolver for ``did:key`` Ed25519 verification methods (``did:key:<mb>#<mb>`` only)."""
+    """Offline resolver for ``did:key`` Ed25519, P-256 and P-384 verification methods (``did:key:<mb>#<mb>`` only)."""
 
     def resolve_verification_method(self, vm_id: str) -> VerificationMethod:
         """Derive the method from the identifier itself; other fragments than the key are rejected."""
         did, _, fragment = vm_id.partition("#")
         if not did.startswith(DID_KEY_PREFIX):
             raise KeyResolutionError(f"not a did:key verification method: {vm_id!r}")
+        mb = did[len(DID_KEY_PREFIX) :]
         try:
-            mb, public_key = parse_did_key(did)
+            public_key = multikey_public_key(mb)
         except KeyFormatError as exc:
             raise KeyResolutionError(f"invalid did:key {did!r}: {exc}") from exc
         if fragment != mb:
@@ -144,8 +145,12 @@ class StaticDocumentResolver:
             raise KeyResolutionError(f"verification method {vm_id!r} has no controller")
         if method.get("revoked"):
             raise KeyResolutionError(f"verification method {vm_id!r} is revoked", code="issuer.key_revoked")
+        multibase = str(method.get("publicKeyMultibase", ""))
         try:
-            public_key = public_key_from_multibase(str(method.get("publicKeyMultibase", "")))
+            if method.get("type") == "Multikey":
+                public_key: PublicKey = multikey_public_key(multibase)
+            else:
+                public_key = public_key_from_multibase(multibase)
         except KeyFormatError as exc:
             raise KeyResolutionError(f"verification method {vm_id!r}: {exc}") from exc
         # Relationships count only in the controller's own document, not one that merely lists the key.
@@ -214,10 +219,11 @@ def key_document_url(vm_id: str, insecure_hosts: Iterable[str] = ()) -> str | No
     return None
 
 
-def named_key(vm_id: str) -> Ed25519PublicKey | None:
-    """The Ed25519 key a verification method id names by itself, if any, without any document.
+def named_key(vm_id: str) -> PublicKey | None:
+    """The key a verification method id names by itself, if any, without any document.
 
-    ``did:key:<mb>[#...]`` names its key, and so does any ``<url>#<z6Mk multikey>`` fragment. Such a key lets
+    ``did:key:<mb>[#...]`` names its key, and so does any ``<url>#<multikey>`` fragment (``z6Mk…`` Ed25519,
+    ``zDn…`` P-256, ``z82…`` P-384). Such a key lets
     a verifier check the signature, but on its own it does not show that the issuer controls the key.
     """
     did, _, fragment = vm_id.partition("#")
@@ -225,9 +231,9 @@ def named_key(vm_id: str) -> Ed25519PublicKey | None:
     if did.startswith(DID_KEY_PREFIX):
         candidates.insert(0, did[len(DID_KEY_PREFIX) :])
     for candidate in candidates:
-        if candidate.startswith("z6Mk"):
+        if candidate.startswith(MULTIKEY_PREFIXES):
             try:
-                return public_key_from_multibase(candidate)
+                return multikey_public_key(candidate)
             except KeyFormatError:
                 continue
     return None

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, Field
 
 from .dates import parse_xsd_datetime, require_aware
@@ -50,6 +49,7 @@ from .graph import (
 )
 from .jsonld import DocumentLoader, expand, find_safe_mode_violations
 from .keys import DID_KEY_PREFIX
+from .multikey import PublicKey
 from .proof import ASSERTION_METHOD, Dataset
 from .resolver import INCONCLUSIVE_KEY_CODES, DocumentResolver, KeyResolver, named_key
 from .schema import schema_problems
@@ -257,7 +257,7 @@ def _unbound_key_check(vm_id: str, issuer: str | None, error: KeyResolutionError
 
 def _check_key(
     vm_id: str, issuer: str | None, resolver: KeyResolver, trust_named_keys: bool
-) -> tuple[CheckResult, Ed25519PublicKey | None]:
+) -> tuple[CheckResult, PublicKey | None]:
     """Resolve the key and check it is the issuer's; return the key to check the signature with, if any."""
     if vm_id.startswith(DID_KEY_PREFIX):
         did, _, fragment = vm_id.partition("#")

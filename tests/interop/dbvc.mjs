@@ -5,9 +5,13 @@
 //
 //   node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE...   one JSON line per file: {file, verified, error,
 //                                                                  status}; status lists come from --docs too
-//   node dbvc.mjs sign [--seed HEX] [--created ISO] IN OUT        sign with a fresh did:key (issuer id := DID);
-//                                                                  --seed: the key from this 32-byte seed instead;
-//                                                                  --created: the proof's created (default now)
+//   node dbvc.mjs sign [--seed HEX] [--created ISO] [--suite S] [--curve C] IN OUT
+//                                                                  sign with a fresh did:key (issuer id := DID);
+//                                                                  --seed: the Ed25519 key from this 32-byte seed;
+//                                                                  --created: the proof's created (default now);
+//                                                                  --suite: eddsa-rdfc-2022 (default), eddsa-jcs-2022,
+//                                                                  ecdsa-rdfc-2019, ecdsa-jcs-2019; --curve: P-256
+//                                                                  (default) or P-384 for the ecdsa suites
 //   node dbvc.mjs canon FILE...                                     one JSON line: {file, nquads, error}
 //   node dbvc.mjs claim [--seed HEX] [--legacy] EXCHANGE_URL OUT    a did:key wallet: runs the VC-API exchange
 //                                                                  (DID auth, eddsa-rdfc-2022 on VC 2.0; --legacy:
@@ -24,8 +28,12 @@ import {fileURLToPath} from 'node:url';
 import * as vc from '@digitalbazaar/vc';
 import {CachedResolver} from '@digitalbazaar/did-io';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
+import * as EcdsaMultikey from '@digitalbazaar/ecdsa-multikey';
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 import {driver as didKeyDriver} from '@digitalbazaar/did-method-key';
+import * as ecdsaJcs2019 from '@digitalbazaar/ecdsa-jcs-2019-cryptosuite';
+import {cryptosuite as ecdsaRdfc2019} from '@digitalbazaar/ecdsa-rdfc-2019-cryptosuite';
+import * as eddsaJcs2022 from '@digitalbazaar/eddsa-jcs-2022-cryptosuite';
 import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
 import {Ed25519Signature2020} from '@digitalbazaar/ed25519-signature-2020';
 import {checkStatus as checkBitstringStatus} from '@digitalbazaar/vc-bitstring-status-list';
@@ -70,6 +78,8 @@ function makeDocumentLoader({docs}) {
   const contexts = loadContexts();
   const didKey = didKeyDriver();
   didKey.use({multibaseMultikeyHeader: 'z6Mk', fromMultibase: Ed25519Multikey.from});
+  didKey.use({multibaseMultikeyHeader: 'zDna', fromMultibase: EcdsaMultikey.from});
+  didKey.use({multibaseMultikeyHeader: 'z82L', fromMultibase: EcdsaMultikey.from});
   const didResolver = new CachedResolver();
   didResolver.use(didKey);
 
@@ -96,9 +106,18 @@ function makeDocumentLoader({docs}) {
   };
 }
 
+// Every cryptosuite we verify too (vc tries each on a proof; the proof's cryptosuite picks one).
 function makeSuite() {
-  return new DataIntegrityProof({cryptosuite: eddsaRdfc2022});
+  return [eddsaRdfc2022, ecdsaRdfc2019, eddsaJcs2022.createVerifyCryptosuite(), ecdsaJcs2019.createVerifyCryptosuite()]
+    .map(cryptosuite => new DataIntegrityProof({cryptosuite}));
 }
+
+const SIGN_SUITES = {
+  'eddsa-rdfc-2022': () => eddsaRdfc2022,
+  'ecdsa-rdfc-2019': () => ecdsaRdfc2019,
+  'eddsa-jcs-2022': () => eddsaJcs2022.createSignCryptosuite(),
+  'ecdsa-jcs-2019': () => ecdsaJcs2019.createSignCryptosuite()
+};
 
 // Bitstring Status List entries are checked with Digital Bazaar's own implementation (it verifies the status
 // list credential and that its issuer is the credential's); other status types are not checked here.
@@ -160,9 +179,11 @@ async function verify(files, {now, docs}) {
   }
 }
 
-async function sign(input, output, {seed: seedHex, created} = {}) {
+async function sign(input, output, {seed: seedHex, created, suite: suiteName = 'eddsa-rdfc-2022', curve} = {}) {
   const seed = seedHex ? Uint8Array.from(Buffer.from(seedHex, 'hex')) : undefined;
-  const keyPair = await Ed25519Multikey.generate({seed});
+  const cryptosuite = SIGN_SUITES[suiteName]();
+  const keyPair = suiteName.startsWith('ecdsa-') ?
+    await EcdsaMultikey.generate({curve: curve || 'P-256'}) : await Ed25519Multikey.generate({seed});
   const did = `did:key:${keyPair.publicKeyMultibase}`;
   keyPair.controller = did;
   keyPair.id = `${did}#${keyPair.publicKeyMultibase}`;
@@ -172,7 +193,7 @@ async function sign(input, output, {seed: seedHex, created} = {}) {
   } else {
     credential.issuer = did;
   }
-  const suite = new DataIntegrityProof({signer: keyPair.signer(), date: created, cryptosuite: eddsaRdfc2022});
+  const suite = new DataIntegrityProof({signer: keyPair.signer(), date: created, cryptosuite});
   const documentLoader = makeDocumentLoader({docs: new Map()});
   const signed = await vc.issue({credential, suite, documentLoader});
   writeFileSync(output, JSON.stringify(signed, null, 2) + '\n');
@@ -247,6 +268,10 @@ function parseOptions(args) {
       options.legacy = true;
     } else if(args[i] === '--created') {
       options.created = args[++i];
+    } else if(args[i] === '--suite') {
+      options.suite = args[++i];
+    } else if(args[i] === '--curve') {
+      options.curve = args[++i];
     } else {
       options.files.push(args[i]);
     }
@@ -267,7 +292,8 @@ async function main(argv) {
     await claim(...options.files, options);
   } else {
     process.stderr.write(
-      'usage: node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE... | sign [--seed HEX] [--created ISO] IN OUT | ' +
+      'usage: node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE... | ' +
+      'sign [--seed HEX] [--created ISO] [--suite S] [--curve P-256|P-384] IN OUT | ' +
       'canon FILE... | claim [--seed HEX] [--legacy] EXCHANGE_URL OUT\n');
     return 2;
   }

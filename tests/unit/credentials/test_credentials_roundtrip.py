@@ -186,9 +186,10 @@ def test_missing_proof(unsigned_credential: dict[str, Any], now: datetime) -> No
 @pytest.mark.parametrize(
     "proof_patch",
     [
-        {"cryptosuite": "ecdsa-rdfc-2019"},
+        {"cryptosuite": "ecdsa-sd-2023"},
         {"type": "JsonWebSignature2020", "cryptosuite": None},
-        {"cryptosuite": "eddsa-jcs-2022"},
+        {"cryptosuite": "bbs-2023"},
+        {"type": "ecdsa-rdfc-2019", "cryptosuite": None},  # a cryptosuite is not a proof type
     ],
 )
 def test_unsupported_cryptosuite(signed_credential: dict[str, Any], now: datetime, proof_patch: dict) -> None:
@@ -196,6 +197,17 @@ def test_unsupported_cryptosuite(signed_credential: dict[str, Any], now: datetim
     tampered["proof"].update(proof_patch)
     tampered["proof"] = {k: v for k, v in tampered["proof"].items() if v is not None}
     assert "proof.unsupported_cryptosuite" in _report_codes(tampered, now)
+
+
+@pytest.mark.parametrize(
+    ("cryptosuite", "code"),
+    [("ecdsa-rdfc-2019", "proof.key_type_mismatch"), ("eddsa-jcs-2022", "proof.signature_invalid")],
+)
+def test_relabelled_cryptosuite(signed_credential: dict[str, Any], now: datetime, cryptosuite: str, code: str) -> None:
+    # An eddsa-rdfc-2022 proof relabelled: its Ed25519 key cannot check ECDSA, and its signature is not over JCS.
+    tampered = copy.deepcopy(signed_credential)
+    tampered["proof"]["cryptosuite"] = cryptosuite
+    assert code in _report_codes(tampered, now)
 
 
 def test_wrong_proof_purpose(signed_credential: dict[str, Any], now: datetime) -> None:
