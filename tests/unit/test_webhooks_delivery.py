@@ -22,7 +22,6 @@ from shared.db.migrations import upgrade
 from tests.verifier_support import badge_issued
 
 
-
 class Clock:
     def __init__(self) -> None:
         # Deliveries are staged at the real time: the fake clock starts just after it (when the test runs, not when
@@ -72,7 +71,8 @@ async def test_failures_back_off_then_dead_letter_and_a_replay_delivers(tmp_path
     assert await loop.run_once() == 1
     assert await loop.run_once() == 0  # not due before the back-off ends
     delivery = await _delivery(sessions)
-    assert delivery.attempts == 1 and delivery.next_attempt_at.replace(tzinfo=UTC) == clock.start + timedelta(seconds=10)
+    assert delivery.attempts == 1
+    assert delivery.next_attempt_at.replace(tzinfo=UTC) == clock.start + timedelta(seconds=10)
     clock.now += timedelta(seconds=10)
     assert await loop.run_once() == 1
     delivery = await _delivery(sessions)
