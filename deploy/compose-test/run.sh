@@ -176,14 +176,14 @@ up() {
   wait_healthy kafka
   compose up -d --no-build --no-deps init >>"$LOGS/up.log" 2>&1 || { print_log_tail "$LOGS/up.log"; die "init failed"; }
   wait_exited init
-  compose up -d --no-build --no-deps enrollment assessment issuer verifier >>"$LOGS/up.log" 2>&1 \
+  compose up -d --no-build --no-deps enrollment assessment issuer verifier webhooks >>"$LOGS/up.log" 2>&1 \
     || { print_log_tail "$LOGS/up.log"; die "up failed"; }
   wait_services_ready
 }
 
 wait_services_ready() {
   local service
-  for service in enrollment assessment issuer verifier; do wait_healthy "$service"; done
+  for service in enrollment assessment issuer verifier webhooks; do wait_healthy "$service"; done
   # and the published ports answer /readyz (after migrations, broker and database connected)
   local port deadline=$(( $(date +%s) + 120 ))
   for port in "$ENROLLMENT_HOST_PORT" "$VERIFIER_HOST_PORT"; do
