@@ -255,7 +255,7 @@ def _unbound_key_check(vm_id: str, issuer: str | None, error: KeyResolutionError
     return _failed("issuer.key", "issuer.key_unbound", message)
 
 
-def _check_key(
+def check_key(
     vm_id: str, issuer: str | None, resolver: KeyResolver, trust_named_keys: bool
 ) -> tuple[CheckResult, PublicKey | None]:
     """Resolve the key and check it is the issuer's; return the key to check the signature with, if any."""
@@ -310,7 +310,7 @@ def _check_one_proof(credential: dict[str, Any], proof: Any, ctx: _Verifying) ->
             _undetermined("issuer.key", "issuer.not_checked", "no supported proof"),
             _undetermined("proof.signature", "proof.not_checked", "no supported proof"),
         ]
-    key_check, key = _check_key(proof["verificationMethod"], issuer, resolver, ctx.trust_named_keys)
+    key_check, key = check_key(proof["verificationMethod"], issuer, resolver, ctx.trust_named_keys)
     if key is None:
         return [form, key_check, _undetermined("proof.signature", "proof.not_checked", "no usable issuer key")]
     datasets = None
@@ -536,6 +536,7 @@ def verify_credential(
     trust_named_keys: bool = False,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     expanded: list[Any] | None = None,
+    external_proof: tuple[list[CheckResult], list[ProofResult]] | None = None,
 ) -> VerificationReport:
     """Verify ``credential`` as of ``now`` (timezone-aware) and report every check.
 
@@ -565,7 +566,8 @@ def verify_credential(
     signed, graph_error = graph.signed, graph.error
     issuer = signed.issuer if signed is not None else None
     ctx = _Verifying(issuer, resolver, loader, trust_named_keys, now, clock_skew, graph.dataset)
-    proof_checks, proofs = _check_proofs(credential, ctx)
+    # A credential secured from outside (VC-JWT: shared.credentials.vcjwt) comes with its proof checks.
+    proof_checks, proofs = external_proof if external_proof is not None else _check_proofs(credential, ctx)
     checks = _check_structure(credential, profile)
     if profile == "ob3":
         checks.append(_check_schema(_with_counted_proofs(credential, proofs)))
