@@ -14,6 +14,7 @@ from shared.credentials.dates import parse_xsd_datetime
 from shared.credentials.fetch import StaticFetcher
 from shared.credentials.resolver import did_web_document_url
 from shared.credentials.untrusted_json import UntrustedJsonError, parse_json
+from shared.credentials.vcjwt import VcJwt, VcJwtError, decode_vc_jwt, is_compact_jws
 from shared.http import ProblemError
 from shared.settings import Settings
 
@@ -26,8 +27,8 @@ class InputError(ValueError):
         self.code = code
 
 
-def read_credential(path: Path) -> dict[str, Any]:
-    """Read a credential from a JSON file or a baked PNG/SVG badge."""
+def read_credential(path: Path) -> dict[str, Any] | VcJwt:
+    """Read a credential from a JSON file, a VC-JWT file or a baked PNG/SVG badge (JSON or VC-JWT)."""
     data = path.read_bytes()
     try:
         if data.startswith(b"\x89PNG"):
@@ -43,10 +44,11 @@ def read_credential(path: Path) -> dict[str, Any]:
     try:
         credential = parse_json(text)
     except UntrustedJsonError as error:
-        if error.code == "data.not_json" and text.count(".") == 2 and " " not in text.strip():
-            raise InputError(
-                "a VC-JWT (compact JWS): only Data Integrity proofs are verified", "request.jwt_not_supported"
-            ) from error
+        if error.code == "data.not_json" and is_compact_jws(text):
+            try:
+                return decode_vc_jwt(text)
+            except VcJwtError as bad:
+                raise InputError(f"a VC-JWT that cannot be read: {bad}", bad.code) from bad
         raise InputError(str(error), "request.not_json" if error.code == "data.not_json" else error.code) from error
     if not isinstance(credential, dict):
         raise InputError("the credential is not a JSON object", "request.not_an_object")

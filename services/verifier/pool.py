@@ -43,6 +43,7 @@ from shared.credentials.graph import SignedCredential
 from shared.credentials.online import signed_view
 from shared.credentials.rdfc import DEFAULT_MAX_WORK, work_limits
 from shared.credentials.resolver import DocumentResolver
+from shared.credentials.vcjwt import VcJwt, verify_vc_jwt
 from shared.credentials.verification import DEFAULT_CLOCK_SKEW, VerificationReport, verify_credential
 
 # A worker gets this long past the deadline to answer on its own (the in-algorithm deadline) before it is killed.
@@ -86,6 +87,15 @@ class _Job:
 
     def __call__(self) -> VerificationReport:
         resolver = DocumentResolver(self.documents, insecure_hosts=self.insecure_hosts)
+        if isinstance(self.credential, VcJwt):
+            return verify_vc_jwt(
+                self.credential,
+                now=self.now,
+                resolver=resolver,
+                documents=self.documents,
+                trust_named_keys=self.trust_named_keys,
+                clock_skew=self.clock_skew,
+            )
         return verify_credential(
             self.credential,
             now=self.now,

@@ -3,7 +3,6 @@
 Kept apart from ``handlers.py`` (the Kafka consumers) so both can grow without stepping on each other.
 """
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,12 +20,12 @@ from shared.credentials.baking import MAX_CREDENTIAL_BYTES, BakingError, extract
 from shared.credentials.fetch import CachingFetcher, DocumentFetcher, HttpDocumentFetcher
 from shared.credentials.online import gather_documents
 from shared.credentials.untrusted_json import UntrustedJsonError, parse_json
+from shared.credentials.vcjwt import VcJwt, VcJwtError, decode_vc_jwt, is_compact_jws
 from shared.credentials.verification import DEFAULT_CLOCK_SKEW, VerificationReport
 from shared.http import ProblemError
 from shared.settings import Settings
 
 JSON_MEDIA_TYPES = ("application/json", "application/ld+json", "application/vc+ld+json", "application/vc")
-_COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
 
 def build_fetcher(settings: Settings) -> DocumentFetcher:
@@ -65,7 +64,7 @@ class CredentialVerifier:
         self.pool = pool or VerificationPool()
 
     async def verify(
-        self, credential: dict[str, Any], now: datetime | None = None, *, trust_named_keys: bool = False
+        self, credential: dict[str, Any] | VcJwt, now: datetime | None = None, *, trust_named_keys: bool = False
     ) -> VerificationReport:
         """Verify ``credential`` now (or at ``now``), with documents fetched (or served from the cache).
 
@@ -74,8 +73,12 @@ class CredentialVerifier:
         hosts = tuple(sorted(self.insecure_hosts))
         try:
             # The status lists to fetch are the ones the proof signs (read in a worker: expansion is CPU work).
-            signed = await self.pool.read_signed(credential)
-            documents = await gather_documents(credential, self.fetcher, insecure_hosts=hosts, signed=signed)
+            claims = credential.credential if isinstance(credential, VcJwt) else credential
+            signed = await self.pool.read_signed(claims)
+            if isinstance(credential, VcJwt) and credential.key_id is not None:
+                # The documents to gather are found from a proof's verificationMethod: the JWT's kid stands in.
+                claims = {**claims, "proof": {"verificationMethod": credential.key_id}}
+            documents = await gather_documents(claims, self.fetcher, insecure_hosts=hosts, signed=signed)
             report = await self.pool.verify(
                 credential,
                 now=now or datetime.now(UTC),
@@ -124,21 +127,20 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def _jwt_problem() -> ProblemError:
-    return ProblemError(
-        415,
-        "VC-JWT is not accepted here",
-        "The body looks like a compact JWS (a VC-JWT: header.payload.signature). This endpoint verifies JSON "
-        "credentials secured with an embedded Data Integrity proof (eddsa-rdfc-2022, eddsa-jcs-2022, "
-        "ecdsa-rdfc-2019, ecdsa-jcs-2019, eddsa-2022, Ed25519Signature2020): send the credential's JSON object.",
-        code="request.jwt_not_supported",
-    )
+def _vc_jwt(text: str) -> VcJwt:
+    try:
+        return decode_vc_jwt(text)
+    except VcJwtError as error:
+        raise ProblemError(422, "Unreadable VC-JWT", str(error), code=error.code) from error
 
 
-def parse_credential(body: bytes, content_type: str | None, max_bytes: int = MAX_CREDENTIAL_BYTES) -> dict[str, Any]:
+def parse_credential(
+    body: bytes, content_type: str | None, max_bytes: int = MAX_CREDENTIAL_BYTES
+) -> dict[str, Any] | VcJwt:
     """Turn a ``POST /verify`` body into the credential to verify, or raise problem details saying why not.
 
-    Accepts the credential's JSON, ``{"verifiableCredential": credential}`` (VC API style), or a baked badge
+    Accepts the credential's JSON, a VC-JWT (``application/jwt``, ``application/vc+jwt``, ``text/plain`` or a
+    JSON string), ``{"verifiableCredential": credential}`` (VC API style), or a baked badge
     image (``image/png`` with an ``openbadgecredential`` iTXt chunk, ``image/svg+xml`` with
     ``openbadges:credential``). A compressed baked credential may not inflate past ``max_bytes`` (the body
     limit). JSON that cannot be processed safely (nesting, lone surrogates, NaN) is refused with its code.
@@ -153,10 +155,10 @@ def parse_credential(body: bytes, content_type: str | None, max_bytes: int = MAX
         except BakingError as error:
             raise ProblemError(422, "No credential in the image", str(error), code="request.not_baked") from error
     elif media_type and media_type not in JSON_MEDIA_TYPES and not media_type.endswith("+json"):
-        if media_type in ("text/plain", "application/jwt", "application/vc+jwt") and _COMPACT_JWS.match(
-            body.strip().decode("ascii", "replace")
+        if media_type in ("text/plain", "application/jwt", "application/vc+jwt") and is_compact_jws(
+            body.decode("ascii", "replace")
         ):
-            raise _jwt_problem()
+            return _vc_jwt(body.decode("ascii"))
         raise ProblemError(
             415,
             "Unsupported media type",
@@ -168,17 +170,15 @@ def parse_credential(body: bytes, content_type: str | None, max_bytes: int = MAX
     except UntrustedJsonError as error:
         if error.code != "data.not_json":
             raise ProblemError(422, "Credential cannot be processed", str(error), code=error.code) from error
-        if _COMPACT_JWS.match(body.strip().decode("ascii", "replace")):
-            raise _jwt_problem() from error
+        if is_compact_jws(body.decode("ascii", "replace")):
+            return _vc_jwt(body.decode("ascii"))  # a baked VC-JWT, or a JWT sent as JSON
         raise ProblemError(
             400, "Malformed JSON", f"The body is not valid JSON: {error}", code="request.not_json"
         ) from error
-    if isinstance(document, str) and _COMPACT_JWS.match(document.strip()):
-        raise _jwt_problem()
     if isinstance(document, dict) and "verifiableCredential" in document:
         document = document["verifiableCredential"]
-        if isinstance(document, str) and _COMPACT_JWS.match(document.strip()):
-            raise _jwt_problem()
+    if isinstance(document, str) and is_compact_jws(document):
+        return _vc_jwt(document)
     if not isinstance(document, dict):
         kind = type(document).__name__.replace("dict", "object").replace("list", "array").replace("str", "string")
         raise ProblemError(

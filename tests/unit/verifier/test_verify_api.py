@@ -94,6 +94,28 @@ JWT = "eyJhbGciOiJFZERTQSJ9.eyJ2YyI6e319.c2lnbmF0dXJl"
 
 
 @pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"json": JWT},
+        {"json": {"verifiableCredential": JWT}},
+        {"content": JWT, "headers": {"content-type": "application/vc+jwt"}},
+        {"content": JWT, "headers": {"content-type": "application/jwt"}},
+        {"content": JWT, "headers": {"content-type": "text/plain"}},
+        {"content": JWT, "headers": {"content-type": "application/json"}},
+    ],
+    ids=["jwt-in-json", "wrapped-jwt", "vc+jwt", "jwt", "text", "jwt-as-json"],
+)
+async def test_a_vc_jwt_gets_a_report(client: httpx.AsyncClient, kwargs: dict[str, Any]) -> None:
+    response = await client.post("/verify", **kwargs)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["verified"] is False
+    assert {"check": "issuer.key", "outcome": "failed", "code": "proof.jwt_no_key"}.items() <= next(
+        c for c in report["checks"] if c["check"] == "issuer.key"
+    ).items()
+
+
+@pytest.mark.parametrize(
     ("kwargs", "status", "code"),
     [
         ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "request.not_json"),
@@ -101,12 +123,9 @@ JWT = "eyJhbGciOiJFZERTQSJ9.eyJ2YyI6e319.c2lnbmF0dXJl"
         ({"json": [1, 2]}, 422, "request.not_an_object"),
         ({"json": "hello"}, 422, "request.not_an_object"),
         ({"json": {"verifiableCredential": [1]}}, 422, "request.not_an_object"),
-        ({"json": JWT}, 415, "request.jwt_not_supported"),
-        ({"json": {"verifiableCredential": JWT}}, 415, "request.jwt_not_supported"),
-        ({"content": JWT, "headers": {"content-type": "application/vc+jwt"}}, 415, "request.jwt_not_supported"),
-        ({"content": JWT, "headers": {"content-type": "application/json"}}, 415, "request.jwt_not_supported"),
         ({"content": b"<xml/>", "headers": {"content-type": "application/xml"}}, 415, "request.unsupported_media_type"),
         ({"content": tiny_png(), "headers": {"content-type": "image/png"}}, 422, "request.not_baked"),
+        ({"content": "eyJ.eyJ.x", "headers": {"content-type": "application/jwt"}}, 422, "proof.jwt_malformed"),
     ],
     ids=[
         "not-json",
@@ -114,12 +133,9 @@ JWT = "eyJhbGciOiJFZERTQSJ9.eyJ2YyI6e319.c2lnbmF0dXJl"
         "array",
         "string",
         "wrapped-array",
-        "jwt-in-json",
-        "wrapped-jwt",
-        "vc+jwt",
-        "jwt-as-json",
         "xml",
         "unbaked-png",
+        "unreadable-jwt",
     ],
 )
 async def test_bad_input_gets_problem_details(

@@ -46,6 +46,7 @@ from shared.credentials import (
 from shared.credentials.graph import rdf_dataset
 from shared.credentials.jsonld import expand
 from shared.credentials.proof import proof_hashes
+from shared.credentials.vcjwt import VcJwt
 from tests.rekeying import FIELDS, FORMS, rekey
 from tests.unit.credentials.samples import (
     fully_populated_credential,
@@ -205,7 +206,9 @@ def test_1edtech_validator_cases(entry: dict[str, Any], trust_named_keys: bool) 
     try:
         credential = read_credential_file(CASES_DIR / entry["file"])
     except InputError:
-        pytest.skip("not a JSON credential (VC-JWT)")
+        pytest.skip("not a readable credential")
+    if isinstance(credential, VcJwt):
+        pytest.skip("a VC-JWT: no embedded proof to compare fast and slow paths on")
     profile = "vc" if entry["validator"].startswith("BitstringStatusList") else "ob3"
     assert_same_report(credential, profile=profile, trust_named_keys=trust_named_keys)
 
