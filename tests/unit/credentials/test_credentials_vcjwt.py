@@ -1,0 +1,181 @@
+"""VC-JWT verification (shared/credentials/vcjwt.py) with tokens signed by PyJWT: each algorithm verifies, and
+tampered, alg-confused, mis-keyed, expired or inconsistent tokens fail with their code. The same cases with
+tokens made by `jose` (npm) are in tests/interop/test_vcjwt_jose.py."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.credentials.ecdsa import ecdsa_public_key_multibase
+from shared.credentials.keys import public_key_multibase
+from shared.credentials.vcjwt import VcJwtError, decode_vc_jwt, verify_vc_jwt
+from shared.credentials.verification import VerificationReport
+from tests.unit.credentials.samples import minimal_credential
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+WEB_ISSUER = "https://uni.example/issuers/1"
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+Signer = Callable[[PrivateKey, dict[str, Any], dict[str, Any]], str]
+
+
+def new_key(alg: str) -> PrivateKey:
+    if alg == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if alg == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def private_jwk(key: PrivateKey) -> dict[str, Any]:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return jwt.algorithms.RSAAlgorithm.to_jwk(key, as_dict=True)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return jwt.algorithms.ECAlgorithm.to_jwk(key, as_dict=True)
+    return jwt.algorithms.OKPAlgorithm.to_jwk(key, as_dict=True)
+
+
+def public_jwk(key: PrivateKey) -> dict[str, Any]:
+    return {k: v for k, v in private_jwk(key).items() if k not in ("d", "p", "q", "dp", "dq", "qi")}
+
+
+def did_key_method(key: PrivateKey) -> str:
+    """The did:key verification method of an Ed25519 or P-256 key."""
+    mb = public_key_multibase(key) if isinstance(key, ed25519.Ed25519PrivateKey) else ecdsa_public_key_multibase(key)
+    return f"did:key:{mb}#{mb}"
+
+
+def jwt_claims(credential: dict[str, Any]) -> dict[str, Any]:
+    """The VC-JWT claims of ``credential`` (VC Data Model 1.1, "JWT encoding")."""
+    return {
+        "vc": credential,
+        "iss": credential["issuer"]["id"],
+        "sub": credential["credentialSubject"]["id"],
+        "jti": credential["id"],
+        "nbf": int(datetime.fromisoformat(credential["validFrom"]).timestamp()),
+        "exp": int(datetime.fromisoformat(credential["validUntil"]).timestamp()),
+    }
+
+
+def make_case(alg: str) -> tuple[PrivateKey, dict[str, Any], dict[str, Any]]:
+    """A key, a JOSE header and claims: EdDSA and ES256 name a did:key issuer's key by kid, RS256 sends a jwk."""
+    key = new_key(alg)
+    if alg == "RS256":
+        return key, {"alg": alg, "jwk": public_jwk(key)}, jwt_claims(minimal_credential(WEB_ISSUER))
+    method = did_key_method(key)
+    return key, {"alg": alg, "kid": method}, jwt_claims(minimal_credential(method.partition("#")[0]))
+
+
+def pyjwt_sign(key: PrivateKey, header: dict[str, Any], claims: dict[str, Any]) -> str:
+    return jwt.encode(claims, key, algorithm=header["alg"], headers={k: v for k, v in header.items() if k != "alg"})
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+
+
+def verify(token: str, trust_named_keys: bool = False) -> VerificationReport:
+    return verify_vc_jwt(token, now=NOW, trust_named_keys=trust_named_keys)
+
+
+def check_code(report: VerificationReport, check: str) -> str:
+    return next(c.code for c in report.checks if c.check == check)
+
+
+def assert_jwt_cases(sign: Signer) -> None:
+    """The cases every VC-JWT producer must pass (PyJWT here, jose in tests/interop)."""
+    for alg in ("RS256", "ES256", "EdDSA"):
+        key, header, claims = make_case(alg)
+        token = sign(key, header, claims)
+        report = verify(token, trust_named_keys=alg == "RS256")
+        assert report.verified, (alg, report.failures())
+        assert report.issuer_id == claims["iss"] and report.credential_id == claims["jti"]
+        if alg == "RS256":  # a jwk header binds the key to nobody
+            assert verify(token).codes() == {"issuer.key_unbound"}
+        # Tampered payload: the signature no longer matches.
+        head, _, signature = token.split(".")
+        forged = {**claims, "vc": {**claims["vc"], "name": "Forged badge"}}
+        tampered = f"{head}.{unsigned({}, forged).split('.')[1]}.{signature}"
+        assert check_code(verify(tampered, True), "proof.signature") == "proof.jwt_signature_invalid"
+        # Expired, and claims that disagree with the credential.
+        late = sign(key, header, {**claims, "exp": int(datetime(2026, 2, 1, tzinfo=UTC).timestamp())})
+        assert "proof.jwt_expired" in verify(late, True).codes()
+        other = sign(key, header, {**claims, "iss": "https://someone.example"})
+        assert "proof.jwt_claims_mismatch" in verify(other, True).codes()
+    # kid naming another key than the one that signed (the issuer being that key's did:key).
+    key, header, claims = make_case("EdDSA")
+    stranger = new_key("EdDSA")
+    claims = jwt_claims(minimal_credential(did_key_method(stranger).partition("#")[0]))
+    wrong_kid = sign(key, {**header, "kid": did_key_method(stranger)}, claims)
+    assert check_code(verify(wrong_kid), "proof.signature") == "proof.jwt_signature_invalid"
+
+
+def test_pyjwt_tokens() -> None:
+    assert_jwt_cases(pyjwt_sign)
+
+
+def test_alg_none_is_refused() -> None:
+    _, header, claims = make_case("EdDSA")
+    report = verify(unsigned({**header, "alg": "none"}, claims) + ".", trust_named_keys=True)
+    assert not report.verified
+    assert check_code(report, "proof.suite") == "proof.jwt_alg_not_allowed"
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_hs256_with_the_public_key_as_secret_is_refused(alg: str) -> None:
+    key, header, claims = make_case(alg)
+    secret = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    signing_input = unsigned({**header, "alg": "HS256"}, claims)
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    report = verify(f"{signing_input}.{b64(mac)}", trust_named_keys=True)
+    assert check_code(report, "proof.suite") == "proof.jwt_alg_not_allowed"
+
+
+def test_alg_must_fit_the_key_type() -> None:
+    _key, header, claims = make_case("ES256")  # a P-256 issuer key, but the header says EdDSA
+    token = unsigned({**header, "alg": "EdDSA"}, claims) + ".c2ln"
+    assert check_code(verify(token), "proof.signature") == "proof.jwt_alg_not_allowed"
+
+
+def test_header_without_key_and_private_jwk() -> None:
+    key, _header, claims = make_case("RS256")
+    assert check_code(verify(pyjwt_sign(key, {"alg": "RS256"}, claims), True), "issuer.key") == "proof.jwt_no_key"
+    token = pyjwt_sign(key, {"alg": "RS256", "jwk": private_jwk(key)}, claims)
+    assert check_code(verify(token, True), "issuer.key") == "proof.jwt_key_invalid"
+
+
+def test_payload_without_vc_claim_is_the_credential() -> None:
+    key, header, claims = make_case("EdDSA")
+    flat = {**claims.pop("vc"), **claims}
+    assert verify(pyjwt_sign(key, header, flat)).verified
+
+
+@given(st.text(alphabet="eyJABCabc0123456789-_.=", max_size=80))
+def test_decoding_never_crashes(text: str) -> None:
+    try:
+        decode_vc_jwt(text)
+    except VcJwtError as error:
+        assert error.code == "proof.jwt_malformed"
+    assert isinstance(verify_vc_jwt(text, now=NOW), VerificationReport)
+
+
+@given(st.dictionaries(st.sampled_from(["alg", "kid", "jwk", "crit"]), st.none() | st.integers() | st.text()))
+def test_any_header_gives_a_report(header: dict[str, Any]) -> None:
+    report = verify(unsigned(header, {"vc": {}}) + ".c2ln", trust_named_keys=True)
+    assert not report.verified
