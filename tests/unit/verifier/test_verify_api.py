@@ -20,6 +20,7 @@ from shared.messaging.memory import InMemoryBus
 from shared.settings import Settings
 from tests.unit.credentials.samples import STATUS_LIST_URL, status_list_credential, with_status
 from tests.unit.credentials.test_credentials_baking import SVG, tiny_png
+from tests.unit.credentials.test_credentials_vcjwt import make_case, pyjwt_sign
 
 PROBLEM = "application/problem+json"
 
@@ -70,6 +71,23 @@ async def test_verifies_json_wrapped_and_baked(client: httpx.AsyncClient, signed
         }
         for check in report["checks"]:
             assert set(check) >= {"check", "outcome", "code", "message"}
+
+
+async def test_verifies_a_vc_jwt_in_every_form(client: httpx.AsyncClient) -> None:
+    key, header, claims = make_case("EdDSA")  # a did:key issuer: nothing to fetch
+    del claims["exp"], claims["vc"]["validUntil"]  # no end date: the service verifies at the current time
+    token = pyjwt_sign(key, header, claims)
+    for kwargs in (
+        {"content": token, "headers": {"content-type": "application/jwt"}},
+        {"content": token, "headers": {"content-type": "text/plain"}},
+        {"json": {"verifiableCredential": token}},
+        {"content": bake_png(tiny_png(), token), "headers": {"content-type": "image/png"}},
+    ):
+        response = await client.post("/verify", **kwargs)
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert report["verified"] is True, report
+        assert report["proofs"][0]["suite"] == "VC-JWT EdDSA"
 
 
 async def test_revoked_and_active_status(
