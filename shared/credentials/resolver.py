@@ -16,12 +16,15 @@ from urllib.parse import unquote, urlsplit
 
 from .documents import DocumentSet
 from .errors import KeyFormatError, KeyResolutionError
+from .jwk import JwkPublicKey, public_key_from_jwk
 from .keys import DID_KEY_PREFIX, public_key_from_multibase
 from .multikey import MULTIKEY_PREFIXES, PublicKey, multikey_public_key
 
 # Key types whose publicKeyMultibase uses the Multikey encoding: a Multikey may be Ed25519 (0xed01 header),
 # P-256 (0x8024) or P-384 (0x8124); an Ed25519VerificationKey2020 only Ed25519.
-SUPPORTED_KEY_TYPES = frozenset({"Multikey", "Ed25519VerificationKey2020"})
+SUPPORTED_KEY_TYPES = frozenset({"Multikey", "Ed25519VerificationKey2020", "JsonWebKey", "JsonWebKey2020"})
+# Methods holding a publicKeyJwk (VC Data Integrity "JsonWebKey"): RSA keys among them serve VC-JWT RS256 only.
+JWK_KEY_TYPES = frozenset({"JsonWebKey", "JsonWebKey2020"})
 VERIFICATION_RELATIONSHIPS = (
     "assertionMethod",
     "authentication",
@@ -41,7 +44,7 @@ class VerificationMethod:
 
     id: str
     controller: str
-    public_key: PublicKey
+    public_key: PublicKey | JwkPublicKey
     purposes: frozenset[str] = frozenset()
 
 
@@ -108,7 +111,11 @@ class StaticDocumentResolver:
     def _find_method(self, vm_id: str) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
         base = vm_id.partition("#")[0]
         standalone = self._document(vm_id)
-        if standalone is not None and standalone.get("id") == vm_id and "publicKeyMultibase" in standalone:
+        if (
+            standalone is not None
+            and standalone.get("id") == vm_id
+            and ("publicKeyMultibase" in standalone or "publicKeyJwk" in standalone)
+        ):
             return standalone, None
         doc = self._document(base)
         if doc is None:
@@ -147,8 +154,10 @@ class StaticDocumentResolver:
             raise KeyResolutionError(f"verification method {vm_id!r} is revoked", code="issuer.key_revoked")
         multibase = str(method.get("publicKeyMultibase", ""))
         try:
-            if method.get("type") == "Multikey":
-                public_key: PublicKey = multikey_public_key(multibase)
+            if method.get("type") in JWK_KEY_TYPES:
+                public_key: PublicKey | JwkPublicKey = public_key_from_jwk(method.get("publicKeyJwk"))
+            elif method.get("type") == "Multikey":
+                public_key = multikey_public_key(multibase)
             else:
                 public_key = public_key_from_multibase(multibase)
         except KeyFormatError as exc:

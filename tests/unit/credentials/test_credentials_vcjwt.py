@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from shared.credentials.ecdsa import ecdsa_public_key_multibase
 from shared.credentials.keys import public_key_multibase
+from shared.credentials.resolver import StaticDocumentResolver
 from shared.credentials.vcjwt import VcJwtError, decode_vc_jwt, verify_vc_jwt
 from shared.credentials.verification import VerificationReport
 from tests.unit.credentials.samples import minimal_credential
@@ -179,3 +180,30 @@ def test_decoding_never_crashes(text: str) -> None:
 def test_any_header_gives_a_report(header: dict[str, Any]) -> None:
     report = verify(unsigned(header, {"vc": {}}) + ".c2ln", trust_named_keys=True)
     assert not report.verified
+
+
+@pytest.mark.parametrize("method_type", ["JsonWebKey", "JsonWebKey2020"])
+def test_kid_resolves_a_json_web_key_of_the_issuers_did_document(method_type: str) -> None:
+    key, _, claims = make_case("RS256")
+    did = "did:web:uni.example"
+    claims = jwt_claims(minimal_credential(did))
+    document = {
+        "@context": ["https://www.w3.org/ns/did/v1"],
+        "id": did,
+        "verificationMethod": [
+            {"id": f"{did}#key-1", "type": method_type, "controller": did, "publicKeyJwk": public_jwk(key)}
+        ],
+        "assertionMethod": [f"{did}#key-1"],
+    }
+    resolver = StaticDocumentResolver({did: document})
+    for kid in (f"{did}#key-1", "#key-1"):  # a relative kid is the issuer's
+        token = pyjwt_sign(key, {"alg": "RS256", "kid": kid}, claims)
+        report = verify_vc_jwt(token, now=NOW, resolver=resolver)
+        assert report.verified, report.failures()
+    # The same key in the header too must be the one kid names.
+    token = pyjwt_sign(key, {"alg": "RS256", "kid": f"{did}#key-1", "jwk": public_jwk(new_key("RS256"))}, claims)
+    assert check_code(verify_vc_jwt(token, now=NOW, resolver=resolver), "issuer.key") == "proof.jwt_key_mismatch"
+    # Not listed under assertionMethod: not authorised to issue.
+    del document["assertionMethod"]
+    report = verify_vc_jwt(pyjwt_sign(key, {"alg": "RS256", "kid": "#key-1"}, claims), now=NOW, resolver=resolver)
+    assert report.codes() == {"issuer.key_not_authorized"}
