@@ -41,6 +41,7 @@ from .untrusted_json import UntrustedJsonError, parse_json
 from .verification import (
     DEFAULT_CLOCK_SKEW,
     CheckResult,
+    Outcome,
     ProofResult,
     VerificationReport,
     check_key,
@@ -197,8 +198,8 @@ def time_problem(claims: dict[str, Any], now: datetime, clock_skew: timedelta) -
     return None
 
 
-def _check(check: str, outcome: str, code: str, message: str) -> CheckResult:
-    return CheckResult(check=check, outcome=outcome, code=code, message=message)  # type: ignore[arg-type]
+def _check(check: str, outcome: Outcome, code: str, message: str) -> CheckResult:
+    return CheckResult(check=check, outcome=outcome, code=code, message=message)
 
 
 def _not_checked(first: list[CheckResult], why: str) -> list[CheckResult]:
@@ -211,9 +212,7 @@ def _spki(key: Any) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _key(
-    decoded: VcJwt, alg: str, resolver: KeyResolver, trust_named_keys: bool
-) -> tuple[CheckResult, VerifyingKey | None]:
+def _key(decoded: VcJwt, resolver: KeyResolver, trust_named_keys: bool) -> tuple[CheckResult, VerifyingKey | None]:
     """The key to verify with and the ``issuer.key`` check: ``kid`` resolved as the issuer's, else ``jwk``."""
     issuer, kid = issuer_id(decoded.credential), decoded.key_id
     embedded = header_key(decoded.header) if "jwk" in decoded.header else None
@@ -236,12 +235,15 @@ def jwt_proof_checks(
 ) -> list[CheckResult]:
     """The checks of the JWS that secures the credential (in place of an embedded proof's)."""
     alg = decoded.header.get("alg")
-    if alg not in ALLOWED_ALGORITHMS or decoded.header.get("crit") is not None:
-        why = f"alg {alg!r} is not allowed (RS256, ES256, EdDSA only)" if alg not in ALLOWED_ALGORITHMS else "crit"
+    if alg not in ALLOWED_ALGORITHMS:
+        why = f"alg {alg!r} is not allowed (RS256, ES256, EdDSA only)"
         return _not_checked([_check("proof.suite", "failed", "proof.jwt_alg_not_allowed", why)], "alg refused")
+    if "crit" in decoded.header:  # RFC 7515 §4.1.11: extensions we do not implement must be refused
+        why = f"the 'crit' header names extensions this verifier does not implement: {decoded.header['crit']!r}"
+        return _not_checked([_check("proof.suite", "failed", "proof.jwt_malformed", why)], "crit refused")
     checks = [_check("proof.suite", "passed", "ok", f"VC-JWT {alg}")]
     try:
-        key_check, key = _key(decoded, alg, resolver, trust_named_keys)
+        key_check, key = _key(decoded, resolver, trust_named_keys)
     except VcJwtError as error:
         return _not_checked([*checks, _check("issuer.key", "failed", error.code, str(error))], "no usable key")
     checks.append(key_check)

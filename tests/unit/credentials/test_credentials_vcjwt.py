@@ -207,3 +207,9 @@ def test_kid_resolves_a_json_web_key_of_the_issuers_did_document(method_type: st
     del document["assertionMethod"]
     report = verify_vc_jwt(pyjwt_sign(key, {"alg": "RS256", "kid": "#key-1"}, claims), now=NOW, resolver=resolver)
     assert report.codes() == {"issuer.key_not_authorized"}
+
+
+def test_crit_header_is_refused() -> None:
+    key, header, claims = make_case("EdDSA")
+    token = pyjwt_sign(key, {**header, "crit": ["exp"], "exp": 1}, claims)
+    assert check_code(verify(token), "proof.suite") == "proof.jwt_malformed"
