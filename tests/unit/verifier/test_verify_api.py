@@ -13,14 +13,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.runtime import Wiring
 from services.verifier.entrypoint import build
+from services.verifier.verification import CredentialVerifier
 from shared.credentials import StaticFetcher, did_key, did_key_verification_method, sign_credential
 from shared.credentials.baking import bake_png, bake_svg
+from shared.credentials.resolver import did_web_document_url
+from shared.credentials.vcjwt import decode_vc_jwt
 from shared.db.engine import create_engine, session_factory
 from shared.messaging.memory import InMemoryBus
 from shared.settings import Settings
-from tests.unit.credentials.samples import STATUS_LIST_URL, status_list_credential, with_status
+from tests.unit.credentials.samples import STATUS_LIST_URL, minimal_credential, status_list_credential, with_status
 from tests.unit.credentials.test_credentials_baking import SVG, tiny_png
-from tests.unit.credentials.test_credentials_vcjwt import make_case, pyjwt_sign
+from tests.unit.credentials.test_credentials_vcjwt import jwt_claims, make_case, public_jwk, pyjwt_sign
 
 PROBLEM = "application/problem+json"
 
@@ -185,3 +188,20 @@ async def test_garbage_objects_get_a_report_not_a_crash(client: httpx.AsyncClien
         response = await client.post("/verify", json=body)
         assert response.status_code == 200, response.text
         assert response.json()["verified"] is False
+
+
+async def test_a_vc_jwt_kid_fetches_the_issuers_did_document() -> None:
+    """The kid's did:web document is gathered (from a static fetcher) like a proof's verificationMethod's."""
+    key, _, _ = make_case("RS256")
+    did = "did:web:uni.example"
+    claims = jwt_claims(minimal_credential(did))
+    del claims["exp"], claims["vc"]["validUntil"]
+    method = {"id": f"{did}#key-1", "type": "JsonWebKey", "controller": did, "publicKeyJwk": public_jwk(key)}
+    document = {"id": did, "verificationMethod": [method], "assertionMethod": [method["id"]]}
+    verifier = CredentialVerifier(StaticFetcher({did_web_document_url(did): document}))
+    try:
+        report = await verifier.verify(decode_vc_jwt(pyjwt_sign(key, {"alg": "RS256", "kid": "#key-1"}, claims)))
+    finally:
+        verifier.close()
+    assert report.verified, report.failures()
+    assert report.verification_method == f"{did}#key-1"
