@@ -30,6 +30,7 @@ from .jsonld_rdf import expanded_to_dataset
 VC = "https://www.w3.org/2018/credentials#"
 SEC = "https://w3id.org/security#"
 STATUS = "https://www.w3.org/ns/credentials/status#"
+STATUS_LIST_2021 = "https://w3id.org/vc/status-list#"
 OB = "https://purl.imsglobal.org/spec/vc/ob/vocab.html#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 DC_CREATED = "http://purl.org/dc/terms/created"
@@ -243,6 +244,7 @@ class SignedStatusEntry:
     index: str | None
     list_url: str | None
     size: str | None
+    id: str | None = None  # the entry's own IRI (a 1EdTechRevocationList's list URL)
 
     @property
     def is_bitstring(self) -> bool:
@@ -300,13 +302,17 @@ def _node_id(subject: str) -> str | None:
 
 
 def _status_entry(triples: Triples, node: str) -> SignedStatusEntry:
-    url = triples.one(node, STATUS + "statusListCredential", "statusListCredential")
+    types = triples.types(node)
+    # StatusList2021Entry members have the same names in the Status List 2021 vocabulary.
+    ns = STATUS_LIST_2021 if STATUS_LIST_2021 + "StatusList2021Entry" in types else STATUS
+    url = triples.one(node, ns + "statusListCredential", "statusListCredential")
     return SignedStatusEntry(
-        types=triples.types(node),
-        purpose=_literal(triples.one(node, STATUS + "statusPurpose", "statusPurpose")),
-        index=_literal(triples.one(node, STATUS + "statusListIndex", "statusListIndex")),
+        types=types,
+        purpose=_literal(triples.one(node, ns + "statusPurpose", "statusPurpose")),
+        index=_literal(triples.one(node, ns + "statusListIndex", "statusListIndex")),
         list_url=url.iri if url is not None else None,
         size=_literal(triples.one(node, STATUS + "statusSize", "statusSize")),
+        id=_node_id(node),
     )
 
 

@@ -19,6 +19,7 @@ from .errors import CredentialError
 from .fetch import DocumentFetcher, FetchError
 from .graph import SignedCredential, read_credential, read_credential_statements, readable_statements
 from .jsonld import DocumentLoader, expand
+from .legacy_status import REVOCATION_LIST_1EDTECH, is_1edtech_revocation_list
 from .resolver import DocumentResolver, key_document_url
 from .untrusted_json import json_problem
 from .verification import DEFAULT_CLOCK_SKEW, VerificationReport, verify_credential
@@ -46,6 +47,15 @@ def key_urls(credential: Any, insecure_hosts: Iterable[str] = ()) -> list[str]:
     return urls
 
 
+def _list_url(entry: Any) -> Any:
+    """The list URL of a JSON status entry: a 1EdTechRevocationList's is its ``id``."""
+    if not isinstance(entry, dict):
+        return None
+    if REVOCATION_LIST_1EDTECH in _as_list(entry.get("type")):
+        return entry.get("id")
+    return entry.get("statusListCredential")
+
+
 def status_list_urls(credential: Any, signed: SignedCredential | None = None) -> list[str]:
     """URLs of the status list credentials the credential's status entries point to.
 
@@ -54,8 +64,12 @@ def status_list_urls(credential: Any, signed: SignedCredential | None = None) ->
     """
     urls: list[str] = []
     entries = _as_list(credential.get("credentialStatus")) if isinstance(credential, dict) else []
-    found = [entry.get("statusListCredential") if isinstance(entry, dict) else None for entry in entries]
-    found += [entry.list_url for entry in signed.status] if signed is not None else []
+    found = [_list_url(entry) for entry in entries]
+    found += (
+        [entry.id if is_1edtech_revocation_list(entry.types) else entry.list_url for entry in signed.status]
+        if signed is not None
+        else []
+    )
     for url in found:
         if isinstance(url, str) and url not in urls:
             urls.append(url)

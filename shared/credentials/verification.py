@@ -49,6 +49,12 @@ from .graph import (
 )
 from .jsonld import DocumentLoader, expand, find_safe_mode_violations
 from .keys import DID_KEY_PREFIX
+from .legacy_status import (
+    STATUS_LIST_2021_ENTRY,
+    is_1edtech_revocation_list,
+    revocation_list_check,
+    status_list_2021_bit,
+)
 from .multikey import PublicKey
 from .proof import ASSERTION_METHOD, Dataset
 from .resolver import INCONCLUSIVE_KEY_CODES, DocumentResolver, KeyResolver, named_key
@@ -395,9 +401,15 @@ def _check_validity(signed: SignedCredential | None, now: datetime, clock_skew: 
     return _passed("validity", "credential is within its validity period")
 
 
-def _check_status_entry(entry: SignedStatusEntry, documents: DocumentSet, ctx: _Verifying) -> CheckResult:
+def _check_status_entry(
+    entry: SignedStatusEntry, documents: DocumentSet, ctx: _Verifying, credential_id: str | None = None
+) -> CheckResult:
     issuer = ctx.issuer
-    if not entry.is_bitstring:
+    if is_1edtech_revocation_list(entry.types):
+        outcome, code, message = revocation_list_check(entry.id, credential_id, documents)
+        return CheckResult(check="status", outcome=outcome, code=code, message=message)  # type: ignore[arg-type]
+    status_list_2021 = STATUS_LIST_2021_ENTRY in entry.types
+    if not entry.is_bitstring and not status_list_2021:
         names = ", ".join(sorted(entry.types)) or "none"
         return _undetermined("status", "status.unsupported_type", f"credential status type ({names}) is not supported")
     try:
@@ -430,11 +442,15 @@ def _check_status_entry(entry: SignedStatusEntry, documents: DocumentSet, ctx: _
         message = f"status list {parsed.list_url} is issued by {report.issuer_id}, not by the issuer {issuer}"
         return _undetermined("status", "status.issuer_mismatch", message)
     try:
-        subject = list_subject(list_credential)
-        purposes = _as_list(subject.get("statusPurpose"))
-        if parsed.purpose not in purposes:
-            raise StatusListError(f"status list is for {purposes!r}, not {parsed.purpose!r}", "status.purpose_mismatch")
-        bit = read_status(decode_bitstring(subject.get("encodedList")), parsed.index)
+        if status_list_2021:
+            bit = status_list_2021_bit(list_credential, parsed.purpose, parsed.index)
+        else:
+            subject = list_subject(list_credential)
+            purposes = _as_list(subject.get("statusPurpose"))
+            if parsed.purpose not in purposes:
+                message = f"status list is for {purposes!r}, not {parsed.purpose!r}"
+                raise StatusListError(message, "status.purpose_mismatch")
+            bit = read_status(decode_bitstring(subject.get("encodedList")), parsed.index)
     except StatusListError as exc:
         return _undetermined("status", exc.code, f"status list {parsed.list_url}: {exc}")
     if bit:
@@ -581,7 +597,7 @@ def verify_credential(
     if entries and documents is None:
         status_checks.append(_skipped("status", "status.not_checked", "credential status was not checked"))
     elif entries and documents is not None:
-        status_checks = [_check_status_entry(e, documents, ctx) for e in entries]
+        status_checks = [_check_status_entry(e, documents, ctx, signed.id if signed else None) for e in entries]
     checks.extend(status_checks)
 
     verified = all(c.outcome in ("passed", "skipped") for c in checks)

@@ -5,6 +5,7 @@
 // that list and credential have the same issuer, decodes encodedList and reports the credential's bit.
 //
 //   node dbstatus.mjs --docs docs.json FILE...   one JSON line per file: {file, verified, status, error}
+//   node dbstatus.mjs --status-list-2021 --docs docs.json FILE...   the same with vc-status-list (StatusList2021Entry)
 //
 // --docs: JSON index {URL or DID: file name relative to the index}, as for dbvc.mjs.
 import {readFileSync} from 'node:fs';
@@ -16,7 +17,8 @@ import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 import {driver as didKeyDriver} from '@digitalbazaar/did-method-key';
 import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
-import {checkStatus} from '@digitalbazaar/vc-bitstring-status-list';
+import {checkStatus as checkBitstringStatus} from '@digitalbazaar/vc-bitstring-status-list';
+import {checkStatus as checkStatusList2021} from '@digitalbazaar/vc-status-list';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CONTEXT_DIR = resolve(HERE, '..', '..', 'shared', 'credentials', 'contexts');
@@ -62,15 +64,18 @@ function makeDocumentLoader(docs) {
 async function main(argv) {
   const files = [];
   let docsPath;
+  let checkStatus = checkBitstringStatus;
   for(let i = 0; i < argv.length; i++) {
-    if(argv[i] === '--docs') {
+    if(argv[i] === '--status-list-2021') {
+      checkStatus = checkStatusList2021;
+    } else if(argv[i] === '--docs') {
       docsPath = argv[++i];
     } else {
       files.push(argv[i]);
     }
   }
   if(!docsPath || !files.length) {
-    process.stderr.write('usage: node dbstatus.mjs --docs docs.json FILE...\n');
+    process.stderr.write('usage: node dbstatus.mjs [--status-list-2021] --docs docs.json FILE...\n');
     return 2;
   }
   const documentLoader = makeDocumentLoader(loadIndex(docsPath));
@@ -80,8 +85,10 @@ async function main(argv) {
     try {
       const result = await checkStatus({credential: readJson(file), documentLoader, suite});
       const error = result.error ? (result.error.message || String(result.error)) : null;
-      const status = result.results ? result.results.map(r => r.status) : null;
-      line = {file, verified: result.verified === true, status, error};
+      // vc-status-list answers verified=false for a set bit (no `status`): its "verified" is "not revoked".
+      const legacy = checkStatus === checkStatusList2021;
+      const status = result.results ? result.results.map(r => (legacy ? !r.verified : r.status)) : null;
+      line = {file, verified: legacy ? !result.error : result.verified === true, status, error};
     } catch(e) {
       line = {file, verified: false, status: null, error: e.message || String(e)};
     }

@@ -84,11 +84,13 @@ REASONS: dict[str, set[str]] = {
     "complete_v1.json": {"validity.expired"},
     # Validator: the refresh URL does not resolve. Ours: its Ed25519Signature2020 proof does not verify.
     "endorsement-err-schema-status-refresh.json": {"proof.signature_invalid"},
-    # Validator: revoked per the 1EdTech revocation list (network). Ours: 1EdTechRevocationList is not a
-    # supported status type, so the status is undetermined and the credential not verified.
-    "credential-status-revoked.json": {"status.unsupported_type"},
-    # Validator: the embedded endorsements' schemas cannot be fetched. Ours: the 1EdTechRevocationList status.
-    "complete.json": {"status.unsupported_type"},
+    # Validator: revoked per the 1EdTech revocation list (network). Ours, offline: the revocation list cannot be
+    # fetched, so the status is undetermined and the credential not verified (see also the test below, which
+    # serves a list).
+    "credential-status-revoked.json": {"status.unavailable"},
+    # Validator: the embedded endorsements' schemas cannot be fetched. Ours: the 1EdTechRevocationList cannot be
+    # fetched (offline).
+    "complete.json": {"status.unavailable"},
     "simple-noproof.json": {"proof.missing"},
     # The JOSE header has neither kid nor jwk (as the validator says), and its context is not OB 3.0.
     "simple.jwt": {"proof.jwt_no_key", "data.invalid_context"},
@@ -182,3 +184,23 @@ async def test_write_verdict_table(output_dir: Path) -> None:
     lines.append(f"\nAgreement under the validator's key rule: {agree}/{len(MANIFEST)}.")
     (output_dir / "ob30-validator-verdicts.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert agree == len(MANIFEST) - len(DISAGREEMENTS)
+
+
+REVOKED_CASE = "credential-status-revoked.json"
+REVOCATION_LIST_URL = (
+    "https://dc.1edtech.org/wellspring2022/wellspring-portal/api/revocations/da1e96e9-afcc-4eed-b9a2-2ddf7353214c"
+)
+
+
+@pytest.mark.parametrize(("listed", "expected"), [(True, "status.revoked"), (False, "status.active")])
+async def test_1edtech_revocation_list_served_decides_the_status(listed: bool, expected: str) -> None:
+    """The case the validator calls revoked from the live list: with a list served in its place (constructed
+    here, the live one being out of reach offline), ours is revoked exactly when the credential's id is listed."""
+    credential = read_credential(CASES_DIR / REVOKED_CASE)
+    other = {"id": "urn:uuid:00000000-0000-0000-0000-000000000000", "revocationReason": "test"}
+    revoked = [{"id": credential["id"], "revocationReason": "test"}] if listed else []
+    fetcher = StaticFetcher({REVOCATION_LIST_URL: {"id": REVOCATION_LIST_URL, "revokedCredentials": [other, *revoked]}})
+    report = await verify_with_fetch(credential, fetcher, NOW, trust_named_keys=True)
+    assert [c.code for c in report.checks if c.check == "status"] == [expected]
+    assert report.status == ("revoked" if listed else "active")
+    assert report.verified is not listed

@@ -168,7 +168,7 @@ def test_unsupported_status_type_is_undetermined(
 ) -> None:
     doc = {
         **unsigned_credential,
-        "credentialStatus": {"id": "https://uni.example/rl#1", "type": "1EdTechRevocationList"},
+        "credentialStatus": {"id": "https://uni.example/rl#1", "type": "https://example.org/SomeStatus2099"},
     }
     report = verify_credential(doc, now=now, documents=DocumentSet())
     assert "status.unsupported_type" in report.codes()
