@@ -4,14 +4,10 @@ The database holds only sealed seeds (nonce || ciphertext || tag, with tenant an
 data, so a sealed key cannot be swapped to another tenant). Decrypted keys live in process memory only.
 """
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,29 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.issuer.adapters.tables import SigningKey
 from shared.credentials.keys import generate_key, key_from_seed, key_to_seed, public_key_multibase
 from shared.db.tables import utcnow
-
-_NONCE_BYTES = 12
-
-
-class KeyEncryption:
-    """Encrypts 32-byte Ed25519 seeds; the tenant and key id are bound in as associated data."""
-
-    def __init__(self, secret: str, *, purpose: bytes = b"signing-keys") -> None:
-        """`purpose`: HKDF info, so each kind of sealed secret gets its own key (webhook secrets: b"webhooks")."""
-        if not secret:
-            raise ValueError("a key-encryption secret is required")
-        kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"credstream-kek-v1", info=purpose).derive(
-            secret.encode()
-        )
-        self._aead = AESGCM(kek)
-
-    def seal(self, seed: bytes, tenant_id: str, key_id: str) -> bytes:
-        nonce = os.urandom(_NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, seed, f"{tenant_id}/{key_id}".encode())
-
-    def open(self, sealed: bytes, tenant_id: str, key_id: str) -> bytes:
-        nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
-        return self._aead.decrypt(nonce, ciphertext, f"{tenant_id}/{key_id}".encode())
+from shared.sealing import KeyEncryption
 
 
 @dataclass(frozen=True)

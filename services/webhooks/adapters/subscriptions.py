@@ -1,5 +1,5 @@
 """Subscriptions and their secrets at rest: sealed with AES-256-GCM under the configured key-encryption key (the
-issuer's KeyEncryption, with its own HKDF purpose), the tenant and subscription bound in as associated data."""
+KeyEncryption (shared.sealing), with its own HKDF purpose), the tenant and subscription bound in as associated data."""
 
 import uuid
 from datetime import datetime, timedelta
@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.issuer.adapters.keystore import KeyEncryption
 from services.webhooks.adapters.tables import Delivery, Subscription
 from services.webhooks.domain import DeliveryStatus, EventType, new_secret, parse_secret
 from shared.db.tables import utcnow
+from shared.sealing import KeyEncryption
 
 
 class SubscriptionNotFound(LookupError):
