@@ -117,8 +117,13 @@ async def test_fails_times_out_recovers_dead_letters_replays_and_rotates(
 
             assert await eventually(lambda: _async(len(flaky.received) == 1), timeout=90)
             flaky_id = subscribed["flaky"]["id"]
-            log = (await admin.get(f"/v1/tenants/{tenant}/webhooks/{flaky_id}/attempts", headers=ADMIN)).json()
-            attempts = list(reversed(log["attempts"]))
+
+            async def four_attempts_logged() -> list[dict[str, Any]]:
+                # The receiver has the delivery before the loop records its attempt: wait for the log to catch up.
+                log = (await admin.get(f"/v1/tenants/{tenant}/webhooks/{flaky_id}/attempts", headers=ADMIN)).json()
+                return log["attempts"] if len(log["attempts"]) >= 4 else []
+
+            attempts = list(reversed(await eventually(four_attempts_logged, timeout=30)))
             assert [a["outcome"] for a in attempts] == ["retry", "retry", "retry", "delivered"]
             assert [a["status_code"] for a in attempts] == [500, None, 500, 204]
             assert "Timeout" in attempts[1]["error"] or "timed out" in attempts[1]["error"]
