@@ -32,6 +32,7 @@ from services.issuer.handlers import (
     rotate_key,
     tenant_did_document,
 )
+from services.issuer.oid4vci_routes import add_oid4vci_routes
 from services.issuer.signing import shared_pool
 from services.issuer.wallet import (
     DEFAULT_CLAIM_TTL,
@@ -243,6 +244,17 @@ def build(wiring: Wiring) -> ServiceParts:
         except PresentationRefused as error:
             raise ProblemError(400, "Presentation refused", str(error), code=error.code) from error
         return JSONResponse(answer, headers=headers)
+
+    add_oid4vci_routes(
+        app,
+        sessions=sessions,
+        issuers=issuers,
+        status_lists=status_lists,
+        issuer_url=settings.issuer_url(),
+        admin=admin,
+        in_transaction=_in_transaction,
+        public_cache=public_cache,
+    )
 
     signing = shared_pool(settings.signing_processes())
     issue = IssueCredential(settings, issuers, status_lists, sessions, signing)

@@ -109,7 +109,7 @@ async def create_claim(
     session: AsyncSession, issuers: Issuers, issuer_url: str, award_id: uuid.UUID, ttl: timedelta
 ) -> ClaimLink:
     """A new claim link for the award's credential. LookupError: no such award; ClaimRefused: revoked."""
-    row = await _award_credential(session, award_id)
+    row = await award_credential(session, award_id)
     if row.revoked_at is not None:
         raise ClaimRefused(409, "Revoked", "The award's credential is revoked; it cannot be claimed.", "revoked")
     secret, challenge, now = secrets.token_urlsafe(32), secrets.token_urlsafe(24), _now()
@@ -128,7 +128,7 @@ async def create_claim(
     return ClaimLink(exchange_url(issuer_url, secret), now + ttl, signer.did, challenge)
 
 
-async def _award_credential(session: AsyncSession, award_id: uuid.UUID) -> IssuedCredential:
+async def award_credential(session: AsyncSession, award_id: uuid.UUID) -> IssuedCredential:
     row = (
         await session.execute(select(IssuedCredential).where(IssuedCredential.award_id == award_id))
     ).scalar_one_or_none()
@@ -179,21 +179,34 @@ async def claim(
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise ClaimRefused(409, "Exchange completed", "This claim link was already used.", "exchange.completed")
+    copy = await holder_bound_copy(session, issuers, status_lists, exchange.credential_id, holder, now)
+    return {
+        "verifiablePresentation": {
+            "@context": [PRESENTATION_CONTEXT],
+            "type": ["VerifiablePresentation"],
+            "verifiableCredential": [copy],
+        }
+    }
+
+
+async def holder_bound_copy(
+    session: AsyncSession,
+    issuers: Issuers,
+    status_lists: StatusLists,
+    credential_id: uuid.UUID,
+    holder: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The award's copy for `holder` (made on first claim, through any wallet protocol); ClaimRefused if revoked."""
     # Locked as revocation locks it: a copy is written either before a revocation (which then sets its bit)
     # or after it (and refused here).
-    award = await session.get(IssuedCredential, exchange.credential_id, with_for_update=True)
+    award = await session.get(IssuedCredential, credential_id, with_for_update=True)
     if award is None or award.revoked_at is not None:
         raise ClaimRefused(409, "Revoked", "The award's credential is revoked; it cannot be claimed.", "revoked")
     copy = await session.get(HolderCopy, copy_uuid(award.credential_id, holder))
     if copy is None:
         copy = await _issue_copy(session, issuers, status_lists, award, holder, now)
-    return {
-        "verifiablePresentation": {
-            "@context": [PRESENTATION_CONTEXT],
-            "type": ["VerifiablePresentation"],
-            "verifiableCredential": [json.loads(copy.credential)],
-        }
-    }
+    return json.loads(copy.credential)  # type: ignore[no-any-return]
 
 
 async def _issue_copy(

@@ -123,3 +123,36 @@ class HolderCopy(SQLModel, table=True):
     issued_at: datetime = Field(sa_type=DateTime(timezone=True))
     status_list_id: int
     status_list_index: int
+
+
+class CredentialOffer(SQLModel, table=True):
+    """An OID4VCI credential offer: a pre-authorized code for one award's credential, redeemed once for an access
+    token bound to it (OpenID for Verifiable Credential Issuance 1.0).
+
+    Neither the code nor the token is stored, only their SHA-256 (`code_key`, `token_key`); the optional PIN
+    (tx_code) is stored as an HMAC keyed by the code. `holder_did` is set by the first credential request.
+    """
+
+    __tablename__ = "issuer_oid4vci_offers"
+    code_key: str = Field(primary_key=True, max_length=64)
+    credential_id: uuid.UUID = Field(index=True, description="The award's credential")
+    tenant_id: str = Field(max_length=63)
+    tx_code_digest: str | None = Field(default=None, max_length=64)
+    tx_code_length: int | None = None
+    failed_tx_codes: int = 0
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    redeemed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    token_key: str | None = Field(default=None, max_length=64, unique=True)
+    token_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    holder_did: str | None = Field(default=None, max_length=512)
+
+
+class IssuanceNonce(SQLModel, table=True):
+    """A `c_nonce` from the OID4VCI nonce endpoint (its SHA-256): a key proof may carry it once, until it expires."""
+
+    __tablename__ = "issuer_oid4vci_nonces"
+    nonce_key: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
