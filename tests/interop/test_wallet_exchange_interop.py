@@ -70,24 +70,24 @@ async def served(
             await task
 
 
-async def node(*args: str) -> list[dict[str, Any]]:
-    """Run dbvc.mjs without blocking the loop that serves the issuer it talks to."""
+async def node(*args: str, script: str = "dbvc.mjs") -> list[dict[str, Any]]:
+    """Run a Node tool of this folder without blocking the loop that serves the issuer it talks to."""
     process = await asyncio.create_subprocess_exec(
-        "node", str(HERE / "dbvc.mjs"), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        "node", str(HERE / script), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, stderr.decode()
     return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
 
 
-async def earn_on_kafka(running: dict[str, KafkaService], bootstrap: str) -> BadgeIssued:
+async def earn_on_kafka(running: dict[str, KafkaService], bootstrap: str, learner: str = "ada") -> BadgeIssued:
     t0 = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     activities = [
-        {"tenant_id": TENANT, "learner_id": "ada", "event_id": "w1", "kind": "enrolled",
+        {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-w1", "kind": "enrolled",
          "achievement_id": "data-viz", "occurred_at": t0},
-        {"tenant_id": TENANT, "learner_id": "ada", "event_id": "w2", "kind": "scored",
+        {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-w2", "kind": "scored",
          "assessment_id": "chart-quiz", "score": 45, "max_score": 50, "occurred_at": t0},
-        {"tenant_id": TENANT, "learner_id": "ada", "event_id": "w3", "kind": "scored",
+        {"tenant_id": TENANT, "learner_id": learner, "event_id": f"{learner}-w3", "kind": "scored",
          "assessment_id": "portfolio", "score": 9, "max_score": 10, "rubric": {"clarity": "proficient"},
          "occurred_at": t0},
     ]  # fmt: skip
@@ -99,7 +99,7 @@ async def earn_on_kafka(running: dict[str, KafkaService], bootstrap: str) -> Bad
     async with httpx.AsyncClient(transport=enrollment, base_url="http://enrollment") as client:
         response = await client.post("/v1/activities", json=activities, headers=LMS)
         assert response.status_code == 202, response.text
-    key = f"{TENANT}:ada".encode()
+    key = f"{TENANT}:{learner}".encode()
     [record] = await read_topic(bootstrap, str(Topic.BADGE_ISSUED), match=lambda r: r.key == key, until=bool)
     return BadgeIssued.model_validate_json(record.value)
 
