@@ -48,7 +48,9 @@ async def our_verifier(running: dict[str, KafkaService], credential: dict[str, o
 
 
 async def test_an_openid4vci_wallet_claims_a_badge_that_revocation_then_revokes(
-    served: tuple[dict[str, KafkaService], str], infra: Infrastructure, tmp_path: Path
+    served: tuple[dict[str, KafkaService], str],  # noqa: F811 (the fixture imported above)
+    infra: Infrastructure,
+    tmp_path: Path,
 ) -> None:
     running, base = served
     badge = await earn_on_kafka(running, infra.kafka_bootstrap_servers, learner="oid")
