@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,8 @@ PROOF_MAX_AGE = timedelta(minutes=5)
 CLOCK_SKEW = timedelta(seconds=60)
 TX_CODE_LENGTHS = range(4, 9)
 _MAX_FORM_FIELDS = 16
+# RFC 6749 §5.2: error_description is printable ASCII without '"' and '\' (a proof's text may be echoed in it).
+_DESCRIPTION_UNSAFE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 
 class OAuthError(ValueError):
@@ -50,7 +53,7 @@ class OAuthError(ValueError):
         self.error, self.status = error, status
 
     def body(self) -> dict[str, str]:
-        return {"error": self.error, "error_description": str(self)}
+        return {"error": self.error, "error_description": _DESCRIPTION_UNSAFE.sub("?", str(self))}
 
 
 def endpoint(issuer_url: str, name: str) -> str:

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.params import Depends
@@ -120,6 +121,16 @@ def add_oid4vci_routes(
     async def oauth_metadata() -> JSONResponse:
         """Authorization Server Metadata (RFC 8414): the token endpoint of the pre-authorized code grant."""
         return JSONResponse(authorization_server_metadata(issuer_url), headers={"Cache-Control": public_cache})
+
+    # An identifier with a path has its well-known documents at /.well-known/<name>/<path> (OID4VCI §12.2.2,
+    # RFC 8414 §3): served there too.
+    issuer_path = urlsplit(issuer_url).path.strip("/")
+    if issuer_path:
+        for name, document in (
+            ("openid-credential-issuer", credential_issuer_metadata),
+            ("oauth-authorization-server", oauth_metadata),
+        ):
+            app.add_api_route(f"/.well-known/{name}/{issuer_path}", document, methods=["GET"], tags=["public"])
 
     async def opened(code: str) -> int | None:
         try:

@@ -2,6 +2,7 @@
 requests, credential requests and key proofs — which refuse any input with an OAuth error, never crash."""
 
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -185,6 +186,7 @@ def test_any_key_proof_is_verified_or_refused(header: dict[str, Any], claims: di
             verify_key_proof(token, credential_issuer=ISSUER, now=_now())
         except OAuthError as refusal:
             assert refusal.error == "invalid_proof" and str(refusal)
+            assert re.fullmatch(r"[\x20-\x21\x23-\x5b\x5d-\x7e]*", refusal.body()["error_description"])
 
 
 def test_offers_pins_and_did_jwk() -> None:
