@@ -293,3 +293,22 @@ async def test_a_revoked_award_is_not_issued(stack: EmbeddedStack) -> None:
 
 def _now() -> int:
     return int(datetime.now(UTC).timestamp())
+
+
+async def test_malformed_requests_get_an_oauth_error_never_a_crash(stack: EmbeddedStack) -> None:
+    badge = await earn(stack, "ida")
+    bearer = await access_token(stack, await offer(stack, badge.award_id))
+    issuer = stack.http("issuer")
+    bodies = [b"", b"not json", b"[1]", b'{"a":', b"1e999999", b"NaN", b"[" * 5000 + b"]" * 5000, b"\xff\xfe", b"{}"]
+    for body in bodies:
+        answered = await issuer.post(
+            f"{ISSUER}/oid4vci/credential",
+            content=body,
+            headers={"Authorization": f"Bearer {bearer}", "content-type": "application/json"},
+        )
+        assert answered.status_code == 400 and answered.json()["error"], (body[:20], answered.text)
+        token_answer = await issuer.post(f"{ISSUER}/oid4vci/token", content=body, headers={"content-type": FORM})
+        assert token_answer.status_code == 400 and token_answer.json()["error"], (body[:20], token_answer.text)
+    for proofs in ({"jwt": "a.b.c"}, {"di_vp": [{}]}, {"jwt": [7]}, [], {"jwt": ["not-a-jwt"]}):
+        answered = await credential(stack, bearer, None, proofs=proofs)
+        assert error_of(answered) == "invalid_proof", proofs
