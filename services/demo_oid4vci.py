@@ -38,13 +38,19 @@ def key_proof(key: Ed25519PrivateKey, *, audience: str, nonce: str | None, issue
 
 
 async def claim_with_oid4vci(
-    issuer: httpx.AsyncClient,
+    issuer: httpx.AsyncClient | str,
     award_id: uuid.UUID | str,
     *,
     admin: dict[str, str],
     key: Ed25519PrivateKey | None = None,
 ) -> WalletClaim:
-    """Offer the award (admin), then collect it as a wallet holding `key` (a new one if None) would."""
+    """Offer the award (admin), then collect it as a wallet holding `key` (a new one if None) would.
+
+    `issuer`: a client for the issuer's HTTP API (e.g. the embedded stack's `stack.http("issuer")`), or its base URL.
+    """
+    if isinstance(issuer, str):
+        async with httpx.AsyncClient(base_url=issuer, timeout=30) as client:
+            return await claim_with_oid4vci(client, award_id, admin=admin, key=key)
     key = key or generate_key()
     response = await issuer.post(f"/v1/awards/{award_id}/credential-offers", json={"tx_code": True}, headers=admin)
     response.raise_for_status()

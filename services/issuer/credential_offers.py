@@ -12,6 +12,7 @@ Failures the caller must remember (a wrong PIN counts; a spent nonce stays spent
 the transaction that recorded them commits.
 """
 
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -143,7 +144,7 @@ async def redeem(session: AsyncSession, request: TokenRequest) -> AccessToken | 
         return OAuthError("invalid_request", "This offer needs its tx_code.")
     elif offer.failed_tx_codes >= MAX_TX_CODE_FAILURES:
         return OAuthError("invalid_grant", "Too many wrong tx_codes: the pre-authorized code is no longer valid.")
-    elif tx_code_digest(request.pre_authorized_code, request.tx_code) != offer.tx_code_digest:
+    elif not hmac.compare_digest(tx_code_digest(request.pre_authorized_code, request.tx_code), offer.tx_code_digest):
         await session.execute(
             update(CredentialOffer)
             .where(CredentialOffer.code_key == code_key)  # type: ignore[arg-type]
