@@ -39,6 +39,17 @@ async def claim(*args: str) -> dict[str, str]:
     return line
 
 
+async def refused_claim(*args: str) -> str:
+    """Run a claim the issuer must refuse; the library's error (with the server's answer) is on stderr."""
+    process = await asyncio.create_subprocess_exec(
+        "node", str(Path(__file__).parent / "oid4vci.mjs"), "claim", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 1, stderr.decode()
+    return stderr.decode()
+
+
 async def our_verifier(running: dict[str, KafkaService], credential: dict[str, object]) -> dict[str, object]:
     transport = httpx.ASGITransport(app=running["verifier"].parts.http)
     async with httpx.AsyncClient(transport=transport, base_url="http://verifier") as client:
@@ -61,6 +72,11 @@ async def test_an_openid4vci_wallet_claims_a_badge_that_revocation_then_revokes(
         assert response.status_code == 201, response.text
         offer = response.json()
         assert offer["credential_offer_uri"].startswith(f"{base}/oid4vci/offers/")
+
+        # The library's wallet with a wrong PIN is refused (invalid_grant); the code stays usable.
+        wrong_pin = str((int(offer["tx_code"]) + 1) % 10**6).zfill(6)
+        error = await refused_claim("--tx-code", wrong_pin, offer["offer_link_by_reference"], str(tmp_path / "x"))
+        assert "invalid_grant" in error, error
 
         copy = tmp_path / "oid4vci-copy.json"
         claimed = await claim("--tx-code", offer["tx_code"], offer["offer_link_by_reference"], str(copy))
