@@ -130,7 +130,8 @@ async def redeem(session: AsyncSession, request: TokenRequest) -> AccessToken | 
     """Trade a pre-authorized code (and its PIN) for an access token, once."""
     now = _now()
     code_key = digest(request.pre_authorized_code)
-    offer = await session.get(CredentialOffer, code_key)
+    # Locked: concurrent guesses of one code's PIN are counted one after another, never past the limit.
+    offer = await session.get(CredentialOffer, code_key, with_for_update=True)
     if offer is None:
         return OAuthError("invalid_grant", "Unknown pre-authorized code.")
     if offer.redeemed_at is not None:

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from services.demo_oid4vci import key_proof
-from services.issuer.adapters.tables import HolderCopy
+from services.issuer.adapters.tables import CredentialOffer, HolderCopy
 from services.issuer.credential_offers import (
+    MAX_TX_CODE_FAILURES,
     AccessToken,
     CreatedOffer,
     bound_offer,
@@ -20,7 +21,7 @@ from services.issuer.credential_offers import (
     redeem,
 )
 from services.issuer.entrypoint import _in_transaction
-from services.issuer.oid4vci import OAuthError, TokenRequest, parse_credential_request
+from services.issuer.oid4vci import OAuthError, TokenRequest, digest, parse_credential_request
 from shared.credentials.keys import did_key, generate_key
 from shared.db.engine import SessionFactory
 from shared.settings import Settings
@@ -116,3 +117,22 @@ async def test_one_holder_through_two_offers_at_once_gets_one_copy(
             select(func.count()).select_from(HolderCopy).where(HolderCopy.holder_did == did_key(holder))  # type: ignore[arg-type]
         )
     assert count == 1
+
+
+async def test_concurrent_pin_guesses_never_pass_the_limit(
+    settings: Settings,
+    sessions: SessionFactory,  # noqa: F811
+) -> None:
+    award = await issued_award(settings, sessions)
+    offer = await new_offer(sessions, award.award_id, tx_code_length=4)
+    assert offer.tx_code is not None
+    guesses = [f"{n:04d}" for n in range(10**4) if f"{n:04d}" != offer.tx_code][: 3 * MAX_TX_CODE_FAILURES]
+    wrong = await asyncio.gather(
+        *(_in_transaction(sessions, lambda s, g=guess: redeem(s, TokenRequest(offer.code, g))) for guess in guesses)
+    )
+    assert all(isinstance(outcome, OAuthError) and outcome.error == "invalid_grant" for outcome in wrong)
+    async with sessions() as session:
+        row = await session.get(CredentialOffer, digest(offer.code))
+        assert row is not None and row.failed_tx_codes == MAX_TX_CODE_FAILURES
+    # The right PIN comes too late: the code is dead.
+    assert isinstance(await token_for(sessions, offer), OAuthError)
