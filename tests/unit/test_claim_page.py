@@ -10,11 +10,15 @@ from typing import Any
 
 import pytest
 import segno
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from services.demo_wallet import claim_over_vc_api
 from services.embedded import EmbeddedStack
 from services.issuer import wallet
-from services.issuer.claim_page import qr_svg
+from services.issuer.claim_page import offer, qr_svg, render_claim_page
+from services.issuer.wallet import ClaimLink
 from shared.credentials.keys import did_key, generate_key
 from shared.settings import Settings
 from tests.issuer_support import ADMIN, earn, issued, start_stack
@@ -137,3 +141,39 @@ async def test_a_wallet_copy_is_announced_served_and_revoked_with_its_award(stac
     assert response.status_code == 200, response.text
     await stack.settle()
     assert 'data-status="revoked"' in (await verifier.get(copy_path, headers=HTML)).text
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3),
+    max_leaves=12,
+)
+_HOSTILE = st.sampled_from(["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "Ada & Bo", ""])
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(
+    name=_HOSTILE | _JSON,
+    issuer=_HOSTILE | _JSON,
+    subject=_JSON,
+    credential=st.dictionaries(st.sampled_from(["credentialSubject", "issuer", "id"]), _JSON, max_size=3),
+)
+def test_any_credential_shape_renders_an_escaped_claim_page(
+    name: Any, issuer: Any, subject: Any, credential: dict[str, Any]
+) -> None:
+    link = ClaimLink(
+        "https://i.example/exchanges/s",
+        "https://i.example/claims/s",
+        datetime(2026, 12, 8, tzinfo=UTC),
+        "did:key:z",
+        "c",
+    )
+    shapes = [
+        credential,
+        {"issuer": {"name": issuer}, "credentialSubject": {"name": name, "achievement": {"name": name}}},
+        {"issuer": issuer, "credentialSubject": subject},
+    ]
+    for shape in shapes:
+        page = render_claim_page(offer(link, shape, "https://v.example/credentials/x"))
+        assert "<script" not in page and "<img" not in page  # text from the credential is escaped
+        assert 'href="dccrequest://request?issuer=did%3Akey%3Az' in page
