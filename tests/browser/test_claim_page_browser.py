@@ -78,11 +78,21 @@ async def test_a_used_claim_link_shows_a_clear_page(served: ServedStack, browser
     from shared.credentials.keys import generate_key
 
     link = await new_claim(served)
-    await claim_over_vc_api(served.stack.http("issuer"), link["exchange_url"], generate_key())
+    copy = await claim_over_vc_api(served.stack.http("issuer"), link["exchange_url"], generate_key())
     ctx, page, _problems = await open_page(browser, link["claim_page_url"], 409)
     assert await page.get_by_role("heading", level=1).inner_text() == "Badge already claimed"
     assert "Ask the organisation that awarded the badge" in await page.locator("main").inner_text()
     await page.screenshot(path=str(output_dir / "claim-page-used.png"), full_page=True)
+    await ctx.close()
+
+    # The wallet's copy has its own badge page, which says whose copy it is.
+    await served.stack.settle()
+    copy_page = f"{served.base_url}/credentials/{copy['id'].removeprefix('urn:uuid:')}"
+    ctx, page, problems = await open_page(browser, copy_page, 200)
+    assert "Wallet copy of the award" in await page.get_by_test_id("wallet-copy").inner_text()
+    assert await page.get_by_test_id("verdict").get_attribute("data-status") == "verified"
+    await page.screenshot(path=str(output_dir / "badge-page-wallet-copy.png"), full_page=True)
+    problems.assert_none()
     await ctx.close()
 
 
