@@ -8,8 +8,6 @@ public badge page (verifier) only explains how to get such a link. No scripts; t
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,9 +15,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import segno
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 from services.issuer.wallet import ClaimLink, ClaimRefused
+from shared.html_pages import scriptless_policy, templates
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 QR_TITLE = "QR code of the Add to wallet link"
@@ -83,13 +82,7 @@ def qr_svg(data: str) -> str:
 
 @cache
 def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(_TEMPLATES),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return templates(_TEMPLATES)
 
 
 @cache
@@ -101,12 +94,8 @@ def stylesheet() -> str:
 def headers() -> dict[str, str]:
     """No scripts, no remote resources, the stylesheet by hash; personal and single-use: never stored or indexed,
     and the URL (it holds the secret) is not sent on as a referrer."""
-    digest = base64.b64encode(hashlib.sha256(stylesheet().encode("utf-8")).digest()).decode("ascii")
     return {
-        "Content-Security-Policy": (
-            f"default-src 'none'; img-src data:; style-src 'sha256-{digest}'; "
-            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        ),
+        "Content-Security-Policy": scriptless_policy(stylesheet(), images="data:"),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Cache-Control": "no-store",
