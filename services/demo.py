@@ -179,7 +179,7 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None, 
     await stack.bus.publish([garbage])
     await stack.settle()
 
-    issued = [BadgeIssued.model_validate_json(r.value) for r in stack.bus.records(str(Topic.BADGE_ISSUED))]
+    issued = _announced(stack)
     verifier = stack.http("verifier")
     say("\nlearner         achievement          outcome")
     awarded = {(b.learner_id, b.achievement_id): b for b in issued}
@@ -208,7 +208,7 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None, 
     issued = _announced(stack)
 
     copies_verified = await _wallet(stack, admin, issued, out, say)
-    webhooks_verified = await _webhooks(stack, receiver, issued, say)
+    webhooks_verified = await _webhooks(stack, receiver, say)
 
     if out is not None:
         everything = _announced(stack, copies=True)
@@ -249,16 +249,16 @@ async def _wallet(
     return verified
 
 
-async def _webhooks(stack: EmbeddedStack, receiver: WebhookReceiver, issued: list[BadgeIssued], say: Any) -> bool:
+async def _webhooks(stack: EmbeddedStack, receiver: WebhookReceiver, say: Any) -> bool:
     """Wait for the webhooks service to deliver every badge event of the tenant, and print them."""
-    events = len(_announced(stack, copies=True)) + len(stack.bus.records(str(Topic.BADGE_REVOKED)))
-    arrived = await receiver.wait_for(events)
-    names = {b.credential_id: f"{b.learner_id} / {b.achievement_id}" for b in _announced(stack, copies=True)}
+    announced = _announced(stack, copies=True)
     revocations = [BadgeRevoked.model_validate_json(r.value) for r in stack.bus.records(str(Topic.BADGE_REVOKED))]
-    names |= {r.credential_id: f"{r.learner_id} / {r.achievement_id}" for r in revocations}
+    arrived = await receiver.wait_for(len(announced) + len(revocations))
+    names = {event.credential_id: f"{event.learner_id} / {event.achievement_id}" for event in announced}
+    names |= {event.credential_id: f"{event.learner_id} / {event.achievement_id}" for event in revocations}
     say(
-        f"\nWebhook receiver ({receiver.url}): {len(receiver.deliveries)} deliveries, every Standard Webhooks "
-        f"signature verified with the standardwebhooks library, {len(receiver.refused)} refused"
+        f"\nWebhook receiver ({receiver.url}): {len(receiver.deliveries)} deliveries with a valid Standard Webhooks "
+        f"signature (checked with the standardwebhooks library), {len(receiver.refused)} refused"
     )
     for line in delivery_lines(receiver.deliveries, lambda credential_id: names.get(credential_id, credential_id)):
         say(line)
