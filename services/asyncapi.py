@@ -50,7 +50,8 @@ def asyncapi_json() -> str:
             + f" Records are keyed by {KEYS.get(topic, '`tenant_id:learner_id`')}; CloudEvents 1.0 attributes travel"
             " as `ce_*` headers.",
         )
-    spec = AsyncAPI(broker, title="credstream events", version="1.0.0", description=__doc__)
+    # 1.1.0: badge-issued gained the optional award_credential_id and holder (wallet copies).
+    spec = AsyncAPI(broker, title="credstream events", version="1.1.0", description=__doc__)
     document = json.loads(spec.to_specification().to_json())
     # FastStream documents a batch subscriber's payload as an array and its description says how it is consumed;
     # AsyncAPI has no field for batching, so an extension says it to tools too.

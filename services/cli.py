@@ -1,5 +1,5 @@
 """`credstream` command line: serve a service, run the embedded demo, verify credentials, print AsyncAPI, see and
-replay dead letters."""
+replay dead letters (Kafka records and webhook deliveries)."""
 
 import gc
 import sys
@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     from services.dead_letter_commands import add_dlq_commands
 
     add_dlq_commands(commands)
+    from services.webhook_commands import add_webhook_commands
+
+    add_webhook_commands(commands)
     add_load_parser(commands)
 
     topics = commands.add_parser("create-topics", help="create credstream's Kafka topics (KAFKA_BOOTSTRAP_SERVERS)")
@@ -130,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         from services.dead_letter_commands import run_dlq
 
         return run_dlq(args, settings.kafka_bootstrap_servers)
+    if args.command == "webhooks":
+        from services.webhook_commands import run_webhooks
+
+        return run_webhooks(args, settings.admin_token.get_secret_value())
     if args.command in ("migrate", "make-migration"):
         configure_logging(settings.log_level, "console")
         return asyncio.run(_migrate(args, settings.database_url))

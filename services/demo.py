@@ -1,6 +1,8 @@
 """`credstream demo`: the embedded stack through a scripted scenario, with a readable summary.
 
-Several learners and achievements; some pass, some fail, one LMS event arrives twice, one record is malformed.
+Several learners and achievements; some pass, some fail, one LMS event arrives twice, one record is malformed. A
+scripted wallet claims a badge (services/demo_claiming.py), and a webhook receiver on 127.0.0.1 prints the signed
+deliveries it verified (services/demo_webhooks.py).
 """
 
 import json
@@ -10,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from services.demo_awarding import AWARDING_ROWS, richer_awarding
+from services.demo_claiming import CLAIM_PROTOCOLS, claim_into_wallet
 from services.demo_issuance import revocation_and_rotation, status_lists
 from services.demo_lms import LMS_LEARNERS, lms_sources
+from services.demo_webhooks import WebhookReceiver, delivery_lines
 from services.embedded import EmbeddedStack
-from shared.contracts import BadgeIssued, CloudEvent, LmsActivity, Topic, dead_letter_topic
+from shared.contracts import BadgeIssued, BadgeRevoked, CloudEvent, LmsActivity, Topic, dead_letter_topic
+from shared.credentials.keys import did_key, generate_key
 from shared.messaging.records import OutboundRecord
 from shared.settings import IssuerProfileConfig, Settings
 
@@ -118,22 +123,30 @@ DEMO_ISSUER = IssuerProfileConfig(
 async def run_demo(settings: Settings, *, out: Path | None = None, data_dir: Path | None = None) -> int:
     if TENANT not in settings.issuers:  # an issuer profile from CREDSTREAM_ISSUERS wins
         settings = settings.model_copy(update={"issuers": {**settings.issuers, TENANT: DEMO_ISSUER}})
+    # The demo's webhook receiver listens on plain http at 127.0.0.1, which the endpoint policy allows only for
+    # development hosts listed here (the demo runs in development).
+    insecure = ",".join(sorted(settings.insecure_hosts() | {"127.0.0.1"}))
+    settings = settings.model_copy(update={"insecure_http_hosts": insecure})
+    receiver = WebhookReceiver()
     with tempfile.TemporaryDirectory(prefix="credstream-demo-") as scratch:
         stack = EmbeddedStack(settings, data_dir or Path(scratch))
+        await receiver.start()
         await stack.start()
         try:
-            return await _scenario(stack, settings, out)
+            return await _scenario(stack, settings, out, receiver)
         finally:
             await stack.stop()
+            await receiver.stop()
 
 
-async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) -> int:
+async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None, receiver: WebhookReceiver) -> int:
     admin = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
     lms_key = next(key for key, tenant in settings.lms_keys().items() if tenant == TENANT)
     lms = {"Authorization": f"Bearer {lms_key}"}
     say = print
 
-    say("credstream demo — embedded mode (4 services, in-process transport, SQLite)\n")
+    say("credstream demo — embedded mode (5 services, in-process transport, SQLite)\n")
+    await receiver.subscribe(stack.http("webhooks"), TENANT, admin)
     for definition in ACHIEVEMENTS:
         response = await stack.http("assessment").put(
             f"/v1/tenants/{TENANT}/achievements/{definition['id']}", json=definition, headers=admin
@@ -166,7 +179,7 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) 
     await stack.bus.publish([garbage])
     await stack.settle()
 
-    issued = [BadgeIssued.model_validate_json(r.value) for r in stack.bus.records(str(Topic.BADGE_ISSUED))]
+    issued = _announced(stack)
     verifier = stack.http("verifier")
     say("\nlearner         achievement          outcome")
     awarded = {(b.learner_id, b.achievement_id): b for b in issued}
@@ -192,16 +205,64 @@ async def _scenario(stack: EmbeddedStack, settings: Settings, out: Path | None) 
     say(f"A tampered copy (achievement renamed) verifies: {report['verified']} — failed checks: {', '.join(failed)}")
 
     revoked = await revocation_and_rotation(stack, admin, lms, datetime.now(UTC) - timedelta(minutes=30), say)
-    issued = [BadgeIssued.model_validate_json(r.value) for r in stack.bus.records(str(Topic.BADGE_ISSUED))]
+    issued = _announced(stack)
+
+    copies_verified = await _wallet(stack, admin, issued, out, say)
+    webhooks_verified = await _webhooks(stack, receiver, say)
 
     if out is not None:
-        docs = _write_credentials(out, issued, await status_lists(stack, issued), {revoked})
+        everything = _announced(stack, copies=True)
+        docs = _write_credentials(out, issued, await status_lists(stack, everything), {revoked})
         say(
-            f"\nWrote {len(issued)} credentials to {out}/ (the revoked one to {out}/revoked/) and the status lists "
-            f"they use to {out}/status-lists/."
+            f"\nWrote {len(issued)} credentials to {out}/ (the revoked one to {out}/revoked/, the wallet's copies "
+            f"to {out}/wallet/) and the status lists they use to {out}/status-lists/."
         )
-        say(f"Check them offline: credstream verify --offline {' '.join(docs)} {out}/*.json")
-    return 0 if issued and not report["verified"] else 1
+        say(f"Check them offline: credstream verify --offline {' '.join(docs)} {out}/*.json {out}/wallet/*.json")
+    return 0 if issued and not report["verified"] and copies_verified and webhooks_verified else 1
+
+
+def _announced(stack: EmbeddedStack, *, copies: bool = False) -> list[BadgeIssued]:
+    """The badges announced on badge-issued: the awards' credentials (and, with `copies`, wallets' copies too)."""
+    announced = [BadgeIssued.model_validate_json(r.value) for r in stack.bus.records(str(Topic.BADGE_ISSUED))]
+    return [badge for badge in announced if copies or not badge.is_wallet_copy]
+
+
+async def _wallet(
+    stack: EmbeddedStack, admin: dict[str, str], issued: list[BadgeIssued], out: Path | None, say: Any
+) -> bool:
+    """Alice claims her Python Foundations badge into a scripted did:key wallet through every claim protocol."""
+    badge = next(b for b in issued if (b.learner_id, b.achievement_id) == ("alice", "python-foundations"))
+    holder = generate_key()
+    protocols = ", ".join(name for name, _claim in CLAIM_PROTOCOLS)
+    say(f"\nAlice claims her python-foundations badge into a wallet ({did_key(holder)[:20]}…) through: {protocols}")
+    claimed = await claim_into_wallet(stack, admin, badge, holder, out)
+    await stack.settle()
+    verified = True
+    for protocol, credential in claimed:
+        copy_id = credential["id"].removeprefix("urn:uuid:")
+        report = (await stack.http("verifier").get(f"/credentials/{copy_id}/verification")).json()
+        verified = verified and report["verified"] and credential["credentialSubject"]["id"] == did_key(holder)
+        say(
+            f"  {protocol}: a copy bound to the wallet's DID, {'VERIFIED' if report['verified'] else 'NOT VERIFIED'}"
+            f" ({credential['id']}, a copy of {badge.credential_id})"
+        )
+    return verified
+
+
+async def _webhooks(stack: EmbeddedStack, receiver: WebhookReceiver, say: Any) -> bool:
+    """Wait for the webhooks service to deliver every badge event of the tenant, and print them."""
+    announced = _announced(stack, copies=True)
+    revocations = [BadgeRevoked.model_validate_json(r.value) for r in stack.bus.records(str(Topic.BADGE_REVOKED))]
+    arrived = await receiver.wait_for(len(announced) + len(revocations))
+    names = {event.credential_id: f"{event.learner_id} / {event.achievement_id}" for event in announced}
+    names |= {event.credential_id: f"{event.learner_id} / {event.achievement_id}" for event in revocations}
+    say(
+        f"\nWebhook receiver ({receiver.url}): {len(receiver.deliveries)} deliveries with a valid Standard Webhooks "
+        f"signature (checked with the standardwebhooks library), {len(receiver.refused)} refused"
+    )
+    for line in delivery_lines(receiver.deliveries, lambda credential_id: names.get(credential_id, credential_id)):
+        say(line)
+    return arrived and not receiver.refused
 
 
 def _write_credentials(out: Path, issued: list[BadgeIssued], documents: dict[str, Any], revoked: set[str]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.issuer.adapters.keystore import KeyEncryption, KeyNotFound, KeyStore
 from services.issuer.adapters.status_lists import StatusLists
 from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, IssuerProcessedEvent, as_utc
+from services.issuer.claim_page import headers as claim_page_headers
+from services.issuer.claim_page import offer, render_claim_gone, render_claim_page
 from services.issuer.did_auth import PresentationRefused
 from services.issuer.handlers import (
     CredentialNotFound,
@@ -38,6 +40,7 @@ from services.issuer.wallet import (
     DEFAULT_CLAIM_TTL,
     ClaimRefused,
     claim,
+    claim_offer,
     create_claim,
     open_exchange,
     presentation_request,
@@ -205,7 +208,8 @@ def build(wiring: Wiring) -> ServiceParts:
         award_id: str, _admin: Annotated[None, admin], body: ClaimRequest | None = None
     ) -> dict[str, Any]:
         """A single-use, expiring claim link for an award: the VC-API exchange URL a wallet (e.g. the DCC
-        Learner Credential Wallet) POSTs to, and the deep links (`dccrequest://` and https) that open one."""
+        Learner Credential Wallet) POSTs to, the deep links (`dccrequest://` and https) that open one, and
+        `claim_page_url`, the page to send the learner (badge summary, "Add to wallet" button, QR code)."""
         found = _uuid(award_id)
         ttl = timedelta(seconds=(body or ClaimRequest()).expires_in_seconds)
         try:
@@ -219,6 +223,19 @@ def build(wiring: Wiring) -> ServiceParts:
         except ClaimRefused as error:
             raise ProblemError(error.status, error.title, str(error), code=error.code) from error
         return link.public()
+
+    @app.get("/claims/{secret}", tags=["public"], response_class=HTMLResponse)
+    async def claim_page(secret: str) -> HTMLResponse:
+        """The learner's claim page: the badge, an "Add to wallet" button (`dccrequest://` deep link and its https
+        form) and a QR code of the deep link. A used, expired or revoked claim gets a page saying so (409/410)."""
+        try:
+            async with sessions() as session:
+                link, credential = await claim_offer(session, issuers, settings.issuer_url(), secret)
+        except ClaimRefused as refused:
+            return HTMLResponse(render_claim_gone(refused), status_code=refused.status, headers=claim_page_headers())
+        found = parse_credential_uuid(str(credential.get("id", "")))
+        badge_page = f"{settings.public_base_url.rstrip('/')}/credentials/{found}"
+        return HTMLResponse(render_claim_page(offer(link, credential, badge_page)), headers=claim_page_headers())
 
     @app.post("/exchanges/{secret}", tags=["public"])
     async def exchange(secret: str, request: Request) -> JSONResponse:
@@ -243,6 +260,7 @@ def build(wiring: Wiring) -> ServiceParts:
             raise ProblemError(error.status, error.title, str(error), code=error.code) from error
         except PresentationRefused as error:
             raise ProblemError(400, "Presentation refused", str(error), code=error.code) from error
+        relay.wake()  # a new copy's badge-issued is in the outbox
         return JSONResponse(answer, headers=headers)
 
     add_oid4vci_routes(

@@ -25,12 +25,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.issuer.adapters.status_lists import StatusLists
-from services.issuer.adapters.tables import HolderCopy, IssuedCredential, WalletExchange, as_utc
+from services.issuer.adapters.tables import HolderCopy, IssuedCredential, IssuerOutbox, WalletExchange, as_utc
 from services.issuer.did_auth import authenticated_holder
-from services.issuer.handlers import Issuers
+from services.issuer.handlers import SOURCE, Issuers
 from services.issuer.signing import in_signing_thread
 from services.issuer.status import status_entry
+from shared.contracts import BadgeIssued, CloudEvent
 from shared.credentials.dates import format_xsd_datetime
+from shared.db.outbox import stage_event
 
 _COPY_NAMESPACE = uuid.UUID("9d2b6c4e-1f3a-4b7d-8e5c-2a6f0b1c3d4e")
 PRESENTATION_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -48,6 +50,7 @@ class ClaimRefused(ValueError):
 @dataclass(frozen=True)
 class ClaimLink:
     exchange_url: str
+    page_url: str
     expires_at: datetime
     issuer: str
     challenge: str
@@ -56,6 +59,7 @@ class ClaimLink:
         query = urlencode({"issuer": self.issuer, "vc_request_url": self.exchange_url, "challenge": self.challenge})
         return {
             "exchange_url": self.exchange_url,
+            "claim_page_url": self.page_url,
             "expires_at": format_xsd_datetime(self.expires_at),
             "deep_link": f"dccrequest://request?{query}",
             "https_link": f"https://lcw.app/request.html?{query}",
@@ -74,6 +78,11 @@ def copy_uuid(credential_id: uuid.UUID, holder_did: str) -> uuid.UUID:
 
 def exchange_url(issuer_url: str, secret: str) -> str:
     return f"{issuer_url.rstrip('/')}/exchanges/{secret}"
+
+
+def claim_page_url(issuer_url: str, secret: str) -> str:
+    """The page a learner opens (services/issuer/claim_page.py): as personal as the link, same secret."""
+    return f"{issuer_url.rstrip('/')}/claims/{secret}"
 
 
 def presentation_request(challenge: str, domain: str) -> dict[str, Any]:
@@ -125,7 +134,30 @@ async def create_claim(
     )
     await session.flush()
     signer = await issuers.current(session, row.tenant_id)
-    return ClaimLink(exchange_url(issuer_url, secret), now + ttl, signer.did, challenge)
+    return ClaimLink(
+        exchange_url(issuer_url, secret), claim_page_url(issuer_url, secret), now + ttl, signer.did, challenge
+    )
+
+
+async def claim_offer(
+    session: AsyncSession, issuers: Issuers, issuer_url: str, secret: str
+) -> tuple[ClaimLink, dict[str, Any]]:
+    """The claim link behind `secret` and the award's credential, for the claim page.
+
+    ClaimRefused when the link is unknown, used or expired, or the award was revoked since."""
+    exchange = await open_exchange(session, secret)
+    award = await session.get(IssuedCredential, exchange.credential_id)
+    if award is None or award.revoked_at is not None:
+        raise ClaimRefused(409, "Revoked", "The award's credential is revoked; it cannot be claimed.", "revoked")
+    signer = await issuers.current(session, exchange.tenant_id)
+    link = ClaimLink(
+        exchange_url(issuer_url, secret),
+        claim_page_url(issuer_url, secret),
+        as_utc(exchange.expires_at),
+        signer.did,
+        exchange.challenge,
+    )
+    return link, json.loads(award.credential)
 
 
 async def award_credential(session: AsyncSession, award_id: uuid.UUID) -> IssuedCredential:
@@ -237,5 +269,25 @@ async def _issue_copy(
         status_list_index=slot.index,
     )
     session.add(copy)
+    # Announced like any credential, as a copy of the award's: the verifier publishes it under the award and
+    # integrators learn of it; the copy's id is the event id, so a replayed outbox row is a duplicate.
+    issued = BadgeIssued(
+        tenant_id=award.tenant_id,
+        learner_id=award.learner_id,
+        award_id=award.award_id,
+        achievement_id=award.achievement_id,
+        credential_id=signed["id"],
+        issuer_id=signer.did,
+        issued_at=now,
+        credential=signed,
+        award_credential_id=f"urn:uuid:{award.credential_id}",
+        holder=holder,
+    )
+    stage_event(
+        session,
+        IssuerOutbox,
+        issued,
+        CloudEvent(id=str(copy_id), source=SOURCE, type=BadgeIssued.CE_TYPE, subject=issued.key()),
+    )
     await session.flush()
     return copy

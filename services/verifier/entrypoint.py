@@ -11,6 +11,7 @@ from services.runtime import ServiceParts, Wiring
 from services.verifier.adapters.tables import PublishedCredential, VerifierProcessedEvent
 from services.verifier.handlers import on_badges_issued, on_badges_revoked
 from services.verifier.pages.routes import install_badge_pages
+from services.verifier.pages.view import WalletCopy
 from services.verifier.pool import VerificationPool
 from services.verifier.verification import (
     CredentialVerifier,
@@ -38,7 +39,7 @@ def build(wiring: Wiring) -> ServiceParts:
         clock_skew=timedelta(seconds=settings.verify_clock_skew_seconds),
     )
 
-    async def stored(credential_id: str) -> dict[str, Any]:
+    async def published(credential_id: str) -> PublishedCredential:
         found = parse_credential_uuid(credential_id)
         row = None
         if found is not None:
@@ -46,10 +47,25 @@ def build(wiring: Wiring) -> ServiceParts:
                 row = await session.get(PublishedCredential, found)
         if row is None:
             raise ProblemError(404, "Not Found", f"No credential {credential_id!r} is published here.")
-        return json.loads(row.credential)
+        return row
+
+    async def stored(credential_id: str) -> dict[str, Any]:
+        return json.loads((await published(credential_id)).credential)
+
+    async def wallet_copy(credential_id: str) -> WalletCopy | None:
+        row = await published(credential_id)
+        if row.award_credential_uuid is None:
+            return None
+        return WalletCopy(award_credential_id=f"urn:uuid:{row.award_credential_uuid}", holder=row.holder)
 
     # GET /credentials/{id}: the credential as JSON (default) or its badge page (Accept: text/html); downloads.
-    install_badge_pages(app, load=stored, verify=verifier.verify, public_base_url=settings.public_base_url)
+    install_badge_pages(
+        app,
+        load=stored,
+        verify=verifier.verify,
+        public_base_url=settings.public_base_url,
+        wallet_copy=wallet_copy,
+    )
 
     @app.get("/credentials/{credential_id}/verification", tags=["public"])
     async def verify_stored(credential_id: str) -> dict[str, Any]:

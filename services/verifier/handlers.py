@@ -28,9 +28,21 @@ async def on_badges_issued(session: AsyncSession, items: Sequence[tuple[BadgeIss
             "issuer_id": event.issuer_id,
             "credential": json.dumps(event.credential),
             "issued_at": event.issued_at,
+            "award_credential_uuid": _award_of(event),
+            "holder": event.holder,
         },
     )
     await insert_new(session, PublishedCredential, rows)
+
+
+def _award_of(event: BadgeIssued) -> uuid.UUID | None:
+    """The award's credential a wallet copy belongs to (None for an award's own credential)."""
+    if event.award_credential_id is None:
+        return None
+    found = parse_credential_uuid(event.award_credential_id)
+    if found is None:
+        raise PoisonRecord(f"award_credential_id {event.award_credential_id[:200]!r} is not a urn:uuid")
+    return found
 
 
 async def on_badges_revoked(session: AsyncSession, items: Sequence[tuple[BadgeRevoked, CloudEvent]]) -> None:

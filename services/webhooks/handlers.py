@@ -35,6 +35,12 @@ async def on_badges_issued(session: AsyncSession, items: Sequence[tuple[BadgeIss
                         "issuer_id": event.issuer_id,
                         "issued_at": event.issued_at.isoformat(),
                         "credential": event.credential,
+                        # A wallet's holder-bound copy of the award's credential (badge-issued 1.1), not a new award.
+                        **(
+                            {"award_credential_id": event.award_credential_id, "holder": event.holder}
+                            if event.is_wallet_copy
+                            else {}
+                        ),
                     },
                 ),
             )

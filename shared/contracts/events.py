@@ -250,7 +250,12 @@ class AssessmentPassed(Event):
 
 
 class BadgeIssued(Event):
-    """A signed Open Badges 3.0 credential was issued; `credential` is the full verifiable credential."""
+    """A signed Open Badges 3.0 credential was issued; `credential` is the full verifiable credential.
+
+    A holder-bound copy (the award's credential re-issued to the DID of a wallet that claimed it) is announced too,
+    with `award_credential_id` and `holder` set: it is the same badge, not a new award. Those two fields were added
+    in contract version 1.1 (optional, so schema_version stays 1: records without them are award credentials).
+    """
 
     TOPIC = Topic.BADGE_ISSUED
     CE_TYPE = "io.credstream.badge.issued.v1"
@@ -262,6 +267,21 @@ class BadgeIssued(Event):
     issuer_id: str
     issued_at: datetime
     credential: dict[str, Any]
+    award_credential_id: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Since 1.1. On a wallet's holder-bound copy: the id of the award's credential it copies "
+        "(revoking that credential revokes the copy). Absent on the award's own credential.",
+    )
+    holder: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Since 1.1. On a wallet's holder-bound copy: the holder's DID (its credentialSubject.id).",
+    )
+
+    @property
+    def is_wallet_copy(self) -> bool:
+        return self.award_credential_id is not None
 
 
 class BadgeRevoked(Event):

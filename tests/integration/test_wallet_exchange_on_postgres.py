@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from services.demo_wallet import did_auth
 from services.issuer.adapters.keystore import KeyEncryption, KeyStore
 from services.issuer.adapters.status_lists import StatusLists
 from services.issuer.adapters.tables import HolderCopy, IssuedCredential
@@ -25,7 +26,6 @@ from shared.db.engine import SessionFactory, create_engine, session_factory, tra
 from shared.db.migrations import upgrade
 from shared.settings import Settings
 from tests.issuer_support import passed_award
-from tests.wallet_support import did_auth
 
 pytestmark = pytest.mark.integration
 ISSUER_URL = "https://issuer.example.org"

@@ -42,3 +42,34 @@ def test_contracts_import_without_the_services() -> None:
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+def test_badge_issued_1_1_adds_wallet_copy_fields_that_1_0_records_do_without() -> None:
+    import json
+    import uuid
+
+    from shared.contracts import BadgeIssued
+
+    award = {
+        "schema_version": 1,
+        "tenant_id": "acme",
+        "learner_id": "ada",
+        "award_id": str(uuid.uuid4()),
+        "achievement_id": "sql",
+        "credential_id": f"urn:uuid:{uuid.uuid4()}",
+        "issuer_id": "did:key:z6MkIssuer",
+        "issued_at": "2026-12-01T12:00:00Z",
+        "credential": {"id": "urn:uuid:x"},
+    }
+    # A record written before 1.1 is an award's own credential.
+    old = BadgeIssued.model_validate_json(json.dumps(award))
+    assert not old.is_wallet_copy and old.award_credential_id is None and old.holder is None
+    copy = BadgeIssued.model_validate(
+        {**award, "award_credential_id": award["credential_id"], "holder": "did:key:z6MkHolder"}
+    )
+    assert copy.is_wallet_copy and BadgeIssued.model_validate_json(copy.model_dump_json()) == copy
+    # A 1.1 record carries every 1.0 field unchanged; a 1.0 consumer ignores the new ones (extra="ignore").
+    assert {key: value for key, value in json.loads(copy.model_dump_json()).items() if key in award} == {
+        **award,
+        "issued_at": "2026-12-01T12:00:00Z",
+    }

@@ -38,11 +38,37 @@ def test_demo_issues_verifiable_credentials(tmp_path: Path, capsys: pytest.Captu
     assert "signed by the new key (a different verification method): verified=True" in summary
     assert "signed before the rotation: verified=True" in summary
 
+    # A scripted did:key wallet claimed Alice's badge through each claim protocol (VC-API exchange, OpenID4VCI):
+    # one holder, one copy, whichever protocol it came through.
+    oid4vci_file, vc_api_file = sorted((out / "wallet").glob("*.json"))
+    assert (oid4vci_file.name, vc_api_file.name) == (
+        "alice-python-foundations-oid4vci.json",
+        "alice-python-foundations-vc-api.json",
+    )
+    copy = json.loads(vc_api_file.read_text())
+    assert json.loads(oid4vci_file.read_text()) == copy
+    original = json.loads((out / "alice-python-foundations.json").read_text())
+    assert copy["credentialSubject"]["id"].startswith("did:key:z6Mk") and copy["id"] != original["id"]
+    assert copy["credentialSubject"]["achievement"] == original["credentialSubject"]["achievement"]
+    assert "  vc-api: a copy bound to the wallet's DID, VERIFIED" in summary
+    assert "  oid4vci: a copy bound to the wallet's DID, VERIFIED" in summary
+
+    # The webhook receiver got every badge event of the tenant, signatures checked with standardwebhooks.
+    assert (
+        "12 deliveries with a valid Standard Webhooks signature (checked with the standardwebhooks library), 0 "
+        "refused" in summary
+    )
+    deliveries = [line.split() for line in summary.splitlines() if line.startswith("  badge.")]
+    assert sorted(kind for kind, *_ in deliveries) == ["badge.issued"] * 11 + ["badge.revoked"]
+    assert all(webhook_id.startswith("msg_") for _kind, webhook_id, *_ in deliveries)
+    assert "alice / python-foundations (wallet copy)" in summary
+
     # The demo prints how to verify offline, with the status lists it wrote as --doc URL=FILE.
     [command] = [line for line in summary.splitlines() if line.startswith("Check them offline: credstream verify")]
     docs = [token for token in command.split()[5:] if not token.endswith("*.json")]
-    assert main(["verify", *docs, *map(str, files)]) == 0
+    assert main(["verify", *docs, *map(str, files), str(vc_api_file), str(oid4vci_file)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == len(files) + 2
     assert all(line["verified"] and line["status"] == "active" for line in lines)
     assert main(["verify", *docs, str(out / "revoked" / "alice-data-literacy.json")]) == 1
     [revoked] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -42,9 +42,13 @@ async def test_a_database_behind_head_is_upgraded(tmp_path: Path) -> None:
         async with engine.begin() as connection:  # as if written by the first revision only
             await connection.execute(text("UPDATE alembic_version_verifier SET version_num = 'a0cf22c2e3af'"))
             await connection.execute(text("DROP TABLE verifier_revocations"))
+            await connection.execute(text("DROP INDEX ix_verifier_credentials_award_credential_uuid"))
+            for column in ("award_credential_uuid", "holder"):
+                await connection.execute(text(f"ALTER TABLE verifier_credentials DROP COLUMN {column}"))
         await ensure_current(engine, "verifier")
         assert await database_revisions(engine, "verifier") == head_revisions("verifier")
         async with engine.connect() as connection:
             await connection.execute(text("SELECT count(*) FROM verifier_revocations"))
+            await connection.execute(text("SELECT count(award_credential_uuid) FROM verifier_credentials"))
     finally:
         await engine.dispose()

@@ -1,5 +1,5 @@
 """Claiming a badge into a wallet through the VC-API exchange: the embedded stack's issuer (real handlers and
-HTTP app, SQLite) and a scripted did:key wallet (tests/wallet_support.py)."""
+HTTP app, SQLite) and a scripted did:key wallet (services/demo_wallet.py)."""
 
 import json
 from collections.abc import AsyncIterator
@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from services.demo_wallet import did_auth
 from services.embedded import EmbeddedStack
 from services.issuer import wallet
 from services.issuer.did_auth import PresentationRefused, authenticated_holder
@@ -21,7 +22,6 @@ from shared.credentials.keys import did_key, generate_key
 from shared.credentials.verification import verify_credential
 from shared.settings import Settings
 from tests.issuer_support import ADMIN, earn, start_stack
-from tests.wallet_support import did_auth
 
 DOMAIN = "127.0.0.1:8004"  # the test settings' issuer origin
 ISSUER_ORIGIN = "http://127.0.0.1:8004"

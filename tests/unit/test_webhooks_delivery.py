@@ -2,6 +2,7 @@
 MockTransport): each failure schedules the next attempt by the retry policy, the last one dead-letters, a replay
 starts afresh, a leased delivery is not sent twice before its lease ends, and the admin API keeps secrets sealed."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -105,3 +106,30 @@ async def test_failures_back_off_then_dead_letter_and_a_replay_delivers(tmp_path
 async def _delivery(sessions) -> Delivery:  # type: ignore[no-untyped-def]
     async with sessions() as session:
         return (await session.execute(select(Delivery))).scalars().one()
+
+
+async def test_a_wallet_copy_is_delivered_as_badge_issued_naming_its_award_and_holder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    await upgrade(engine, "webhooks")
+    sessions = session_factory(engine)
+    async with transaction(sessions) as session:
+        await subscriptions.create(
+            session, SecretBox("test-kek"), "demo", "https://hooks.test/in", [EventType.BADGE_ISSUED], None
+        )
+    award, copy = uuid.uuid4(), uuid.uuid4()
+    events = [
+        badge_issued("demo", award),
+        badge_issued("demo", copy, award_credential_id=f"urn:uuid:{award}", holder="did:key:z6MkHolder"),
+    ]
+    async with transaction(sessions) as session:
+        await on_badges_issued(
+            session, [(event, CloudEvent(source="credstream/issuer", type=event.CE_TYPE)) for event in events]
+        )
+    async with sessions() as session:
+        bodies = {
+            row.event_key: json.loads(row.body)["data"] for row in (await session.execute(select(Delivery))).scalars()
+        }
+    original, wallet_copy = bodies[f"badge.issued:urn:uuid:{award}"], bodies[f"badge.issued:urn:uuid:{copy}"]
+    assert "award_credential_id" not in original and "holder" not in original
+    assert wallet_copy["award_credential_id"] == f"urn:uuid:{award}" and wallet_copy["holder"] == "did:key:z6MkHolder"
+    await engine.dispose()

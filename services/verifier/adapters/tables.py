@@ -19,6 +19,10 @@ class PublishedCredential(SQLModel, table=True):
     credential: str = Field(sa_type=Text)
     issued_at: datetime = Field(sa_type=DateTime(timezone=True))
     received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    # A wallet's holder-bound copy (badge-issued 1.1): the award's credential it copies, and the holder's DID.
+    # Revoking the award revokes its copies (the issuer sets their status bits too).
+    award_credential_uuid: uuid.UUID | None = Field(default=None, index=True)
+    holder: str | None = Field(default=None, max_length=512)
 
 
 class CredentialRevocation(SQLModel, table=True):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from functools import cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
+
+from shared.html_pages import scriptless_policy, templates
 
 from .view import BadgeView
 
@@ -17,13 +17,7 @@ _VERDICT_SYMBOLS = {"verified": "✓", "expired": "!", "not-yet-valid": "!"}
 
 @cache
 def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(_HERE / "templates"),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return templates(_HERE / "templates")
 
 
 @cache
@@ -34,13 +28,7 @@ def stylesheet() -> str:
 @cache
 def content_security_policy() -> str:
     """No scripts at all, only this page's own stylesheet (by hash), images from here or inline."""
-    digest = base64.b64encode(hashlib.sha256(stylesheet().encode("utf-8")).digest()).decode("ascii")
-    return (
-        "default-src 'none'; "
-        "img-src 'self' data:; "
-        f"style-src 'sha256-{digest}'; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    )
+    return scriptless_policy(stylesheet(), images="'self' data:")
 
 
 def image_alt(view: BadgeView) -> str:

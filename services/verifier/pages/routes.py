@@ -21,9 +21,10 @@ from shared.ids import parse_credential_uuid
 from .badge_image import BadgeArt, BadgeImages, badge_images, generated_svg
 from .negotiation import HTML, OFFERED, VC_JSON, negotiate, offered_for
 from .render import content_security_policy, render_badge_page, render_not_found
-from .view import achievement_of, build_view, issuer_of, title_of
+from .view import CopyNote, WalletCopy, achievement_of, build_view, issuer_of, title_of
 
 CredentialLoader = Callable[[str], Awaitable[dict[str, Any]]]
+WalletCopyLoader = Callable[[str], Awaitable[WalletCopy | None]]
 Verify = Callable[[dict[str, Any]], Awaitable[VerificationReport]]
 
 _SVG_MEDIA_TYPE = "image/svg+xml"
@@ -81,10 +82,20 @@ def install_badge_pages(
     verify: Verify,
     public_base_url: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    wallet_copy: WalletCopyLoader | None = None,
 ) -> None:
     """Add ``GET /credentials/{id}`` (HTML or JSON by ``Accept``), ``…/image.{svg,png}`` and
-    ``…/download.{json,png,svg}`` to ``app``. ``load`` raises :class:`ProblemError` 404 for unknown ids."""
+    ``…/download.{json,png,svg}`` to ``app``. ``load`` raises :class:`ProblemError` 404 for unknown ids;
+    ``wallet_copy`` says whether a credential is a wallet's holder-bound copy of an award's credential."""
     base = public_base_url.rstrip("/")
+
+    async def copy_note(credential_id: str) -> CopyNote | None:
+        copy = await wallet_copy(credential_id) if wallet_copy is not None else None
+        if copy is None:
+            return None
+        award = parse_credential_uuid(copy.award_credential_id)
+        # Relative to the page, as its other links are.
+        return CopyNote(award_url=str(award), award_credential_id=copy.award_credential_id, holder=copy.holder)
 
     def names(credential_id: str, credential: dict[str, Any]) -> tuple[str, str]:
         """(canonical path id, download file stem)."""
@@ -114,8 +125,14 @@ def install_badge_pages(
                     headers={"Content-Security-Policy": content_security_policy(), "Vary": "Accept"},
                 )
             raise
+        note = await copy_note(credential_id)
         if chosen != HTML:
-            return JSONResponse(credential, media_type=chosen, headers={"Vary": "Accept"})
+            headers = {"Vary": "Accept"}
+            if note is not None:
+                # The signed credential cannot say it; the response can: this is a copy of that award's credential.
+                headers["Link"] = f'<{base}/credentials/{note.award_url}>; rel="related"; title="award credential"'
+                headers["Credstream-Award-Credential"] = note.award_credential_id
+            return JSONResponse(credential, media_type=chosen, headers=headers)
         key, _stem = names(credential_id, credential)
         checked_at = clock()
         report = await verify(credential)
@@ -130,6 +147,7 @@ def install_badge_pages(
             verification_url=f"{key}/verification",
             checked_at=checked_at,
         )
+        view.wallet_copy = note
         return HTMLResponse(
             render_badge_page(view),
             headers={

@@ -75,6 +75,23 @@ class ResultLine:
     value: str
 
 
+@dataclass(frozen=True)
+class WalletCopy:
+    """A holder-bound copy a wallet claimed (badge-issued 1.1): the award's credential it copies, and the holder."""
+
+    award_credential_id: str
+    holder: str | None = None
+
+
+@dataclass(frozen=True)
+class CopyNote:
+    """What the page says about a wallet copy: the award's badge page (relative link) and the holder's DID."""
+
+    award_url: str
+    award_credential_id: str
+    holder: str | None
+
+
 @dataclass
 class BadgeView:
     credential_id: str
@@ -100,6 +117,7 @@ class BadgeView:
     downloads: dict[str, str] = field(default_factory=dict)
     verification_url: str = ""
     checked_at: DateLine | None = None
+    wallet_copy: CopyNote | None = None
 
 
 def _text(value: Any) -> str | None:

@@ -179,3 +179,23 @@ async def test_while_the_database_is_down_nothing_is_dead_lettered_and_the_batch
         for hook in parts.on_stop:
             await hook()
         await engine.dispose()
+
+
+async def test_a_wallet_copy_is_kept_under_its_award_and_a_bad_award_id_is_dead_lettered(verifier: Verifier) -> None:
+    award, copy, stray = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    holder = "did:key:z6MkHolder"
+    batch = [
+        announced(badge_issued("acme", award)),
+        announced(badge_issued("acme", copy, award_credential_id=f"urn:uuid:{award}", holder=holder)),
+        announced(badge_issued("acme", stray, award_credential_id="https://example.org/badge/1", holder=holder)),
+    ]
+    await verifier.bus.publish(batch)
+
+    async with verifier.sessions() as session:
+        original = await session.get(PublishedCredential, award)
+        kept = await session.get(PublishedCredential, copy)
+    assert original is not None and (original.award_credential_uuid, original.holder) == (None, None)
+    assert kept is not None and (kept.award_credential_uuid, kept.holder) == (award, holder)
+    [reason] = [d["dlq_reason"] for d in verifier.dead_letters(Topic.BADGE_ISSUED)]
+    assert reason.startswith("award_credential_id 'https://example.org/badge/1' is not a urn:uuid"), reason
+    assert await verifier.count(PublishedCredential) == 2

@@ -1,11 +1,13 @@
-"""A scripted did:key wallet for the VC-API exchange tests: DID authentication presentations signed in Python
-(the Node wallet in tests/interop signs with Digital Bazaar's libraries)."""
+"""A scripted did:key wallet, for the demo and the VC-API exchange tests: DID authentication presentations signed in
+Python (the Node wallet in tests/interop signs with Digital Bazaar's libraries), and a claim through an exchange."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.credentials.keys import did_key, did_key_verification_method
@@ -44,3 +46,16 @@ def did_auth(
     config |= {"challenge": challenge, "domain": domain}
     hashes = proof_hashes(presentation, proof_config=config)
     return {**presentation, "proof": {**config, "proofValue": encode_base58btc(key.sign(hashes.hash_data))}}
+
+
+async def claim_over_vc_api(client: httpx.AsyncClient, exchange_url: str, key: Ed25519PrivateKey) -> dict[str, Any]:
+    """Walk a VC-API exchange as a wallet does: ask (`{}`), authenticate with the challenge and domain it is given,
+    and return the holder-bound credential the issuer answers with. `client` reaches the exchange URL's host."""
+    asked = await client.post(urlsplit(exchange_url).path, json={})
+    asked.raise_for_status()
+    request = asked.json()["verifiablePresentationRequest"]
+    presentation = did_auth(key, request["challenge"], request["domain"])
+    answered = await client.post(urlsplit(exchange_url).path, json={"verifiablePresentation": presentation})
+    answered.raise_for_status()
+    (credential,) = answered.json()["verifiablePresentation"]["verifiableCredential"]
+    return credential
