@@ -58,10 +58,10 @@ from .legacy_status import (
 from .multikey import PublicKey
 from .proof import ASSERTION_METHOD, Dataset
 from .resolver import INCONCLUSIVE_KEY_CODES, DocumentResolver, KeyResolver, named_key
-from .schema import schema_problems
+from .schema import disclosed_schema_problems, schema_problems
 from .status import STATUS_WORDS, StatusListError, decode_bitstring, list_subject, read_status, status_entry
 from .structure import structure_problems
-from .suites import is_supported, suite_name, verify_embedded_proof
+from .suites import ECDSA_SD_2023, INCONCLUSIVE_PROOF_CODES, is_supported, suite_name, verify_embedded_proof
 from .untrusted_json import json_problem
 
 Outcome = Literal["passed", "failed", "undetermined", "skipped"]
@@ -152,10 +152,20 @@ def _check_structure(credential: dict[str, Any], profile: str) -> list[CheckResu
     return [_failed(p.check, p.code, p.message) for p in problems]
 
 
-def _check_schema(credential: dict[str, Any]) -> CheckResult:
-    problems = schema_problems(credential)
+def _check_schema(credential: dict[str, Any], disclosed: bool = False) -> CheckResult:
+    """``disclosed``: the credential is selectively disclosed (a verified derived ecdsa-sd-2023 proof), so
+    properties the schema requires may have been withheld by the holder (see disclosed_schema_problems)."""
+    if not disclosed:
+        problems = schema_problems(credential)
+        if problems:
+            return _failed("schema", "schema.invalid", _summary(problems))
+        return _passed("schema", "credential matches the Open Badges 3.0 JSON schema")
+    problems, withheld = disclosed_schema_problems(credential)
     if problems:
         return _failed("schema", "schema.invalid", _summary(problems))
+    if withheld:
+        message = f"the disclosed claims match the Open Badges 3.0 JSON schema; not disclosed: {_summary(withheld)}"
+        return _passed("schema", message, "schema.partly_disclosed")
     return _passed("schema", "credential matches the Open Badges 3.0 JSON schema")
 
 
@@ -324,6 +334,8 @@ def _check_one_proof(credential: dict[str, Any], proof: Any, ctx: _Verifying) ->
         datasets = (ctx.unsecured_dataset, checked.dataset)
     result = verify_embedded_proof(credential, proof, key, loader=loader, datasets=datasets)
     outcome: Outcome = "passed" if result.valid else "failed"
+    if result.code in INCONCLUSIVE_PROOF_CODES:
+        outcome = "undetermined"
     signature = CheckResult(check="proof.signature", outcome=outcome, code=result.code, message=result.message)
     time_check = _check_proof_time(options, ctx.now, ctx.clock_skew)
     return [form, key_check, signature] + ([time_check] if time_check else [])
@@ -586,7 +598,11 @@ def verify_credential(
     proof_checks, proofs = external_proof if external_proof is not None else _check_proofs(credential, ctx)
     checks = _check_structure(credential, profile)
     if profile == "ob3":
-        checks.append(_check_schema(_with_counted_proofs(credential, proofs)))
+        # Selectively disclosed: the proofs that count (as for the schema) are derived ecdsa-sd-2023 proofs. If
+        # they do not verify, the credential is not verified anyway; the schema check then only reports the rest.
+        counted = [p for p in proofs if p.verified] or proofs
+        disclosed = bool(counted) and all(p.suite == ECDSA_SD_2023 and p.code != "proof.sd_base_proof" for p in counted)
+        checks.append(_check_schema(_with_counted_proofs(credential, proofs), disclosed))
     checks.append(_check_terms(credential, loader, graph.one_pass))
     checks.append(_check_signed_claims(credential, signed, graph_error, profile))
     checks.extend(proof_checks)
