@@ -21,6 +21,7 @@ holder only: the verifier reports it undetermined (``proof.sd_base_proof``), nev
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 from dataclasses import dataclass
 from typing import Any
@@ -169,6 +170,15 @@ def _term_quads(dataset: Dataset) -> list[TermQuad]:
     if dataset and not isinstance(dataset[0], tuple):
         return [quad_terms(quad) for quad in dataset]  # type: ignore[arg-type]
     return list(dataset)  # type: ignore[arg-type]
+
+
+def hmac_label_map(canonical_ids: dict[str, str], hmac_key: bytes) -> dict[str, str]:
+    """createHmacIdLabelMapFunction applied: each blank node's label becomes ``u`` + base64url(HMAC-SHA-256 of
+    its canonical label, e.g. ``c14n0``), as the issuer labels them in the base proof."""
+    return {
+        blank: encode_base64url(hmac.new(hmac_key, canonical.encode("utf-8"), hashlib.sha256).digest())
+        for blank, canonical in canonical_ids.items()
+    }
 
 
 def label_replaced_nquads(quads: list[TermQuad], label_map: dict[str, str]) -> list[str]:
