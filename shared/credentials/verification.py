@@ -153,7 +153,7 @@ def _check_structure(credential: dict[str, Any], profile: str) -> list[CheckResu
 
 
 def _check_schema(credential: dict[str, Any], disclosed: bool = False) -> CheckResult:
-    """``disclosed``: the credential is selectively disclosed (a verified derived ecdsa-sd-2023 proof), so
+    """``disclosed``: the credential is selectively disclosed (its counted proofs are derived ecdsa-sd-2023), so
     properties the schema requires may have been withheld by the holder (see disclosed_schema_problems)."""
     if not disclosed:
         problems = schema_problems(credential)
