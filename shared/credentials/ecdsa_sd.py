@@ -14,8 +14,12 @@ signature by the proof-scoped key, and the base signature must be the issuer's o
 Decisions (see docs/verification-coverage.md): only P-256 issuer keys (the spec and Digital Bazaar fix the base
 signature at 64 bytes and the hashes at SHA-256); the proof-scoped key is 35 bytes (multikey ``0x8024`` + compressed
 point; the spec's "length 36" in parseDerivedProofValue contradicts its own Base Proof Serialization and the test
-vectors); byte strings wrapped in CBOR tag 64 are read as Digital Bazaar reads them. A *base* proof is meant for the
-holder only: the verifier reports it undetermined (``proof.sd_base_proof``), never valid.
+vectors); byte strings wrapped in CBOR tag 64 are read as Digital Bazaar reads them.
+
+A *base* proof is meant for the holder, but it carries everything needed to check it (the HMAC key, the mandatory
+pointers): it is verified as the holder verifies it before deriving — the mandatory pointers select the mandatory
+statements (:mod:`shared.credentials.sd_primitives`), every other statement must carry a signature — so a learner
+pasting the credential exactly as issued gets a verdict. Digital Bazaar's verifier refuses base proofs.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from .multibase import decode_base64url, encode_base64url
 from .proof import Dataset, ProofCheckResult
 from .rdf import TermQuad, quad_terms
 from .rdfc import canonicalize_term_quads, relabelled_nquads
+from .sd_primitives import canonicalize_and_group
 
 ECDSA_SD_2023 = "ecdsa-sd-2023"
 BASE_PROOF_HEADER = b"\xd9\x5d\x00"
@@ -156,6 +161,14 @@ def parse_proof_value(proof_value: Any) -> BaseProofValue | DerivedProofValue:
     )
 
 
+def is_derived_proof_value(proof_value: Any) -> bool:
+    """True if ``proof_value`` is a multibase base64url value with the derived proof header (nothing else read)."""
+    try:
+        return decode_base64url(proof_value).startswith(DERIVED_PROOF_HEADER)
+    except KeyFormatError:
+        return False
+
+
 def proof_scoped_key(public_key: bytes) -> ec.EllipticCurvePublicKey:
     """The proof-scoped P-256 key of a proof value (multikey bytes)."""
     if not public_key.startswith(P256.multicodec):
@@ -232,7 +245,8 @@ def verify_sd_proof(
     loader: DocumentLoader | None = None,
     dataset: Dataset | None = None,
 ) -> ProofCheckResult:
-    """Verify Derived Proof (ecdsa-sd-2023) with the issuer's ``public_key``; a base proof is not verified."""
+    """Verify an ecdsa-sd-2023 proof with the issuer's ``public_key``: a derived proof as Verify Derived Proof
+    says, a base proof as the holder checks it (see the module docstring)."""
     try:
         if curve_of(public_key) != P256:
             raise KeyFormatError("not P-256")
@@ -241,20 +255,18 @@ def verify_sd_proof(
         return ProofCheckResult(False, "proof.key_type_mismatch", message)
     try:
         parsed = parse_proof_value(proof.get("proofValue"))
-        if isinstance(parsed, BaseProofValue):
-            message = (
-                "this is an ecdsa-sd-2023 base proof, which the issuer gives to the holder only; a verifier "
-                "needs the holder's derived (selectively disclosed) credential"
-            )
-            return ProofCheckResult(False, "proof.sd_base_proof", message)
         scoped_key = proof_scoped_key(parsed.public_key)
-        data = create_verify_data(credential, proof, parsed, loader=loader, dataset=dataset)
+        if isinstance(parsed, BaseProofValue):
+            kind = "base proof (checked as the holder checks it)"
+            data = create_base_verify_data(credential, proof, parsed, loader=loader)
+        else:
+            kind = "derived proof"
+            data = create_verify_data(credential, proof, parsed, loader=loader, dataset=dataset)
     except CredentialError as exc:
         return ProofCheckResult(False, exc.code, f"cannot verify the ecdsa-sd-2023 proof: {exc}")
     if len(parsed.signatures) != len(data.non_mandatory):
         message = (
-            f"the derived proof has {len(parsed.signatures)} signatures for {len(data.non_mandatory)} "
-            "non-mandatory statements"
+            f"the {kind} has {len(parsed.signatures)} signatures for {len(data.non_mandatory)} non-mandatory statements"
         )
         return ProofCheckResult(False, "proof.sd_signature_count", message)
     to_verify = data.proof_hash + parsed.public_key + data.mandatory_hash
@@ -263,7 +275,22 @@ def verify_sd_proof(
         return ProofCheckResult(False, "proof.signature_invalid", message)
     for index, (signature, nquad) in enumerate(zip(parsed.signatures, data.non_mandatory, strict=True)):
         if not verify_raw(scoped_key, signature, nquad.encode("utf-8")):
-            message = f"the signature of disclosed statement {index} does not match: {nquad.strip()}"
+            message = f"the signature of non-mandatory statement {index} does not match: {nquad.strip()}"
             return ProofCheckResult(False, "proof.signature_invalid", message)
-    disclosed = f"{len(data.mandatory)} mandatory and {len(data.non_mandatory)} selectively disclosed statements"
-    return ProofCheckResult(True, "proof.valid", f"ecdsa-sd-2023 derived proof is valid ({disclosed})")
+    counts = f"{len(data.mandatory)} mandatory and {len(data.non_mandatory)} other statements"
+    return ProofCheckResult(True, "proof.valid", f"ecdsa-sd-2023 {kind} is valid ({counts})")
+
+
+def create_base_verify_data(
+    credential: dict[str, Any], proof: dict[str, Any], base: BaseProofValue, *, loader: DocumentLoader | None = None
+) -> VerifyData:
+    """What a base proof's signatures cover, recomputed as the holder does (createDisclosureData's first steps):
+    the document's N-Quads with HMAC labels, grouped by the mandatory pointers. A pointer that selects nothing
+    is ``proof.sd_pointer_invalid``."""
+    unsecured = {k: v for k, v in credential.items() if k != "proof"}
+    grouped = canonicalize_and_group(
+        unsecured, lambda ids: hmac_label_map(ids, base.hmac_key), base.mandatory_pointers, loader=loader
+    )
+    mandatory = grouped.selected
+    mandatory_hash = hashlib.sha256("".join(mandatory).encode("utf-8")).digest()
+    return VerifyData(proof_hash(credential, proof, loader), mandatory_hash, mandatory, grouped.others)

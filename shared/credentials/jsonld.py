@@ -424,6 +424,14 @@ def check_all_terms_defined(doc: Any, loader: DocumentLoader | None = None) -> N
 # ----------------------------------------------------------------------------------------------------
 
 
+def compact(expanded: Any, context: Any, loader: DocumentLoader | None = None) -> dict[str, Any]:
+    """pyld's compaction of ``expanded`` with ``context`` (the offline loader); errors as
+    :class:`JsonLdProcessingError`. For ecdsa-sd-2023's skolemised documents (:mod:`.sd_primitives`)."""
+    options = {"documentLoader": loader or DEFAULT_DOCUMENT_LOADER, "base": None}
+    with _pyld_errors():
+        return pyld_jsonld.compact(expanded, {"@context": context}, options)
+
+
 def one_pass(doc: Any, loader: DocumentLoader | None = None) -> jsonld_fast.DocumentStatements | None:
     """The RDF statements of ``doc`` in one pass (:func:`jsonld_fast.document_statements`), or ``None`` when
     the one pass does not cover it and the full path (expansion, safe-mode check, :mod:`.jsonld_rdf`) must

@@ -19,8 +19,7 @@ ECDSA P-256 / P-384 (W3C vc-di-ecdsa, :mod:`shared.credentials.ecdsa`), ``DataIn
 ``DataIntegrityProof`` / ``eddsa-jcs-2022`` (vc-di-eddsa): Ed25519 over the JCS hash data (SHA-256).
 
 ``DataIntegrityProof`` / ``ecdsa-sd-2023`` (vc-di-ecdsa, selective disclosure, P-256 only):
-:mod:`shared.credentials.ecdsa_sd` verifies derived proofs; a base proof (meant for the holder) is reported
-``proof.sd_base_proof``, an inconclusive code (:data:`INCONCLUSIVE_PROOF_CODES`).
+:mod:`shared.credentials.ecdsa_sd` verifies derived proofs, and base proofs as the holder does.
 
 The signature is ``r || s`` for ECDSA (64 / 96 bytes), 64 bytes for Ed25519. A key of the wrong type for the
 suite (an Ed25519 key on an ECDSA proof, …) is ``proof.key_type_mismatch``. Proofs of other suites
@@ -70,8 +69,6 @@ _DATA_INTEGRITY_SUITES = frozenset(
 )
 _ECDSA_SUITES = frozenset({ECDSA_RDFC_2019, ECDSA_JCS_2019, ECDSA_SD_2023})
 SUPPORTED_SUITES = (*_ED25519_RDFC_SUITES, EDDSA_JCS_2022, ECDSA_RDFC_2019, ECDSA_JCS_2019, ECDSA_SD_2023)
-# Codes of a proof that was neither verified nor refuted: the signature check is reported undetermined.
-INCONCLUSIVE_PROOF_CODES = frozenset({"proof.sd_base_proof"})
 
 
 def suite_name(proof: Any) -> str | None:

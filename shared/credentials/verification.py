@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from .dates import parse_xsd_datetime, require_aware
 from .documents import DocumentSet
+from .ecdsa_sd import is_derived_proof_value
 from .errors import CredentialError, KeyResolutionError
 from .graph import (
     ENDORSEMENT_CREDENTIAL,
@@ -61,7 +62,7 @@ from .resolver import INCONCLUSIVE_KEY_CODES, DocumentResolver, KeyResolver, nam
 from .schema import disclosed_schema_problems, schema_problems
 from .status import STATUS_WORDS, StatusListError, decode_bitstring, list_subject, read_status, status_entry
 from .structure import structure_problems
-from .suites import ECDSA_SD_2023, INCONCLUSIVE_PROOF_CODES, is_supported, suite_name, verify_embedded_proof
+from .suites import ECDSA_SD_2023, is_supported, suite_name, verify_embedded_proof
 from .untrusted_json import json_problem
 
 Outcome = Literal["passed", "failed", "undetermined", "skipped"]
@@ -334,8 +335,6 @@ def _check_one_proof(credential: dict[str, Any], proof: Any, ctx: _Verifying) ->
         datasets = (ctx.unsecured_dataset, checked.dataset)
     result = verify_embedded_proof(credential, proof, key, loader=loader, datasets=datasets)
     outcome: Outcome = "passed" if result.valid else "failed"
-    if result.code in INCONCLUSIVE_PROOF_CODES:
-        outcome = "undetermined"
     signature = CheckResult(check="proof.signature", outcome=outcome, code=result.code, message=result.message)
     time_check = _check_proof_time(options, ctx.now, ctx.clock_skew)
     return [form, key_check, signature] + ([time_check] if time_check else [])
@@ -386,6 +385,19 @@ def _check_proofs(credential: dict[str, Any], ctx: _Verifying) -> tuple[list[Che
         message = f"{listed} did not verify and {verb} not counted: a proof by the issuer verified"
         checks.append(_passed("proof.set", message, "proof.set_partly_verified"))
     return checks, results
+
+
+def _selectively_disclosed(credential: dict[str, Any], proofs: list[ProofResult]) -> bool:
+    """True when the proofs that count (as for the schema) are derived ecdsa-sd-2023 proofs. If they do not
+    verify, the credential is not verified anyway; the schema check then only reports what is disclosed."""
+    counted = [p for p in proofs if p.verified] or proofs
+    bodies = _as_list(credential.get("proof"))
+    return bool(counted) and all(
+        p.suite == ECDSA_SD_2023
+        and isinstance(bodies[p.index], dict)
+        and is_derived_proof_value(bodies[p.index].get("proofValue"))
+        for p in counted
+    )
 
 
 def _with_counted_proofs(credential: dict[str, Any], proofs: list[ProofResult]) -> dict[str, Any]:
@@ -598,10 +610,7 @@ def verify_credential(
     proof_checks, proofs = external_proof if external_proof is not None else _check_proofs(credential, ctx)
     checks = _check_structure(credential, profile)
     if profile == "ob3":
-        # Selectively disclosed: the proofs that count (as for the schema) are derived ecdsa-sd-2023 proofs. If
-        # they do not verify, the credential is not verified anyway; the schema check then only reports the rest.
-        counted = [p for p in proofs if p.verified] or proofs
-        disclosed = bool(counted) and all(p.suite == ECDSA_SD_2023 and p.code != "proof.sd_base_proof" for p in counted)
+        disclosed = _selectively_disclosed(credential, proofs)
         checks.append(_check_schema(_with_counted_proofs(credential, proofs), disclosed))
     checks.append(_check_terms(credential, loader, graph.one_pass))
     checks.append(_check_signed_claims(credential, signed, graph_error, profile))

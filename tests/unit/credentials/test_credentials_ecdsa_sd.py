@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from shared.credentials.ecdsa import verify_raw
 from shared.credentials.ecdsa_sd import (
+    BASE_PROOF_HEADER,
     DERIVED_PROOF_HEADER,
     BaseProofValue,
     DerivedProofValue,
@@ -42,6 +43,7 @@ from shared.credentials.multibase import decode_base64url, encode_base64url
 from shared.credentials.multikey import multikey_public_key
 from shared.credentials.rdfc import canonicalize_term_quads
 from shared.credentials.resolver import DidKeyResolver
+from shared.credentials.sd_primitives import canonicalize_and_group, json_pointer_paths, select_json_ld
 from shared.credentials.verification import verify_credential
 
 VECTORS = Path(__file__).resolve().parent / "fixtures" / "vectors" / "w3c-di"
@@ -137,14 +139,71 @@ def test_base_proof_intermediate_values(example: str) -> None:
     assert all(verify_raw(scoped, s, nq.encode()) for s, nq in zip(parsed.signatures, non_mandatory, strict=True))
 
 
+# The selective pointers of the examples' derived credentials (what their derivedGroupIndexes select).
+SELECTIVE = ["/validFrom", "/validUntil", "/credentialSubject/birthCountry"]
+
+
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_a_base_proof_is_undetermined_for_a_verifier(example: str) -> None:
+def test_pointer_groups_match_the_vectors(example: str) -> None:
+    """canonicalizeAndGroup: skolemise, compact, select by JSON pointers, relabel: the vectors' group indexes."""
     signed = _vector(example, "addSignedSDBase.json")
-    assert _verify(signed) == (False, "proof.sd_base_proof")
+    parsed = parse_proof_value(signed["proof"]["proofValue"])
+    assert isinstance(parsed, BaseProofValue)
+    unsecured = {k: v for k, v in signed.items() if k != "proof"}
+    indexes = _vector(example, "derivedGroupIndexes.json")
+    transform = _vector(example, "addBaseTransform.json")
+    for pointers, wanted in (
+        (parsed.mandatory_pointers, indexes["mandatoryIndexes"]),
+        (SELECTIVE, indexes["selectiveIndexes"]),
+        (parsed.mandatory_pointers + SELECTIVE, indexes["combinedIndexes"]),
+    ):
+        grouped = canonicalize_and_group(
+            unsecured, lambda ids: hmac_label_map(ids, parsed.hmac_key), pointers, loader=LOADER
+        )
+        assert sorted(grouped.matching) == wanted
+    assert grouped.nquads == _vector(example, "addBaseDocHMACCanon.json")
+    mandatory = canonicalize_and_group(
+        unsecured, lambda ids: hmac_label_map(ids, parsed.hmac_key), parsed.mandatory_pointers, loader=LOADER
+    )
+    assert mandatory.selected == _map_values(transform["mandatory"])
+    assert mandatory.others == _map_values(transform["nonMandatory"])
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_a_base_proof_verifies_as_the_holder_checks_it(example: str) -> None:
+    signed = _vector(example, "addSignedSDBase.json")
+    assert _verify(signed) == (True, "proof.valid")
     report = verify_credential(signed, now=NOW, profile="vc", loader=LOADER, resolver=DidKeyResolver())
     [signature] = [c for c in report.checks if c.check == "proof.signature"]
-    assert (signature.outcome, signature.code) == ("undetermined", "proof.sd_base_proof")
-    assert not report.verified
+    assert (signature.outcome, signature.code) == ("passed", "proof.valid")
+    assert "base proof" in signature.message
+
+
+def _base_with_pointers(signed: dict[str, Any], pointers: list[str]) -> dict[str, Any]:
+    parsed = parse_proof_value(signed["proof"]["proofValue"])
+    assert isinstance(parsed, BaseProofValue)
+    components = [parsed.base_signature, parsed.public_key, parsed.hmac_key, parsed.signatures, pointers]
+    changed = copy.deepcopy(signed)
+    changed["proof"]["proofValue"] = encode_base64url(BASE_PROOF_HEADER + cbor2.dumps(components))
+    return changed
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_tampered_base_credentials_fail(example: str) -> None:
+    signed = _vector(example, "addSignedSDBase.json")
+    claim = copy.deepcopy(signed)
+    claim["credentialSubject"]["birthCountry"] = "Utopia"  # a non-mandatory statement
+    assert _verify(claim) == (False, "proof.signature_invalid")
+    mandatory = copy.deepcopy(signed)
+    mandatory["issuer"]["image"] = "https://example.com/other.png"  # under the mandatory pointer /issuer
+    assert _verify(mandatory) == (False, "proof.signature_invalid")
+    # Other mandatory pointers: other groups, so the base signature's mandatory hash differs.
+    assert _verify(_base_with_pointers(signed, ["/validFrom"]))[1] in {
+        "proof.signature_invalid",
+        "proof.sd_signature_count",
+    }
+    assert _verify(_base_with_pointers(signed, ["/nothing/here"])) == (False, "proof.sd_pointer_invalid")
+    assert _verify(_base_with_pointers(signed, ["issuer"])) == (False, "proof.sd_pointer_invalid")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -306,7 +365,7 @@ _ALLOWED_CODES = {
     "proof.signature_invalid",
     "proof.sd_signature_count",
     "proof.sd_label_map_invalid",
-    "proof.sd_base_proof",
+    "proof.sd_pointer_invalid",
 }
 _cbor_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.binary(max_size=70) | st.text(max_size=10),
@@ -355,3 +414,25 @@ def test_parse_errors_are_malformed_proof_errors() -> None:
     with pytest.raises(ProofValueError) as caught:
         parse_proof_value("u" + "A" * 10)
     assert caught.value.code == "proof.malformed"
+
+
+def test_json_pointer_paths() -> None:
+    assert json_pointer_paths("/credentialSubject/result/0") == ["credentialSubject", "result", 0]
+    assert json_pointer_paths("/a~1b/c~0d/01") == ["a/b", "c~d", "01"]
+
+
+def test_select_json_ld_keeps_ids_types_and_array_order() -> None:
+    document = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": "urn:x",
+        "type": ["VerifiableCredential"],
+        "credentialSubject": {"id": "urn:s", "type": "T", "result": [{"v": 1}, {"v": 2}, {"v": 3}], "name": "n"},
+    }
+    selected = select_json_ld(document, ["/credentialSubject/result/2", "/credentialSubject/result/0"])
+    assert selected == {
+        "id": "urn:x",
+        "type": ["VerifiableCredential"],
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "credentialSubject": {"id": "urn:s", "type": "T", "result": [{"v": 1}, {"v": 3}]},
+    }
+    assert select_json_ld(document, []) is None
