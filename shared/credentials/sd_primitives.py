@@ -65,7 +65,7 @@ def _initial_selection(source: Any) -> dict[str, Any]:
         if isinstance(source.get("id"), str) and not source["id"].startswith("_:"):
             selection["id"] = source["id"]
         if "type" in source:
-            selection["type"] = source["type"]
+            selection["type"] = copy.deepcopy(source["type"])
     return selection
 
 

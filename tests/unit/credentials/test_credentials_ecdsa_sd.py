@@ -436,3 +436,22 @@ def test_select_json_ld_keeps_ids_types_and_array_order() -> None:
         "credentialSubject": {"id": "urn:s", "type": "T", "result": [{"v": 1}, {"v": 3}]},
     }
     assert select_json_ld(document, []) is None
+
+
+_SEGMENTS = st.sampled_from(
+    ["issuer", "id", "image", "credentialSubject", "type", "0", "1", "7", "birthCountry", "validFrom", "@context", "~1"]
+)
+_POINTERS = st.lists(
+    st.one_of(st.text(max_size=12), st.lists(_SEGMENTS, max_size=4).map(lambda segments: "/" + "/".join(segments))),
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pointers=_POINTERS)
+def test_arbitrary_mandatory_pointers_give_a_code(pointers: list[str]) -> None:
+    """A base proof with any mandatory pointers: a verdict with a code, never an exception."""
+    signed = _base_with_pointers(_vector("prc", "addSignedSDBase.json"), pointers)
+    valid, code = _verify(signed)
+    assert code in _ALLOWED_CODES | {"proof.valid"}
+    assert valid == (code == "proof.valid")
