@@ -161,6 +161,13 @@ def parse_proof_value(proof_value: Any) -> BaseProofValue | DerivedProofValue:
     )
 
 
+def serialize_derived_proof_value(derived: DerivedProofValue) -> str:
+    """serializeDerivedProofValue: the ``proofValue`` of ``derived`` (the label map compressed again)."""
+    compressed = {int(k[4:]): decode_base64url(v) for k, v in derived.label_map.items()}
+    components = [derived.base_signature, derived.public_key, derived.signatures, compressed, derived.mandatory_indexes]
+    return encode_base64url(DERIVED_PROOF_HEADER + cbor2.dumps(components))
+
+
 def is_derived_proof_value(proof_value: Any) -> bool:
     """True if ``proof_value`` is a multibase base64url value with the derived proof header (nothing else read)."""
     try:

@@ -15,14 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from shared.credentials import verify_credential
 from shared.credentials.ecdsa import ecdsa_public_key_multibase
-from shared.credentials.ecdsa_sd import DERIVED_PROOF_HEADER, DerivedProofValue, parse_proof_value
-from shared.credentials.multibase import decode_base64url, encode_base64url
+from shared.credentials.ecdsa_sd import DerivedProofValue, parse_proof_value, serialize_derived_proof_value
 from tests.interop.test_digital_bazaar import NOW, SIGNED_AT, _dbvc, _write, db_verify, pytestmark  # noqa: F401
 from tests.unit.credentials.samples import fully_populated_credential
 
@@ -118,9 +116,9 @@ def _swap_signatures(c: dict[str, Any]) -> dict[str, Any]:
     parsed = parse_proof_value(c["proof"]["proofValue"])
     assert isinstance(parsed, DerivedProofValue) and len(parsed.signatures) >= 2
     signatures = [parsed.signatures[1], parsed.signatures[0], *parsed.signatures[2:]]
-    compressed = {int(k[4:]): decode_base64url(v) for k, v in parsed.label_map.items()}
-    components = [parsed.base_signature, parsed.public_key, signatures, compressed, parsed.mandatory_indexes]
-    c["proof"]["proofValue"] = encode_base64url(DERIVED_PROOF_HEADER + cbor2.dumps(components))
+    c["proof"]["proofValue"] = serialize_derived_proof_value(
+        DerivedProofValue(**{**parsed.__dict__, "signatures": signatures})
+    )
     return c
 
 

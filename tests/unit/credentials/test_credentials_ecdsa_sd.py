@@ -36,6 +36,7 @@ from shared.credentials.ecdsa_sd import (
     parse_proof_value,
     proof_hash,
     proof_scoped_key,
+    serialize_derived_proof_value,
     verify_sd_proof,
 )
 from shared.credentials.jsonld import canonicalize, document_term_quads, make_document_loader
@@ -75,16 +76,22 @@ def _multikey(raw: bytes) -> str:
     return "z" + base58.b58encode(raw).decode()
 
 
+def _base(example: str) -> tuple[dict[str, Any], BaseProofValue, dict[str, Any]]:
+    """The example's signed base credential, its parsed proof value, and the document without proof."""
+    signed = _vector(example, "addSignedSDBase.json")
+    parsed = parse_proof_value(signed["proof"]["proofValue"])
+    assert isinstance(parsed, BaseProofValue)
+    return signed, parsed, {k: v for k, v in signed.items() if k != "proof"}
+
+
 def _revealed(example: str) -> dict[str, Any]:
     return _vector(example, "derivedRevealDocument.json")
 
 
 def _with_proof_value(document: dict[str, Any], derived: DerivedProofValue) -> dict[str, Any]:
     """``document`` with its derived proof value re-serialised from ``derived`` (serializeDerivedProofValue)."""
-    compressed = {int(k[4:]): decode_base64url(v) for k, v in derived.label_map.items()}
-    components = [derived.base_signature, derived.public_key, derived.signatures, compressed, derived.mandatory_indexes]
     changed = copy.deepcopy(document)
-    changed["proof"]["proofValue"] = encode_base64url(DERIVED_PROOF_HEADER + cbor2.dumps(components))
+    changed["proof"]["proofValue"] = serialize_derived_proof_value(derived)
     return changed
 
 
@@ -114,10 +121,7 @@ def test_base_proof_value_parses_to_the_vector_components(example: str) -> None:
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_base_proof_intermediate_values(example: str) -> None:
     """Canonical and HMAC-relabelled N-Quads, proof hash, and every signature of the base proof."""
-    signed = _vector(example, "addSignedSDBase.json")
-    parsed = parse_proof_value(signed["proof"]["proofValue"])
-    assert isinstance(parsed, BaseProofValue)
-    unsecured = {k: v for k, v in signed.items() if k != "proof"}
+    signed, parsed, unsecured = _base(example)
     quads = document_term_quads(unsecured, loader=LOADER)
     assert canonicalize(unsecured, loader=LOADER).splitlines(keepends=True) == _vector(example, "addBaseDocCanon.json")
     canonical_ids = canonicalize_term_quads(quads).issued
@@ -146,10 +150,7 @@ SELECTIVE = ["/validFrom", "/validUntil", "/credentialSubject/birthCountry"]
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_pointer_groups_match_the_vectors(example: str) -> None:
     """canonicalizeAndGroup: skolemise, compact, select by JSON pointers, relabel: the vectors' group indexes."""
-    signed = _vector(example, "addSignedSDBase.json")
-    parsed = parse_proof_value(signed["proof"]["proofValue"])
-    assert isinstance(parsed, BaseProofValue)
-    unsecured = {k: v for k, v in signed.items() if k != "proof"}
+    _, parsed, unsecured = _base(example)
     indexes = _vector(example, "derivedGroupIndexes.json")
     transform = _vector(example, "addBaseTransform.json")
     for pointers, wanted in (
