@@ -347,6 +347,9 @@ def test_a_label_map_without_a_blank_node_is_refused() -> None:
         "uAA",  # too short for a header
         encode_base64url(b"\xd9\x5d\x02" + cbor2.dumps([])),  # unknown header
         encode_base64url(DERIVED_PROOF_HEADER + b"\xff"),  # not CBOR
+        encode_base64url(DERIVED_PROOF_HEADER + b"\x81" * 100_000 + b"\x00"),  # nested past cbor2's depth limit
+        encode_base64url(DERIVED_PROOF_HEADER + b"\x5b" + b"\xff" * 8),  # a byte string claiming 2^64-1 bytes
+        encode_base64url(DERIVED_PROOF_HEADER + b"\x9b" + b"\xff" * 8),  # an array claiming 2^64-1 items
         encode_base64url(DERIVED_PROOF_HEADER + cbor2.dumps([1, 2, 3])),  # three components
         encode_base64url(DERIVED_PROOF_HEADER + cbor2.dumps([b"x" * 64, b"y" * 35, [], {}, []]) + b"\x00"),
         encode_base64url(DERIVED_PROOF_HEADER + cbor2.dumps([b"x" * 63, b"y" * 35, [], {}, []])),
