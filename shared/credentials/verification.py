@@ -394,6 +394,7 @@ def _selectively_disclosed(credential: dict[str, Any], proofs: list[ProofResult]
     bodies = _as_list(credential.get("proof"))
     return bool(counted) and all(
         p.suite == ECDSA_SD_2023
+        and p.index < len(bodies)
         and isinstance(bodies[p.index], dict)
         and is_derived_proof_value(bodies[p.index].get("proofValue"))
         for p in counted
