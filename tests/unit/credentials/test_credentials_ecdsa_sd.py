@@ -459,3 +459,18 @@ def test_arbitrary_mandatory_pointers_give_a_code(pointers: list[str]) -> None:
     valid, code = _verify(signed)
     assert code in _ALLOWED_CODES | {"proof.valid"}
     assert valid == (code == "proof.valid")
+
+
+def test_a_derived_badge_may_withhold_what_the_schema_requires() -> None:
+    """The 1EdTech validator's selectively disclosed badge has no top-level ``name`` (OB 3.0 requires one): the
+    holder did not disclose it. It verifies; the schema check says what was not disclosed."""
+    path = Path(__file__).resolve().parents[2] / "fixtures" / "ob30-validator-cases" / "sd" / "derivedcredential.json"
+    credential = json.loads(path.read_text(encoding="utf-8"))
+    report = verify_credential(credential, now=NOW, trust_named_keys=True)
+    assert report.verified, report.failures()
+    [schema] = [c for c in report.checks if c.check == "schema"]
+    assert schema.code == "schema.partly_disclosed" and "'name' is a required property" in schema.message
+    # A disclosed claim must still have the schema's form.
+    credential["credentialSubject"]["achievement"]["criteria"] = "not an object"
+    report = verify_credential(credential, now=NOW, trust_named_keys=True)
+    assert {"schema.invalid", "proof.sd_signature_count"} <= report.codes()
