@@ -32,7 +32,8 @@ from pyld import jsonld as pyld_jsonld
 from . import jsonld_cache, jsonld_fast
 from .errors import DocumentNotBundledError, JsonLdProcessingError, UndefinedTermError
 from .jsonld_rdf import expanded_to_dataset
-from .rdfc import WorkBudget, canonicalize_dataset, canonicalize_term_quads
+from .rdf import TermQuad, quad_terms
+from .rdfc import WorkBudget, canonicalize_term_quads
 
 if "on_property_dropped" not in inspect.signature(pyld_jsonld.JsonLdProcessor.__init__).parameters:
     # pyld < 3 cannot report dropped terms, so undefined terms would be signed silently.
@@ -423,6 +424,14 @@ def check_all_terms_defined(doc: Any, loader: DocumentLoader | None = None) -> N
 # ----------------------------------------------------------------------------------------------------
 
 
+def compact(expanded: Any, context: Any, loader: DocumentLoader | None = None) -> dict[str, Any]:
+    """pyld's compaction of ``expanded`` with ``context`` (the offline loader); errors as
+    :class:`JsonLdProcessingError`. For ecdsa-sd-2023's skolemised documents (:mod:`.sd_primitives`)."""
+    options = {"documentLoader": loader or DEFAULT_DOCUMENT_LOADER, "base": None}
+    with _pyld_errors():
+        return pyld_jsonld.compact(expanded, {"@context": context}, options)
+
+
 def one_pass(doc: Any, loader: DocumentLoader | None = None) -> jsonld_fast.DocumentStatements | None:
     """The RDF statements of ``doc`` in one pass (:func:`jsonld_fast.document_statements`), or ``None`` when
     the one pass does not cover it and the full path (expansion, safe-mode check, :mod:`.jsonld_rdf`) must
@@ -462,14 +471,20 @@ def canonicalize(
     A document safe mode accepts goes from JSON to N-Quads terms in one pass (:func:`jsonld_fast.statements`);
     any other takes the full path (expansion, the safe-mode check, :mod:`.jsonld_rdf`). Same N-Quads either way.
     """
+    quads = document_term_quads(doc, loader=loader, check_terms=check_terms)
+    return canonicalize_term_quads(quads, hash_algorithm=hash_algorithm, budget=budget).nquads
+
+
+def document_term_quads(doc: Any, *, loader: DocumentLoader | None = None, check_terms: bool = True) -> list[TermQuad]:
+    """The RDF dataset of a JSON-LD document as N-Quads term texts (what :func:`canonicalize` canonicalises):
+    the one pass for documents safe mode accepts, the full path (expansion, safe-mode check with
+    ``check_terms``, :mod:`.jsonld_rdf`) for any other."""
     loader = loader or DEFAULT_DOCUMENT_LOADER
     try:
         # One pass from the document to RDF, for documents safe mode accepts (so the term check passes).
-        statements = jsonld_fast.statements(doc, loader)
+        return jsonld_fast.statements(doc, loader)
     except _FAST_PATH_DECLINED:
         pass  # anything else, and every safe-mode violation, takes the full path below
-    else:
-        return canonicalize_term_quads(statements, hash_algorithm=hash_algorithm, budget=budget).nquads
     if check_terms:
         # Reuse the checked expansion: context processing is most of the cost.
         expanded, problems = _violations(doc, loader)
@@ -479,7 +494,7 @@ def canonicalize(
         expanded = expand(doc, loader)  # the one (memoised) expansion the checks use too
     with _pyld_errors():
         dataset = expanded_to_dataset(expanded)
-    return canonicalize_dataset(dataset, hash_algorithm=hash_algorithm, budget=budget).nquads
+    return [quad_terms(quad) for quad in dict.fromkeys(dataset)]
 
 
 # Proofs hash through the same path (kept as the name proof.py uses).

@@ -19,7 +19,7 @@ import contextvars
 import hashlib
 import itertools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .errors import TooComplexError
@@ -240,3 +240,14 @@ def canonicalize_term_quads(
         return _Canonicaliser(distinct, hash_algorithm, budget or (_limits.get() or WorkLimits()).budget()).run()
     except RecursionError as error:  # Hash N-Degree Quads recursing along a long chain of look-alike nodes
         raise TooComplexError("canonicalising this credential needs too deep blank node disambiguation") from error
+
+
+def relabelled_nquads(quads: Iterable[TermQuad], labels: Mapping[str, str]) -> list[str]:
+    """The distinct N-Quads lines of ``quads``, each blank node ``_:x`` written ``_:`` + ``labels[x]``, in code
+    point order: RDFC-1.0's serialisation with other labels (the label replacement of selective disclosure,
+    vc-di-ecdsa "labelReplacementCanonicalizeNQuads"). A blank node without a label raises :class:`KeyError`."""
+
+    def label(term: str) -> str:
+        return "_:" + labels[term[2:]] if term and term[0] == "_" else term
+
+    return sorted({_line(label(s), p, label(o), label(g)) for s, p, o, g in quads})

@@ -273,10 +273,27 @@ def schema_problems(credential: Any) -> list[str]:
 
 def explained_schema_problems(credential: Any) -> list[str]:
     """:func:`schema_problems` by ``jsonschema`` alone (the reference: the fast path only skips it on success)."""
-    errors = sorted(_validator(_kind(credential)).iter_errors(credential), key=lambda e: list(e.absolute_path))
-    problems = []
-    for error in errors[:_MAX_ERRORS]:
-        problems.append(f"{_path(error)}: {_message(error)}")
+    return _described(_errors(credential))
+
+
+def disclosed_schema_problems(credential: Any) -> tuple[list[str], list[str]]:
+    """For a selectively disclosed credential (a derived ``ecdsa-sd-2023`` proof): (problems, required
+    properties absent). The holder may withhold any claim the issuer did not make mandatory, so an absent
+    required property is not a problem there; whatever is disclosed must still have the schema's form."""
+    if _fast_accepts(_kind(credential), credential):
+        return [], []
+    errors = _errors(credential)
+    return _described([e for e in errors if e.validator != "required"]), _described(
+        [e for e in errors if e.validator == "required"]
+    )
+
+
+def _errors(credential: Any) -> list[Any]:
+    return sorted(_validator(_kind(credential)).iter_errors(credential), key=lambda e: list(e.absolute_path))
+
+
+def _described(errors: list[Any]) -> list[str]:
+    problems = [f"{_path(error)}: {_message(error)}" for error in errors[:_MAX_ERRORS]]
     if len(errors) > _MAX_ERRORS:
         problems.append(f"(+{len(errors) - _MAX_ERRORS} more)")
     return problems

@@ -18,9 +18,12 @@ ECDSA P-256 / P-384 (W3C vc-di-ecdsa, :mod:`shared.credentials.ecdsa`), ``DataIn
 
 ``DataIntegrityProof`` / ``eddsa-jcs-2022`` (vc-di-eddsa): Ed25519 over the JCS hash data (SHA-256).
 
+``DataIntegrityProof`` / ``ecdsa-sd-2023`` (vc-di-ecdsa, selective disclosure, P-256 only):
+:mod:`shared.credentials.ecdsa_sd` verifies derived proofs, and base proofs as the holder does.
+
 The signature is ``r || s`` for ECDSA (64 / 96 bytes), 64 bytes for Ed25519. A key of the wrong type for the
 suite (an Ed25519 key on an ECDSA proof, …) is ``proof.key_type_mismatch``. Proofs of other suites
-(``ecdsa-sd-2023``, ``bbs-2023``, JWS-based ones) are recognised as unsupported.
+(``bbs-2023``, JWS-based ones) are recognised as unsupported.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from .dates import parse_xsd_datetime
 from .ecdsa import curve_of, sign_raw, verify_raw
+from .ecdsa_sd import ECDSA_SD_2023, verify_sd_proof
 from .errors import CredentialError, KeyFormatError
 from .jcs import jcs_hash_data
 from .jsonld import DocumentLoader
@@ -60,9 +64,11 @@ ED25519_2020_CONTEXT = "https://w3id.org/security/suites/ed25519-2020/v1"
 # Suites whose signature covers the RDFC-1.0 canonical form, with Ed25519.
 _ED25519_RDFC_SUITES = (EDDSA_RDFC_2022, EDDSA_2022, ED25519_SIGNATURE_2020)
 # Cryptosuites of a DataIntegrityProof (never a proof type of their own).
-_DATA_INTEGRITY_SUITES = frozenset({EDDSA_RDFC_2022, EDDSA_2022, EDDSA_JCS_2022, ECDSA_RDFC_2019, ECDSA_JCS_2019})
-_ECDSA_SUITES = frozenset({ECDSA_RDFC_2019, ECDSA_JCS_2019})
-SUPPORTED_SUITES = (*_ED25519_RDFC_SUITES, EDDSA_JCS_2022, ECDSA_RDFC_2019, ECDSA_JCS_2019)
+_DATA_INTEGRITY_SUITES = frozenset(
+    {EDDSA_RDFC_2022, EDDSA_2022, EDDSA_JCS_2022, ECDSA_RDFC_2019, ECDSA_JCS_2019, ECDSA_SD_2023}
+)
+_ECDSA_SUITES = frozenset({ECDSA_RDFC_2019, ECDSA_JCS_2019, ECDSA_SD_2023})
+SUPPORTED_SUITES = (*_ED25519_RDFC_SUITES, EDDSA_JCS_2022, ECDSA_RDFC_2019, ECDSA_JCS_2019, ECDSA_SD_2023)
 
 
 def suite_name(proof: Any) -> str | None:
@@ -102,6 +108,8 @@ def verify_embedded_proof(
     if not isinstance(public_key, wanted):
         kind = "an ECDSA P-256 or P-384" if suite in _ECDSA_SUITES else "an Ed25519"
         return ProofCheckResult(False, "proof.key_type_mismatch", f"{suite} needs {kind} key")
+    if suite == ECDSA_SD_2023:
+        return verify_sd_proof(credential, proof, public_key, loader=loader, dataset=datasets[0] if datasets else None)
     if suite in _ED25519_RDFC_SUITES:
         return check_ed25519_signature(credential, proof, public_key, loader=loader, suite=suite, datasets=datasets)
     try:

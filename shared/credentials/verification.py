@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from .dates import parse_xsd_datetime, require_aware
 from .documents import DocumentSet
+from .ecdsa_sd import is_derived_proof_value
 from .errors import CredentialError, KeyResolutionError
 from .graph import (
     ENDORSEMENT_CREDENTIAL,
@@ -58,10 +59,10 @@ from .legacy_status import (
 from .multikey import PublicKey
 from .proof import ASSERTION_METHOD, Dataset
 from .resolver import INCONCLUSIVE_KEY_CODES, DocumentResolver, KeyResolver, named_key
-from .schema import schema_problems
+from .schema import disclosed_schema_problems, schema_problems
 from .status import STATUS_WORDS, StatusListError, decode_bitstring, list_subject, read_status, status_entry
 from .structure import structure_problems
-from .suites import is_supported, suite_name, verify_embedded_proof
+from .suites import ECDSA_SD_2023, is_supported, suite_name, verify_embedded_proof
 from .untrusted_json import json_problem
 
 Outcome = Literal["passed", "failed", "undetermined", "skipped"]
@@ -152,10 +153,20 @@ def _check_structure(credential: dict[str, Any], profile: str) -> list[CheckResu
     return [_failed(p.check, p.code, p.message) for p in problems]
 
 
-def _check_schema(credential: dict[str, Any]) -> CheckResult:
-    problems = schema_problems(credential)
+def _check_schema(credential: dict[str, Any], disclosed: bool = False) -> CheckResult:
+    """``disclosed``: the credential is selectively disclosed (its counted proofs are derived ecdsa-sd-2023), so
+    properties the schema requires may have been withheld by the holder (see disclosed_schema_problems)."""
+    if not disclosed:
+        problems = schema_problems(credential)
+        if problems:
+            return _failed("schema", "schema.invalid", _summary(problems))
+        return _passed("schema", "credential matches the Open Badges 3.0 JSON schema")
+    problems, withheld = disclosed_schema_problems(credential)
     if problems:
         return _failed("schema", "schema.invalid", _summary(problems))
+    if withheld:
+        message = f"the disclosed claims match the Open Badges 3.0 JSON schema; not disclosed: {_summary(withheld)}"
+        return _passed("schema", message, "schema.partly_disclosed")
     return _passed("schema", "credential matches the Open Badges 3.0 JSON schema")
 
 
@@ -376,6 +387,20 @@ def _check_proofs(credential: dict[str, Any], ctx: _Verifying) -> tuple[list[Che
     return checks, results
 
 
+def _selectively_disclosed(credential: dict[str, Any], proofs: list[ProofResult]) -> bool:
+    """True when the proofs that count (as for the schema) are derived ecdsa-sd-2023 proofs. If they do not
+    verify, the credential is not verified anyway; the schema check then only reports what is disclosed."""
+    counted = [p for p in proofs if p.verified] or proofs
+    bodies = _as_list(credential.get("proof"))
+    return bool(counted) and all(
+        p.suite == ECDSA_SD_2023
+        and p.index < len(bodies)
+        and isinstance(bodies[p.index], dict)
+        and is_derived_proof_value(bodies[p.index].get("proofValue"))
+        for p in counted
+    )
+
+
 def _with_counted_proofs(credential: dict[str, Any], proofs: list[ProofResult]) -> dict[str, Any]:
     """The credential with only the proofs that count (see _check_proofs), for the schema check."""
     if not any(p.verified for p in proofs) or all(p.verified for p in proofs):
@@ -586,7 +611,8 @@ def verify_credential(
     proof_checks, proofs = external_proof if external_proof is not None else _check_proofs(credential, ctx)
     checks = _check_structure(credential, profile)
     if profile == "ob3":
-        checks.append(_check_schema(_with_counted_proofs(credential, proofs)))
+        disclosed = _selectively_disclosed(credential, proofs)
+        checks.append(_check_schema(_with_counted_proofs(credential, proofs), disclosed))
     checks.append(_check_terms(credential, loader, graph.one_pass))
     checks.append(_check_signed_claims(credential, signed, graph_error, profile))
     checks.extend(proof_checks)

@@ -5,13 +5,18 @@
 //
 //   node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE...   one JSON line per file: {file, verified, error,
 //                                                                  status}; status lists come from --docs too
-//   node dbvc.mjs sign [--seed HEX] [--created ISO] [--suite S] [--curve C] IN OUT
+//   node dbvc.mjs sign [--seed HEX] [--created ISO] [--suite S] [--curve C] [--pointers P,...] IN OUT
 //                                                                  sign with a fresh did:key (issuer id := DID);
 //                                                                  --seed: the Ed25519 key from this 32-byte seed;
 //                                                                  --created: the proof's created (default now);
 //                                                                  --suite: eddsa-rdfc-2022 (default), eddsa-jcs-2022,
-//                                                                  ecdsa-rdfc-2019, ecdsa-jcs-2019; --curve: P-256
-//                                                                  (default) or P-384 for the ecdsa suites
+//                                                                  ecdsa-rdfc-2019, ecdsa-jcs-2019, ecdsa-sd-2023 (a
+//                                                                  base proof, --pointers: its mandatory JSON
+//                                                                  pointers); --curve: P-256 (default) or P-384 for
+//                                                                  the ecdsa suites (ecdsa-sd-2023: P-256 only)
+//   node dbvc.mjs derive --pointers P,... IN OUT                    the holder's selective disclosure of an
+//                                                                  ecdsa-sd-2023 base proof: reveal the mandatory
+//                                                                  statements and these JSON pointers
 //   node dbvc.mjs canon FILE...                                     one JSON line: {file, nquads, error}
 //   node dbvc.mjs claim [--seed HEX] [--legacy] EXCHANGE_URL OUT    a did:key wallet: runs the VC-API exchange
 //                                                                  (DID auth, eddsa-rdfc-2022 on VC 2.0; --legacy:
@@ -32,6 +37,7 @@ import * as EcdsaMultikey from '@digitalbazaar/ecdsa-multikey';
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 import {driver as didKeyDriver} from '@digitalbazaar/did-method-key';
 import * as ecdsaJcs2019 from '@digitalbazaar/ecdsa-jcs-2019-cryptosuite';
+import * as ecdsaSd2023 from '@digitalbazaar/ecdsa-sd-2023-cryptosuite';
 import {cryptosuite as ecdsaRdfc2019} from '@digitalbazaar/ecdsa-rdfc-2019-cryptosuite';
 import * as eddsaJcs2022 from '@digitalbazaar/eddsa-jcs-2022-cryptosuite';
 import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
@@ -108,15 +114,18 @@ function makeDocumentLoader({docs}) {
 
 // Every cryptosuite we verify too (vc tries each on a proof; the proof's cryptosuite picks one).
 function makeSuite() {
-  return [eddsaRdfc2022, ecdsaRdfc2019, eddsaJcs2022.createVerifyCryptosuite(), ecdsaJcs2019.createVerifyCryptosuite()]
-    .map(cryptosuite => new DataIntegrityProof({cryptosuite}));
+  return [
+    eddsaRdfc2022, ecdsaRdfc2019, eddsaJcs2022.createVerifyCryptosuite(), ecdsaJcs2019.createVerifyCryptosuite(),
+    ecdsaSd2023.createVerifyCryptosuite()
+  ].map(cryptosuite => new DataIntegrityProof({cryptosuite}));
 }
 
 const SIGN_SUITES = {
   'eddsa-rdfc-2022': () => eddsaRdfc2022,
   'ecdsa-rdfc-2019': () => ecdsaRdfc2019,
   'eddsa-jcs-2022': () => eddsaJcs2022.createSignCryptosuite(),
-  'ecdsa-jcs-2019': () => ecdsaJcs2019.createSignCryptosuite()
+  'ecdsa-jcs-2019': () => ecdsaJcs2019.createSignCryptosuite(),
+  'ecdsa-sd-2023': ({pointers}) => ecdsaSd2023.createSignCryptosuite({mandatoryPointers: pointers || []})
 };
 
 // Bitstring Status List entries are checked with Digital Bazaar's own implementation (it verifies the status
@@ -179,9 +188,9 @@ async function verify(files, {now, docs}) {
   }
 }
 
-async function sign(input, output, {seed: seedHex, created, suite: suiteName = 'eddsa-rdfc-2022', curve} = {}) {
+async function sign(input, output, {seed: seedHex, created, suite: suiteName = 'eddsa-rdfc-2022', curve, pointers} = {}) {
   const seed = seedHex ? Uint8Array.from(Buffer.from(seedHex, 'hex')) : undefined;
-  const cryptosuite = SIGN_SUITES[suiteName]();
+  const cryptosuite = SIGN_SUITES[suiteName]({pointers});
   const keyPair = suiteName.startsWith('ecdsa-') ?
     await EcdsaMultikey.generate({curve: curve || 'P-256'}) : await Ed25519Multikey.generate({seed});
   const did = `did:key:${keyPair.publicKeyMultibase}`;
@@ -198,6 +207,18 @@ async function sign(input, output, {seed: seedHex, created, suite: suiteName = '
   const signed = await vc.issue({credential, suite, documentLoader});
   writeFileSync(output, JSON.stringify(signed, null, 2) + '\n');
   process.stdout.write(JSON.stringify({file: output, did, verificationMethod: keyPair.id}) + '\n');
+}
+
+// The holder's side of ecdsa-sd-2023: a derived proof revealing the base proof's mandatory statements and the
+// statements the given JSON pointers select (Digital Bazaar's own selective disclosure).
+async function derive(input, output, {pointers} = {}) {
+  const cryptosuite = ecdsaSd2023.createDiscloseCryptosuite({selectivePointers: pointers || []});
+  const documentLoader = makeDocumentLoader({docs: new Map()});
+  const derived = await vc.derive({
+    verifiableCredential: readJson(input), suite: new DataIntegrityProof({cryptosuite}), documentLoader
+  });
+  writeFileSync(output, JSON.stringify(derived, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({file: output}) + '\n');
 }
 
 // A wallet collecting a credential through a VC-API exchange, as the DCC Learner Credential Wallet does: POST {}
@@ -272,6 +293,8 @@ function parseOptions(args) {
       options.suite = args[++i];
     } else if(args[i] === '--curve') {
       options.curve = args[++i];
+    } else if(args[i] === '--pointers') {
+      options.pointers = args[++i].split(',').filter(Boolean);
     } else {
       options.files.push(args[i]);
     }
@@ -286,6 +309,8 @@ async function main(argv) {
     await verify(options.files, options);
   } else if(command === 'sign' && options.files.length === 2) {
     await sign(...options.files, options);
+  } else if(command === 'derive' && options.files.length === 2) {
+    await derive(...options.files, options);
   } else if(command === 'canon' && options.files.length) {
     await canon(options.files);
   } else if(command === 'claim' && options.files.length === 2) {
@@ -293,7 +318,8 @@ async function main(argv) {
   } else {
     process.stderr.write(
       'usage: node dbvc.mjs verify [--now ISO] [--docs docs.json] FILE... | ' +
-      'sign [--seed HEX] [--created ISO] [--suite S] [--curve P-256|P-384] IN OUT | ' +
+      'sign [--seed HEX] [--created ISO] [--suite S] [--curve P-256|P-384] [--pointers P,...] IN OUT | ' +
+      'derive --pointers P,... IN OUT | ' +
       'canon FILE... | claim [--seed HEX] [--legacy] EXCHANGE_URL OUT\n');
     return 2;
   }

@@ -44,9 +44,6 @@ DISAGREEMENTS: dict[str, tuple[str, set[str]]] = {
     # The did:key has no fragment and the issuer is a urn:uuid: the validator skips the controller == issuer
     # check for did:key; we do not (docs SIGNING.md: did:key:X#X and issuer == DID, as Digital Bazaar requires).
     "simple-did-key-method.json": ("valid", {"issuer.verification_method_invalid"}),
-    # ecdsa-sd-2023 (selective disclosure, P-256) is not a supported suite: undetermined, so not verified. The
-    # derived credential also lacks `name`, which OB 3.0 requires (our derived schema reports it).
-    "sd/derivedcredential.json": ("valid", {"proof.unsupported_cryptosuite", "schema.invalid"}),
     # A proof set (VC Data Integrity 1.0, "Proof Sets"): the first proof's type 'SomeProofType' is undefined, the
     # second, the issuer's eddsa-rdfc-2022 proof, verifies. Each proof is verified on its own and one by the
     # issuer suffices (docs/verification-semantics.md), so anyone appending a junk proof cannot make a badge

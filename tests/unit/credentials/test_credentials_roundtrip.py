@@ -186,7 +186,7 @@ def test_missing_proof(unsigned_credential: dict[str, Any], now: datetime) -> No
 @pytest.mark.parametrize(
     "proof_patch",
     [
-        {"cryptosuite": "ecdsa-sd-2023"},
+        {"cryptosuite": "mldsa44-rdfc-2024"},  # a draft post-quantum suite
         {"type": "JsonWebSignature2020", "cryptosuite": None},
         {"cryptosuite": "bbs-2023"},
         {"type": "ecdsa-rdfc-2019", "cryptosuite": None},  # a cryptosuite is not a proof type

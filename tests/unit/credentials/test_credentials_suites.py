@@ -77,7 +77,7 @@ def test_proof_set_verifies_when_a_proof_by_the_issuer_does(
     other = generate_key()
     foreign = sign_credential(unsigned, other, did_key_verification_method(other), signed_at)["proof"]
     junk = {**second, "proofValue": "z" + "1" * 80}
-    unknown = {**second, "cryptosuite": "ecdsa-sd-2023"}
+    unknown = {**second, "cryptosuite": "mldsa44-rdfc-2024"}
     for extra, code in (
         (foreign, "issuer.key_mismatch"),
         (junk, "proof.malformed"),
