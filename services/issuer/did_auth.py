@@ -10,9 +10,12 @@ from typing import Any
 from shared.credentials.errors import CredentialError
 from shared.credentials.jsonld import find_safe_mode_violations
 from shared.credentials.keys import DID_KEY_PREFIX, parse_did_key
-from shared.credentials.suites import SUPPORTED_SUITES, suite_name, verify_embedded_proof
+from shared.credentials.suites import ECDSA_SD_2023, SUPPORTED_SUITES, suite_name, verify_embedded_proof
 
 AUTHENTICATION = "authentication"
+# A selective-disclosure proof is made for a holder to derive from, not to authenticate with: its base proof
+# carries the HMAC key and a derived one covers only what the holder chose to disclose.
+AUTHENTICATION_SUITES = tuple(suite for suite in SUPPORTED_SUITES if suite != ECDSA_SD_2023)
 
 
 class PresentationRefused(ValueError):
@@ -44,8 +47,10 @@ def authenticated_holder(presentation: Any, *, challenge: str, domain: str) -> s
         proof = proof[0]
     if not isinstance(proof, dict):
         raise PresentationRefused("proof.missing", "the presentation needs one embedded proof")
-    if suite_name(proof) not in SUPPORTED_SUITES:
-        raise PresentationRefused("proof.unsupported_cryptosuite", f"supported suites: {', '.join(SUPPORTED_SUITES)}")
+    if suite_name(proof) not in AUTHENTICATION_SUITES:
+        raise PresentationRefused(
+            "proof.unsupported_cryptosuite", f"supported suites: {', '.join(AUTHENTICATION_SUITES)}"
+        )
     if proof.get("proofPurpose") != AUTHENTICATION:
         raise PresentationRefused("proof.purpose", "proofPurpose must be authentication")
     if proof.get("challenge") != challenge:

@@ -182,6 +182,14 @@ def test_did_auth_accepts_both_wallet_suites() -> None:
         assert authenticated_holder(did_auth(key, "c", "d", legacy=legacy), challenge="c", domain="d") == did_key(key)
 
 
+def test_did_auth_refuses_a_selective_disclosure_proof() -> None:
+    presentation = did_auth(generate_key(), "c", "d")
+    presentation["proof"]["cryptosuite"] = "ecdsa-sd-2023"
+    with pytest.raises(PresentationRefused) as refused:
+        authenticated_holder(presentation, challenge="c", domain="d")
+    assert refused.value.code == "proof.unsupported_cryptosuite"
+
+
 def test_did_auth_refuses_a_presentation_whose_context_drops_the_challenge() -> None:
     key = generate_key()
     presentation = did_auth(key, "c", "d")
