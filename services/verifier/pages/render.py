@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from .view import BadgeView
 
 _HERE = Path(__file__).resolve().parent
-_VERDICT_SYMBOLS = {"verified": "✓", "expired": "!", "not-yet-valid": "!"}
+_VERDICT_SYMBOLS = {"verified": "✓", "verified-not-badge": "✓", "expired": "!", "not-yet-valid": "!"}
 
 
 @cache

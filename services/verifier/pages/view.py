@@ -31,9 +31,16 @@ CHECK_LABELS = {
     "proof.signature": "Digital signature",
     "validity": "Validity period",
     "status": "Revocation status",
+    "ob.profile": "Open Badge",
 }
-_OUTCOME_SYMBOLS = {"passed": "✓", "failed": "✗", "undetermined": "?", "skipped": "-"}
-_OUTCOME_WORDS = {"passed": "Passed", "failed": "Failed", "undetermined": "Could not be checked", "skipped": "Skipped"}
+_OUTCOME_SYMBOLS = {"passed": "✓", "failed": "✗", "undetermined": "?", "skipped": "-", "not_applicable": "/"}
+_OUTCOME_WORDS = {
+    "passed": "Passed",
+    "failed": "Failed",
+    "undetermined": "Could not be checked",
+    "skipped": "Skipped",
+    "not_applicable": "Not applicable",
+}
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,14 @@ def status_of(report: VerificationReport) -> Status:
     """One verdict for people: a forged or broken credential is "Not verified" whatever its status list says;
     an authentic one is "Revoked"/"Suspended"/"Expired"/"Not yet valid" when that is its only problem."""
     failures = report.failures()
+    if not failures and report.open_badge is False:
+        # Authentic, but not a badge: an employer must not read it as an achievement.
+        return Status(
+            "verified-not-badge",
+            "Verified credential — not an Open Badge",
+            "The signature is valid and the issuer's key checks out, but this credential is not an Open Badge: "
+            "it awards no achievement.",
+        )
     if not failures:
         if any(c.check.startswith("status") and c.outcome == "skipped" for c in report.checks):
             return Status(

@@ -205,3 +205,33 @@ async def test_a_vc_jwt_kid_fetches_the_issuers_did_document() -> None:
         verifier.close()
     assert report.verified, report.failures()
     assert report.verification_method == f"{did}#key-1"
+
+
+async def test_a_plain_vc_verifies_as_not_an_open_badge(client: httpx.AsyncClient, status_list: dict[str, Any]) -> None:
+    """A VC 2.0 credential that is not a badge (here a BitstringStatusListCredential) gets every VC check; the OB
+    checks are not applicable, and the report says it is not an Open Badge."""
+    report = (await client.post("/verify", json=status_list)).json()
+    assert report["verified"] is True, report
+    assert report["open_badge"] is False
+    outcomes = {c["check"]: (c["outcome"], c["code"]) for c in report["checks"]}
+    assert outcomes["ob.profile"] == ("not_applicable", "ob.not_an_open_badge")
+    assert "schema" not in outcomes
+    assert {k: v[0] for k, v in outcomes.items() if k != "ob.profile"} == {
+        "structure": "passed",
+        "data.terms": "passed",
+        "data.signed_claims": "passed",
+        "proof.suite": "passed",
+        "issuer.key": "passed",
+        "proof.signature": "passed",
+        "validity": "passed",
+    }
+
+
+async def test_a_badge_that_lost_its_type_is_still_checked_as_a_badge(
+    client: httpx.AsyncClient, signed_credential: dict[str, Any]
+) -> None:
+    """A credential with the OB context but no OB type is a broken badge, not a plain VC."""
+    broken = {**signed_credential, "type": ["VerifiableCredential"]}
+    report = (await client.post("/verify", json=broken)).json()
+    assert report["verified"] is False and report["open_badge"] is True
+    assert "data.invalid_type" in {c["code"] for c in report["checks"] if c["outcome"] == "failed"}
