@@ -16,6 +16,7 @@ from services.verifier.entrypoint import build
 from services.verifier.verification import CredentialVerifier
 from shared.credentials import StaticFetcher, did_key, did_key_verification_method, sign_credential
 from shared.credentials.baking import bake_png, bake_svg
+from shared.credentials.fetch import CachingFetcher, HttpDocumentFetcher
 from shared.credentials.resolver import did_web_document_url
 from shared.credentials.vcjwt import decode_vc_jwt
 from shared.db.engine import create_engine, session_factory
@@ -23,7 +24,7 @@ from shared.messaging.memory import InMemoryBus
 from shared.settings import Settings
 from tests.unit.credentials.samples import STATUS_LIST_URL, minimal_credential, status_list_credential, with_status
 from tests.unit.credentials.test_credentials_baking import SVG, tiny_png
-from tests.unit.credentials.test_credentials_vcjwt import jwt_claims, make_case, public_jwk, pyjwt_sign
+from tests.unit.credentials.test_credentials_vcjwt import jwt_claims, make_case, new_key, public_jwk, pyjwt_sign
 
 PROBLEM = "application/problem+json"
 
@@ -235,3 +236,47 @@ async def test_a_badge_that_lost_its_type_is_still_checked_as_a_badge(
     report = (await client.post("/verify", json=broken)).json()
     assert report["verified"] is False and report["open_badge"] is True
     assert "data.invalid_type" in {c["code"] for c in report["checks"] if c["outcome"] == "failed"}
+
+
+async def test_a_vc_jwt_key_from_the_issuers_jwks_over_https() -> None:
+    """A bare kid is looked up in the issuer's https /.well-known/jwks.json, fetched through the verifier's fetcher
+    (https only, private addresses refused) and cache; a jku on another host is never fetched."""
+    key = new_key("ES256")
+    issuer = "https://uni.example/issuers/1"
+    claims = jwt_claims(minimal_credential(issuer))
+    del claims["exp"], claims["vc"]["validUntil"]
+    fetched: list[str] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        fetched.append(str(request.url))
+        if request.url.path == "/.well-known/jwks.json":
+            jwks = {"keys": [{**public_jwk(key), "kid": "k1", "use": "sig"}]}
+            return httpx.Response(200, json=jwks, headers={"cache-control": "max-age=300"})
+        return httpx.Response(404)
+
+    def https_fetcher(check_addresses: bool) -> CachingFetcher:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(serve))
+        return CachingFetcher(HttpDocumentFetcher(client=client, check_addresses=check_addresses))
+
+    verifier = CredentialVerifier(https_fetcher(check_addresses=False))  # MockTransport: no DNS for uni.example
+    try:
+        token = pyjwt_sign(key, {"alg": "ES256", "kid": "k1"}, claims)
+        for _ in range(2):
+            report = await verifier.verify(decode_vc_jwt(token))
+            assert report.verified, report.failures()
+        assert fetched == ["https://uni.example/.well-known/jwks.json"]  # the second time from the cache
+        foreign = pyjwt_sign(key, {"alg": "ES256", "kid": "k1", "jku": "https://keys.example/jwks.json"}, claims)
+        report = await verifier.verify(decode_vc_jwt(foreign))
+        assert "issuer.key_unbound" in report.codes()
+        assert fetched == ["https://uni.example/.well-known/jwks.json"]
+    finally:
+        verifier.close()
+    # An issuer on a private address: its JWK Set is refused by the fetcher policy, so the key is unavailable.
+    verifier = CredentialVerifier(https_fetcher(check_addresses=True))
+    try:
+        private = jwt_claims(minimal_credential("https://127.0.0.1/issuers/1"))
+        del private["exp"], private["vc"]["validUntil"]
+        report = await verifier.verify(decode_vc_jwt(pyjwt_sign(key, {"alg": "ES256", "kid": "k1"}, private)))
+        assert [c.code for c in report.checks if c.check == "issuer.key"] == ["issuer.key_unavailable"]
+    finally:
+        verifier.close()
