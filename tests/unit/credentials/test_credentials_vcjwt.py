@@ -5,6 +5,7 @@ tokens made by `jose` (npm) are in tests/interop/test_vcjwt_jose.py."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -234,6 +235,22 @@ def jwks_of(*members: dict[str, Any]) -> dict[str, Any]:
     return {"keys": list(members)}
 
 
+def jwks_report(
+    sign: Signer,
+    key: PrivateKey,
+    alg: str,
+    claims: dict[str, Any],
+    header: dict[str, Any],
+    documents: dict[str, Any],
+    failure: DocumentFailure | None = None,
+) -> VerificationReport:
+    """The report on a token signed by ``key`` with ``header``, its documents being ``documents`` (and a failure)."""
+    found = DocumentSet.of(documents)
+    if failure is not None:
+        found.fail(failure)
+    return verify_vc_jwt(sign(key, {"alg": alg, **header}, claims), now=NOW, documents=found)
+
+
 def assert_jwks_and_did_jwk_cases(sign: Signer) -> None:
     """Keys from a did:jwk issuer and from the issuer's JWK Set (jku, kid URL, /.well-known/jwks.json)."""
     for alg in ("RS256", "ES256", "EdDSA"):
@@ -261,11 +278,7 @@ def assert_jwks_and_did_jwk_cases(sign: Signer) -> None:
             {**public_jwk(other), "kid": "key-1", "use": "enc"},
         ]
 
-        def check(header: dict[str, Any], documents: dict[str, Any], **failures: DocumentFailure) -> VerificationReport:
-            found = DocumentSet.of(documents)
-            for failure in failures.values():
-                found.fail(failure)
-            return verify_vc_jwt(sign(key, {"alg": alg, **header}, claims), now=NOW, documents=found)
+        check = functools.partial(jwks_report, sign, key, alg, claims)
 
         well_known = check({"kid": "key-1"}, {JWKS_URL: jwks_of(*members)})
         assert well_known.verified, (alg, well_known.failures())
@@ -284,7 +297,7 @@ def assert_jwks_and_did_jwk_cases(sign: Signer) -> None:
         assert check_code(wrong_key, "proof.signature") == "proof.jwt_signature_invalid"
         assert key_code(check({"kid": "key-1"}, {})) == "issuer.key_unavailable"
         down = DocumentFailure(JWKS_URL, "not_found", "HTTP 404")
-        assert key_code(check({"kid": "key-1"}, {}, down=down)) == "issuer.key_unresolved"
+        assert key_code(check({"kid": "key-1"}, {}, down)) == "issuer.key_unresolved"
         if alg == "RS256":  # the key's own alg member (RS512) must be the token's
             wrong_alg = {**members[1], "alg": "RS512"}
             assert key_code(check({"kid": "key-1"}, {JWKS_URL: jwks_of(wrong_alg)})) == "proof.jwt_alg_not_allowed"
@@ -302,7 +315,7 @@ def test_pyjwt_jwks_and_did_jwk() -> None:
 )
 def test_any_did_jwk_or_jwk_set_gives_a_report(encoded: str, member: dict[str, Any]) -> None:
     """Hypothesis: arbitrary did:jwk values and JWK Set members are reported on, never a crash."""
-    key, _, claims = make_case("EdDSA")
+    key = new_key("EdDSA")
     did = "did:jwk:" + encoded
     token = pyjwt_sign(key, {"alg": "EdDSA", "kid": f"{did}#0"}, jwt_claims(minimal_credential(did)))
     assert not verify(token).verified
