@@ -32,14 +32,15 @@ def stylesheet() -> str:
 
 
 @cache
-def content_security_policy() -> str:
-    """No scripts at all, only this page's own stylesheet (by hash), images from here or inline."""
+def content_security_policy(form_action: str = "'none'") -> str:
+    """No scripts at all, only this page's own stylesheet (by hash), images from here or inline; forms may post
+    only where ``form_action`` says (the verify form: ``'self'``)."""
     digest = base64.b64encode(hashlib.sha256(stylesheet().encode("utf-8")).digest()).decode("ascii")
     return (
         "default-src 'none'; "
         "img-src 'self' data:; "
         f"style-src 'sha256-{digest}'; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        f"base-uri 'none'; form-action {form_action}; frame-ancestors 'none'"
     )
 
 
@@ -62,6 +63,11 @@ def render_badge_page(view: BadgeView) -> str:
             verdict_symbol=_VERDICT_SYMBOLS.get(view.status.key, "✗"),
         )
     )
+
+
+def render_verify_form(*, text: str = "", error: tuple[str, str] | None = None) -> str:
+    """The verify form (``GET /verify``), with the pasted text and why it could not be verified, if so."""
+    return _environment().get_template("verify.html").render(css=stylesheet(), text=text, error=error)
 
 
 def render_not_found(credential_id: str) -> str:

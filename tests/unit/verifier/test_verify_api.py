@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -280,3 +282,42 @@ async def test_a_vc_jwt_key_from_the_issuers_jwks_over_https() -> None:
         assert [c.code for c in report.checks if c.check == "issuer.key"] == ["issuer.key_unavailable"]
     finally:
         verifier.close()
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+async def test_the_verify_page_renders_a_pasted_jwt_as_a_badge_page(
+    client: httpx.AsyncClient, status_list: dict[str, Any]
+) -> None:
+    page = await client.get("/verify")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "form-action 'self'" in page.headers["content-security-policy"]
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none': no scripts at all
+    assert '<textarea id="credential" name="credential"' in page.text
+
+    key, header, claims = make_case("EdDSA")
+    token = pyjwt_sign(key, header, claims)
+    shown = await client.post("/verify", content=urlencode({"credential": token}), headers=FORM)
+    assert shown.status_code == 200, shown.text
+    assert 'data-status="verified"' in shown.text
+    assert claims["vc"]["credentialSubject"]["achievement"]["name"] in shown.text
+    assert "VC-JWT EdDSA" in shown.text and 'data-check="proof.signature" data-outcome="passed"' in shown.text
+    assert shown.headers["cache-control"] == "no-store"
+
+    head, _, signature = token.split(".")
+    forged = {**claims, "vc": {**claims["vc"], "name": "Forged"}}
+    payload = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
+    tampered = await client.post(
+        "/verify", content=urlencode({"credential": f"{head}.{payload}.{signature}"}), headers=FORM
+    )
+    assert 'data-status="not-verified"' in tampered.text
+
+    plain = await client.post("/verify", content=urlencode({"credential": json.dumps(status_list)}), headers=FORM)
+    assert 'data-status="verified-not-badge"' in plain.text and "About this achievement" not in plain.text
+
+    for body, status in ((urlencode({"credential": "not a credential"}), 400), ("credential=%ff", 400), ("", 400)):
+        refused = await client.post("/verify", content=body, headers=FORM)
+        assert refused.status_code == status and 'data-testid="form-error"' in refused.text, refused.text
+    huge = await client.post("/verify", content=urlencode({"credential": "x" * 60_000}), headers=FORM)
+    assert huge.status_code == 413  # the app's body limit holds for the form too (refused before the route)
