@@ -27,6 +27,7 @@ CHECK_LABELS = {
     "proof.suite": "Proof type",
     "proof.time": "Proof date",
     "proof.set": "Other proofs",
+    "proof.jwt_claims": "JWT claims (agree with the credential)",
     "issuer.key": "Issuer's signing key",
     "proof.signature": "Digital signature",
     "validity": "Validity period",
