@@ -41,8 +41,11 @@ STATUS_LIST_URL = (
 # Cases where our verdict differs from the validator's even under its key rule, and why. Each maps to the codes
 # (or input error) that must explain our verdict, so a disagreement cannot change reason unnoticed.
 DISAGREEMENTS: dict[str, tuple[str, set[str]]] = {
-    # The did:key has no fragment and the issuer is a urn:uuid: the validator skips the controller == issuer
-    # check for did:key; we do not (docs SIGNING.md: did:key:X#X and issuer == DID, as Digital Bazaar requires).
+    # Decided with the spec texts in docs/verification-coverage.md ("Decision: a bare did:key verificationMethod"):
+    # the method has no fragment, so it retrieves no verification method (Controlled Identifiers, "Retrieve
+    # Verification Method": its id must equal the method id), and its controller (the did:key) is not the issuer (a
+    # urn:uuid, VC Data Integrity "Verification Method Binding"). The validator skips both for did:key; we do not,
+    # under its key rule either.
     "simple-did-key-method.json": ("valid", {"issuer.verification_method_invalid"}),
     # ecdsa-sd-2023 (selective disclosure, P-256) is not a supported suite: undetermined, so not verified. The
     # derived credential also lacks `name`, which OB 3.0 requires (our derived schema reports it).
