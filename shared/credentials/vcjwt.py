@@ -321,7 +321,8 @@ def _key(
     embedded = header_key(decoded.header) if "jwk" in decoded.header else None
     documents = documents or DocumentSet()
     source = jwks_source(decoded, insecure_hosts) or _kid_jwks(decoded, documents, insecure_hosts)
-    if source is not None:
+    # A foreign jku binds nothing, but a kid that is itself a verification method (did:key, …) still may.
+    if source is not None and (source.bound or kid is None or ":" not in kid):
         return _jwks_key(decoded, source, documents, embedded)
     if kid is not None:
         check, key = check_key(kid, issuer, resolver, trust_named_keys)

@@ -265,6 +265,9 @@ def assert_jwks_and_did_jwk_cases(sign: Signer) -> None:
         assert (
             "issuer.verification_method_invalid" in verify(sign(key, {"alg": alg, "kid": f"{did}#1"}, claims)).codes()
         )
+        # A jku elsewhere binds nothing, but does not undo a kid that is the issuer's own method.
+        foreign_jku = {"alg": alg, "kid": f"{did}#0", "jku": "https://keys.example/jwks.json"}
+        assert verify(sign(key, foreign_jku, claims)).verified
         stranger = did_jwk(new_key(alg))  # the kid names another did:jwk than the issuer
         assert "issuer.key_mismatch" in verify(sign(key, {"alg": alg, "kid": f"{stranger}#0"}, claims)).codes()
 
