@@ -67,7 +67,7 @@ from .suites import is_supported, suite_name, verify_embedded_proof
 from .untrusted_json import json_problem
 
 Outcome = Literal["passed", "failed", "undetermined", "skipped", "not_applicable"]
-Profile = Literal["auto", "ob3", "vc"]
+VerificationProfile = Literal["auto", "ob3", "vc"]
 CredentialStatusWord = Literal["active", "revoked", "suspended", "undetermined"]
 _MAX_PROBLEMS_SHOWN = 20
 # Tolerated difference between our clock and the issuer's on validFrom/validUntil and a proof's created and
@@ -575,7 +575,7 @@ def verify_credential(
     resolver: KeyResolver | None = None,
     loader: DocumentLoader | None = None,
     documents: DocumentSet | None = None,
-    profile: Profile = "auto",
+    profile: VerificationProfile = "auto",
     trust_named_keys: bool = False,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     expanded: list[Any] | None = None,
