@@ -69,15 +69,12 @@ def build(wiring: Wiring) -> ServiceParts:
         (JSON), a VC-JWT, `{"verifiableCredential": credential}`, or a baked badge (image/png, image/svg+xml).
         Issuer DID/key documents, JWK Sets and status lists are fetched (https only, cached). Per-check results
         with machine-readable codes; bad input gets RFC 9457 problem details. The verify page's form
-        (application/x-www-form-urlencoded, field `credential`) gets the badge page (HTML) instead."""
+        (application/x-www-form-urlencoded or multipart/form-data: field `credential`, file `file`) gets the badge
+        page (HTML) instead."""
         content_type = request.headers.get("content-type")
         if is_form(content_type):
-            try:
-                body: bytes | ProblemError = await read_body(request, settings.max_body_bytes)
-            except ProblemError as too_large:
-                body = too_large
             return await answer_form(
-                body,
+                request,
                 parse=parse_credential,
                 verify=verifier.verify,
                 max_bytes=settings.max_body_bytes,

@@ -1,6 +1,6 @@
-"""The verify page as an employer uses it: headless Chromium pastes a VC-JWT into `GET /verify`, submits the form
-and reads the badge page it gets back (Verified; a tampered token Not verified); axe-core finds no accessibility
-violation on either page. Screenshots go to test-output/."""
+"""The verify page as an employer uses it: headless Chromium pastes a VC-JWT into `GET /verify` (or uploads a baked
+PNG holding one), submits the form and reads the badge page it gets back (Verified; a tampered token Not verified);
+axe-core finds no accessibility violation on either page. Screenshots go to test-output/."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from shared.credentials.baking import bake_png
 from tests.browser.conftest import ServedStack, browser_unavailable
 from tests.browser.test_badge_page_browser import AXE, PageProblems
+from tests.unit.credentials.test_credentials_baking import tiny_png
 from tests.unit.credentials.test_credentials_vcjwt import make_case, pyjwt_sign
 
 _UNAVAILABLE = browser_unavailable()
@@ -36,7 +38,7 @@ async def paste(browser: Any, base_url: str, text: str, *, bypass_csp: bool = Fa
     problems = PageProblems(page)
     response = await page.goto(f"{base_url}/verify", wait_until="load")
     assert response is not None and response.status == 200
-    await page.get_by_label("Credential (JSON or VC-JWT)").fill(text)
+    await page.get_by_label("Credential (JSON or VC-JWT)", exact=True).fill(text)
     async with page.expect_navigation(wait_until="load"):
         await page.get_by_role("button", name="Verify").click()
     return ctx, page, problems
@@ -86,5 +88,22 @@ async def test_the_verify_pages_have_no_accessibility_violations(served: ServedS
     await ctx.close()
     ctx, page, problems = await paste(browser, served.base_url, token, bypass_csp=True)
     await assert_axe_clean(page)
+    problems.assert_none()
+    await ctx.close()
+
+
+async def test_an_uploaded_baked_png_is_verified(served: ServedStack, browser: Any, output_dir: Path) -> None:
+    token, _, name = signed_and_tampered()
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await ctx.new_page()
+    problems = PageProblems(page)
+    await page.goto(f"{served.base_url}/verify", wait_until="load")
+    baked = {"name": "badge.png", "mimeType": "image/png", "buffer": bake_png(tiny_png(), token)}
+    await page.get_by_label("Or choose a file", exact=False).set_input_files(baked)
+    async with page.expect_navigation(wait_until="load"):
+        await page.get_by_role("button", name="Verify").click()
+    assert await page.get_by_test_id("verdict").get_attribute("data-status") == "verified"
+    assert await page.locator("h1").inner_text() == name
+    await page.screenshot(path=str(output_dir / "verify-page-upload-verified.png"), full_page=True)
     problems.assert_none()
     await ctx.close()

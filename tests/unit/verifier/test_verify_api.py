@@ -321,3 +321,30 @@ async def test_the_verify_page_renders_a_pasted_jwt_as_a_badge_page(
         assert refused.status_code == status and 'data-testid="form-error"' in refused.text, refused.text
     huge = await client.post("/verify", content=urlencode({"credential": "x" * 60_000}), headers=FORM)
     assert huge.status_code == 413  # the app's body limit holds for the form too (refused before the route)
+
+
+async def test_the_verify_page_takes_an_uploaded_file(client: httpx.AsyncClient) -> None:
+    """The form as browsers send it (multipart/form-data): a baked PNG holding a VC-JWT, or the pasted text."""
+    key, header, claims = make_case("ES256")
+    token = pyjwt_sign(key, header, claims)
+    for files in (
+        {"file": ("badge.png", bake_png(tiny_png(), token), "image/png")},
+        {"file": ("badge.svg", bake_svg(SVG, token).encode(), "image/svg+xml")},
+        {"file": ("badge.jwt", token.encode(), "application/octet-stream")},
+    ):
+        shown = await client.post("/verify", data={"credential": ""}, files=files)
+        assert shown.status_code == 200 and 'data-status="verified"' in shown.text, shown.text
+    pasted = await client.post(
+        "/verify", data={"credential": token}, files={"file": ("", b"", "application/octet-stream")}
+    )
+    assert 'data-status="verified"' in pasted.text
+    empty = await client.post(
+        "/verify", data={"credential": " "}, files={"file": ("", b"", "application/octet-stream")}
+    )
+    assert empty.status_code == 400 and "Nothing to verify" in empty.text
+    not_baked = await client.post("/verify", files={"file": ("x.png", tiny_png(), "image/png")})
+    assert not_baked.status_code == 422 and 'data-testid="form-error"' in not_baked.text
+    broken = await client.post(
+        "/verify", content=b"--x\r\nnonsense", headers={"content-type": "multipart/form-data; boundary=x"}
+    )
+    assert broken.status_code == 400 and 'data-testid="form-error"' in broken.text
