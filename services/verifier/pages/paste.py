@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from services.verifier.verification import read_body
 from shared.credentials.baking import baked_media_type
