@@ -21,10 +21,11 @@ def templates(folder: Path) -> Environment:
     )
 
 
-def scriptless_policy(stylesheet: str, *, images: str) -> str:
-    """No scripts, nothing fetched but `images` (CSP source list), only this inline stylesheet (by its hash)."""
+def scriptless_policy(stylesheet: str, *, images: str, form_action: str = "'none'") -> str:
+    """No scripts, nothing fetched but `images` (CSP source list), only this inline stylesheet (by its hash);
+    forms post only where `form_action` (a CSP source list) allows."""
     digest = base64.b64encode(hashlib.sha256(stylesheet.encode("utf-8")).digest()).decode("ascii")
     return (
         f"default-src 'none'; img-src {images}; style-src 'sha256-{digest}'; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        f"base-uri 'none'; form-action {form_action}; frame-ancestors 'none'"
     )

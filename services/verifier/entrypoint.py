@@ -2,14 +2,16 @@
 batches."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import HTMLResponse
 
 from services.runtime import ServiceParts, Wiring
 from services.verifier.adapters.tables import PublishedCredential, VerifierProcessedEvent
 from services.verifier.handlers import on_badges_issued, on_badges_revoked
+from services.verifier.pages.paste import answer_form, form_page, is_form
 from services.verifier.pages.routes import install_badge_pages
 from services.verifier.pages.view import WalletCopy
 from services.verifier.pool import VerificationPool
@@ -72,14 +74,31 @@ def build(wiring: Wiring) -> ServiceParts:
         """Verify a credential published here, now."""
         return (await verifier.verify(await stored(credential_id))).model_dump(mode="json")
 
-    @app.post("/verify", tags=["public"])
-    async def post_verify(request: Request) -> dict[str, Any]:
-        """Verify any Open Badges 3.0 credential: the body is the credential (JSON), `{"verifiableCredential":
-        credential}`, or a baked badge (image/png, image/svg+xml). Issuer DID/key documents and status lists
-        are fetched (https only, cached). Per-check results with machine-readable codes; bad input gets
-        RFC 9457 problem details."""
+    @app.get("/verify", tags=["public"], response_class=HTMLResponse)
+    async def verify_form() -> HTMLResponse:
+        """The verify page for people: paste a credential (JSON or VC-JWT), see it as a badge page."""
+        return form_page()
+
+    @app.post("/verify", tags=["public"], response_model=None)
+    async def post_verify(request: Request) -> dict[str, Any] | HTMLResponse:
+        """Verify any Open Badges 3.0 credential (or any VC: `open_badge` says which): the body is the credential
+        (JSON), a VC-JWT, `{"verifiableCredential": credential}`, or a baked badge (image/png, image/svg+xml).
+        Issuer DID/key documents, JWK Sets and status lists are fetched (https only, cached). Per-check results
+        with machine-readable codes; bad input gets RFC 9457 problem details. The verify page's form
+        (application/x-www-form-urlencoded or multipart/form-data: field `credential`, file `file`) gets the badge
+        page (HTML) instead."""
+        content_type = request.headers.get("content-type")
+        if is_form(content_type):
+            return await answer_form(
+                request,
+                parse=parse_credential,
+                verify=verifier.verify,
+                max_bytes=settings.max_body_bytes,
+                base_url=settings.public_base_url,
+                clock=lambda: datetime.now(UTC),
+            )
         body = await read_body(request, settings.max_body_bytes)
-        credential = parse_credential(body, request.headers.get("content-type"), settings.max_body_bytes)
+        credential = parse_credential(body, content_type, settings.max_body_bytes)
         return (await verifier.verify(credential)).model_dump(mode="json")
 
     consumer = BatchConsumer(

@@ -9,7 +9,7 @@ from typing import Any
 
 from services.verifier.pool import VerificationPool
 from services.verifier.verification import CredentialVerifier, build_fetcher, verification_limits
-from shared.credentials.baking import BakingError, extract_from_png, extract_from_svg
+from shared.credentials.baking import BakingError, baked_media_type, extract_from_png, extract_from_svg
 from shared.credentials.dates import parse_xsd_datetime
 from shared.credentials.fetch import StaticFetcher
 from shared.credentials.resolver import did_web_document_url
@@ -31,9 +31,10 @@ def read_credential(path: Path) -> dict[str, Any] | VcJwt:
     """Read a credential from a JSON file, a VC-JWT file or a baked PNG/SVG badge (JSON or VC-JWT)."""
     data = path.read_bytes()
     try:
-        if data.startswith(b"\x89PNG"):
+        media_type = baked_media_type(data)
+        if media_type == "image/png":
             text = extract_from_png(data)
-        elif path.suffix.lower() == ".svg" or b"<svg" in data[:2048]:
+        elif path.suffix.lower() == ".svg" or media_type == "image/svg+xml":
             text = extract_from_svg(data)
         else:
             text = data.decode("utf-8")

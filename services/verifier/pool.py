@@ -95,6 +95,7 @@ class _Job:
                 documents=self.documents,
                 trust_named_keys=self.trust_named_keys,
                 clock_skew=self.clock_skew,
+                insecure_hosts=self.insecure_hosts,
             )
         return verify_credential(
             self.credential,

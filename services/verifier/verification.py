@@ -20,7 +20,7 @@ from shared.credentials.baking import MAX_CREDENTIAL_BYTES, BakingError, extract
 from shared.credentials.fetch import CachingFetcher, DocumentFetcher, HttpDocumentFetcher
 from shared.credentials.online import gather_documents
 from shared.credentials.untrusted_json import UntrustedJsonError, parse_json
-from shared.credentials.vcjwt import VcJwt, VcJwtError, decode_vc_jwt, is_compact_jws
+from shared.credentials.vcjwt import VcJwt, VcJwtError, decode_vc_jwt, is_compact_jws, jwks_urls
 from shared.credentials.verification import DEFAULT_CLOCK_SKEW, VerificationReport
 from shared.http import ProblemError
 from shared.settings import Settings
@@ -75,10 +75,15 @@ class CredentialVerifier:
             # The status lists to fetch are the ones the proof signs (read in a worker: expansion is CPU work).
             claims = credential.credential if isinstance(credential, VcJwt) else credential
             signed = await self.pool.read_signed(claims)
-            if isinstance(credential, VcJwt) and credential.key_id is not None:
-                # The documents to gather are found from a proof's verificationMethod: the JWT's kid stands in.
-                claims = {**claims, "proof": {"verificationMethod": credential.key_id}}
-            documents = await gather_documents(claims, self.fetcher, insecure_hosts=hosts, signed=signed)
+            extra: list[str] = []
+            if isinstance(credential, VcJwt):
+                extra = jwks_urls(credential, hosts)
+                if credential.key_id is not None and not extra:
+                    # The documents to gather are found from a proof's verificationMethod: the JWT's kid stands in.
+                    claims = {**claims, "proof": {"verificationMethod": credential.key_id}}
+            documents = await gather_documents(
+                claims, self.fetcher, insecure_hosts=hosts, signed=signed, extra_urls=extra
+            )
             report = await self.pool.verify(
                 credential,
                 now=now or datetime.now(UTC),

@@ -30,6 +30,15 @@ class BakingError(ValueError):
     """The image is not a PNG/SVG, or carries no (or a malformed) baked credential."""
 
 
+def baked_media_type(data: bytes) -> str | None:
+    """``image/png`` or ``image/svg+xml`` when ``data`` looks like a badge image (by its bytes), else None."""
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if b"<svg" in data[:2048]:
+        return "image/svg+xml"
+    return None
+
+
 def _png_chunks(png: bytes) -> list[tuple[bytes, bytes]]:
     if not png.startswith(PNG_SIGNATURE):
         raise BakingError("not a PNG image (bad signature)")

@@ -29,3 +29,22 @@ def public_key_from_jwk(jwk: Any) -> JwkPublicKey:
     if not isinstance(key, JwkPublicKey):
         raise KeyFormatError("the JWK is not a public key")
     return key
+
+
+def jwks_signing_key(jwks: Any, kid: str | None) -> tuple[dict[str, Any], JwkPublicKey]:
+    """The signing key ``kid`` names in the JWK Set ``jwks`` (RFC 7517 §5), with its JWK members.
+
+    Keys marked ``"use": "enc"`` are not signing keys. Without a ``kid`` the set must hold exactly one signing
+    key. Raises :class:`KeyFormatError` when the set is malformed, the key is missing or ambiguous, or unusable.
+    """
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list):
+        raise KeyFormatError("not a JWK Set: no 'keys' array")
+    signing = [k for k in keys if isinstance(k, dict) and k.get("use", "sig") == "sig"]
+    if kid is not None:
+        signing = [k for k in signing if k.get("kid") == kid]
+    if not signing:
+        raise KeyFormatError(f"the JWK Set has no signing key {'with kid ' + repr(kid) if kid else ''}".strip())
+    if len(signing) > 1:
+        raise KeyFormatError(f"the JWK Set has {len(signing)} signing keys {'with kid ' + repr(kid) if kid else ''}")
+    return signing[0], public_key_from_jwk(signing[0])

@@ -95,12 +95,15 @@ async def gather_documents(
     insecure_hosts: Iterable[str] = (),
     documents: DocumentSet | None = None,
     signed: SignedCredential | None = None,
+    extra_urls: Iterable[str] = (),
 ) -> DocumentSet:
-    """Fetch every document ``credential`` needs into a :class:`DocumentSet` (failures recorded, not raised)."""
+    """Fetch every document ``credential`` needs into a :class:`DocumentSet` (failures recorded, not raised).
+
+    ``extra_urls``: more key documents, e.g. a VC-JWT's JWK Set (:func:`~shared.credentials.vcjwt.jwks_urls`)."""
     insecure_hosts = tuple(insecure_hosts)
     documents = documents or DocumentSet()
     status_urls = status_list_urls(credential, signed)
-    wanted = [*key_urls(credential, insecure_hosts), *status_urls]
+    wanted = [*key_urls(credential, insecure_hosts), *extra_urls, *status_urls]
     first = [url for url in dict.fromkeys(wanted) if not documents.has(url)]
     for url in first[MAX_DOCUMENTS:]:
         documents.fail(DocumentFailure(url, "refused", f"more than {MAX_DOCUMENTS} documents to fetch"))

@@ -9,6 +9,8 @@ Fetching did:web documents over HTTP belongs to the caller (a service), which th
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -19,6 +21,7 @@ from .errors import KeyFormatError, KeyResolutionError
 from .jwk import JwkPublicKey, public_key_from_jwk
 from .keys import DID_KEY_PREFIX, public_key_from_multibase
 from .multikey import MULTIKEY_PREFIXES, PublicKey, multikey_public_key
+from .untrusted_json import UntrustedJsonError, parse_json
 
 # Key types whose publicKeyMultibase uses the Multikey encoding: a Multikey may be Ed25519 (0xed01 header),
 # P-256 (0x8024) or P-384 (0x8124); an Ed25519VerificationKey2020 only Ed25519.
@@ -76,6 +79,35 @@ class DidKeyResolver:
                 code="issuer.verification_method_invalid",
             )
         return VerificationMethod(vm_id, did, public_key, frozenset(VERIFICATION_RELATIONSHIPS[:4]))
+
+
+DID_JWK_PREFIX = "did:jwk:"
+
+
+class DidJwkResolver:
+    """Offline resolver for ``did:jwk`` (did:jwk method specification): the DID is ``did:jwk:`` + the base64url
+    of a public JWK, and its one verification method is ``<did>#0``. Its DID document lists that method under
+    every verification relationship except keyAgreement; a key with ``"use": "enc"`` only under keyAgreement."""
+
+    def resolve_verification_method(self, vm_id: str) -> VerificationMethod:
+        """Decode the key from the DID; any other method id than ``<did>#0`` is rejected."""
+        did, _, fragment = vm_id.partition("#")
+        if not did.startswith(DID_JWK_PREFIX):
+            raise KeyResolutionError(f"not a did:jwk verification method: {vm_id!r}")
+        encoded = did[len(DID_JWK_PREFIX) :]
+        try:
+            jwk = parse_json(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+            public_key = public_key_from_jwk(jwk)
+        except (binascii.Error, ValueError, UntrustedJsonError, KeyFormatError) as exc:
+            raise KeyResolutionError(f"invalid did:jwk {did!r}: {exc}", code="issuer.key_unresolved") from exc
+        if fragment != "0":
+            raise KeyResolutionError(
+                f"did:jwk verification method must be {did}#0, got {vm_id!r}", code="issuer.verification_method_invalid"
+            )
+        purposes = {"keyAgreement"} if jwk.get("use") == "enc" else set(VERIFICATION_RELATIONSHIPS[:4])
+        if jwk.get("use") is None:
+            purposes.add("keyAgreement")
+        return VerificationMethod(vm_id, did, public_key, frozenset(purposes))
 
 
 def _absolute(ref: str, base: str) -> str:
@@ -266,6 +298,8 @@ class DocumentResolver:
         base = vm_id.partition("#")[0]
         if base.startswith(DID_KEY_PREFIX):
             return DidKeyResolver().resolve_verification_method(vm_id)
+        if base.startswith(DID_JWK_PREFIX):
+            return DidJwkResolver().resolve_verification_method(vm_id)
         if ":" not in base or base.startswith(":"):
             raise KeyResolutionError(
                 f"verification method {vm_id!r} is not a URL or DID", code="issuer.verification_method_invalid"

@@ -10,8 +10,11 @@ place of the embedded-proof checks. Decisions that keep alg confusion out:
 - the algorithm must match the type of the key it is verified with (an RSA or EC public key is never an HMAC
   secret, an Ed25519 key never checks an ES256 signature);
 - the key comes from ``kid`` (a verification method of the issuer, resolved and bound to it as for a Data
-  Integrity proof) or from a ``jwk`` header, which binds the key to nobody: it counts as the issuer's only under
+  Integrity proof: did:key, did:jwk, did:web, https documents), from a JWK Set on the issuer's own host (a
+  ``jku`` header there, a ``kid`` URL whose document is a JWK Set, or ``/.well-known/jwks.json`` for a bare
+  ``kid``), or from a ``jwk`` header, which binds the key to nobody: it counts as the issuer's only under
   ``trust_named_keys`` (the 1EdTech validator's rule), or when a ``kid`` of the issuer resolves to the same key.
+  A JWK Set on another host than the issuer's is not fetched and binds nothing (``issuer.key_unbound``).
 
 A payload with a ``vc`` claim carries the credential there; without one (VC-JOSE style) the payload minus the
 registered JWT claims is the credential.
@@ -25,6 +28,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -35,8 +39,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from .dates import parse_xsd_datetime
 from .documents import DocumentSet
 from .errors import CredentialError, KeyFormatError
-from .jwk import JwkPublicKey, public_key_from_jwk
-from .resolver import DocumentResolver, KeyResolver
+from .jwk import JwkPublicKey, jwks_signing_key, public_key_from_jwk
+from .resolver import DocumentResolver, KeyResolver, did_web_document_url
 from .untrusted_json import UntrustedJsonError, parse_json
 from .verification import (
     DEFAULT_CLOCK_SKEW,
@@ -51,6 +55,7 @@ from .verification import (
 COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 ALLOWED_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 REGISTERED_CLAIMS = ("iss", "sub", "aud", "exp", "nbf", "iat", "jti")
+WELL_KNOWN_JWKS = "/.well-known/jwks.json"
 MIN_RSA_BITS = 2048
 
 VerifyingKey = JwkPublicKey
@@ -212,10 +217,113 @@ def _spki(key: Any) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _key(decoded: VcJwt, resolver: KeyResolver, trust_named_keys: bool) -> tuple[CheckResult, VerifyingKey | None]:
-    """The key to verify with and the ``issuer.key`` check: ``kid`` resolved as the issuer's, else ``jwk``."""
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def issuer_origin(issuer: str | None, insecure_hosts: tuple[str, ...] = ()) -> str | None:
+    """``scheme://host[:port]`` of an http(s) issuer id, or of the host a did:web issuer names; else None."""
+    if issuer is None:
+        return None
+    if issuer.startswith("did:web:"):
+        try:
+            return _origin(did_web_document_url(issuer, insecure_hosts))
+        except ValueError:
+            return None
+    return _origin(issuer)
+
+
+@dataclass(frozen=True)
+class JwksSource:
+    """Where a JWT's key is looked up in a JWK Set: ``url``, the ``kid`` to select, and whether that URL is on
+    the issuer's own origin (the only JWK Sets that bind a key to the issuer; others are not even fetched)."""
+
+    url: str
+    kid: str | None
+    bound: bool
+
+
+def jwks_source(decoded: VcJwt, insecure_hosts: tuple[str, ...] = ()) -> JwksSource | None:
+    """The JWK Set a token's key comes from: its ``jku``; else, for a ``kid`` that is neither a URL nor a DID,
+    the issuer's ``/.well-known/jwks.json``; else None (the ``kid`` is a verification method, or ``jwk``)."""
+    header = decoded.header
+    kid = header.get("kid") if isinstance(header.get("kid"), str) and header.get("kid") else None
+    origin = issuer_origin(issuer_id(decoded.credential), insecure_hosts)
+    jku = header.get("jku")
+    if isinstance(jku, str) and jku:
+        return JwksSource(jku, kid, origin is not None and _origin(jku) == origin)
+    if kid is not None and ":" not in kid and not kid.startswith("#") and origin is not None:
+        return JwksSource(origin + WELL_KNOWN_JWKS, kid, True)
+    return None
+
+
+def jwks_urls(decoded: VcJwt, insecure_hosts: tuple[str, ...] = ()) -> list[str]:
+    """The JWK Set URLs to fetch for ``decoded`` (only ones on the issuer's origin)."""
+    source = jwks_source(decoded, insecure_hosts)
+    return [source.url] if source is not None and source.bound else []
+
+
+def _kid_jwks(decoded: VcJwt, documents: DocumentSet, insecure_hosts: tuple[str, ...]) -> JwksSource | None:
+    """A ``kid`` URL whose document is a JWK Set (OB 3.0's own example: ``https://example.edu/keys#key-1``)."""
+    kid = decoded.key_id
+    if kid is None or _origin(kid) is None:
+        return None
+    base, _, fragment = kid.partition("#")
+    document = documents.get(base)
+    if not isinstance(document, dict) or "keys" not in document:
+        return None
+    issuer = issuer_origin(issuer_id(decoded.credential), insecure_hosts)
+    return JwksSource(base, fragment or kid, _origin(kid) == issuer)
+
+
+def _jwks_key(
+    decoded: VcJwt, source: JwksSource, documents: DocumentSet, embedded: VerifyingKey | None
+) -> tuple[CheckResult, VerifyingKey | None]:
+    """The key ``source`` names, bound to the issuer by being published on the issuer's own origin."""
+    issuer = issuer_id(decoded.credential)
+    if not source.bound:
+        message = f"the JWK Set {source.url} is not on the issuer's host ({issuer}), so it does not bind a key to it"
+        return _check("issuer.key", "failed", "issuer.key_unbound", message), None
+    jwks = documents.get(source.url)
+    if jwks is None:
+        failure = documents.failure(source.url)
+        why = failure.message if failure is not None else "it was not supplied"
+        conclusive = failure is not None and failure.conclusive
+        outcome: Outcome = "failed" if conclusive else "undetermined"
+        code = "issuer.key_unresolved" if conclusive else "issuer.key_unavailable"
+        return _check("issuer.key", outcome, code, f"cannot get the JWK Set {source.url}: {why}"), None
+    try:
+        member, key = jwks_signing_key(jwks, source.kid)
+    except KeyFormatError as error:
+        return _check("issuer.key", "failed", "issuer.key_unresolved", f"{source.url}: {error}"), None
+    if "alg" in member and member["alg"] != decoded.header.get("alg"):
+        message = f"the key's alg {member['alg']!r} is not the token's {decoded.header.get('alg')!r}"
+        return _check("issuer.key", "failed", "proof.jwt_alg_not_allowed", message), None
+    if embedded is not None and _spki(embedded) != _spki(key):
+        return _check("issuer.key", "failed", "proof.jwt_key_mismatch", "'jwk' is not the JWK Set's key"), None
+    message = f"key {source.kid or '(the only one)'} of the issuer's JWK Set {source.url}"
+    return _check("issuer.key", "passed", "ok", message), key
+
+
+def _key(
+    decoded: VcJwt,
+    resolver: KeyResolver,
+    trust_named_keys: bool,
+    documents: DocumentSet | None = None,
+    insecure_hosts: tuple[str, ...] = (),
+) -> tuple[CheckResult, VerifyingKey | None]:
+    """The key to verify with and the ``issuer.key`` check: a JWK Set of the issuer, ``kid`` resolved as the
+    issuer's verification method, else ``jwk``."""
     issuer, kid = issuer_id(decoded.credential), decoded.key_id
     embedded = header_key(decoded.header) if "jwk" in decoded.header else None
+    documents = documents or DocumentSet()
+    source = jwks_source(decoded, insecure_hosts) or _kid_jwks(decoded, documents, insecure_hosts)
+    # A foreign jku binds nothing, but a kid that is itself a verification method (did:key, …) still may.
+    if source is not None and (source.bound or kid is None or ":" not in kid):
+        return _jwks_key(decoded, source, documents, embedded)
     if kid is not None:
         check, key = check_key(kid, issuer, resolver, trust_named_keys)
         if embedded is not None and key is not None and _spki(embedded) != _spki(key):
@@ -231,7 +339,14 @@ def _key(decoded: VcJwt, resolver: KeyResolver, trust_named_keys: bool) -> tuple
 
 
 def jwt_proof_checks(
-    decoded: VcJwt, *, resolver: KeyResolver, now: datetime, clock_skew: timedelta, trust_named_keys: bool
+    decoded: VcJwt,
+    *,
+    resolver: KeyResolver,
+    now: datetime,
+    clock_skew: timedelta,
+    trust_named_keys: bool,
+    documents: DocumentSet | None = None,
+    insecure_hosts: tuple[str, ...] = (),
 ) -> list[CheckResult]:
     """The checks of the JWS that secures the credential (in place of an embedded proof's)."""
     alg = decoded.header.get("alg")
@@ -243,7 +358,7 @@ def jwt_proof_checks(
         return _not_checked([_check("proof.suite", "failed", "proof.jwt_malformed", why)], "crit refused")
     checks = [_check("proof.suite", "passed", "ok", f"VC-JWT {alg}")]
     try:
-        key_check, key = _key(decoded, resolver, trust_named_keys)
+        key_check, key = _key(decoded, resolver, trust_named_keys, documents, insecure_hosts)
     except VcJwtError as error:
         return _not_checked([*checks, _check("issuer.key", "failed", error.code, str(error))], "no usable key")
     checks.append(key_check)
@@ -278,6 +393,7 @@ def verify_vc_jwt(
     documents: DocumentSet | None = None,
     trust_named_keys: bool = False,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+    insecure_hosts: tuple[str, ...] = (),
 ) -> VerificationReport:
     """Verify a VC-JWT: its JWS (see the module notes), then the credential it carries with every other check."""
     try:
@@ -286,7 +402,13 @@ def verify_vc_jwt(
         return VerificationReport(verified=False, checks=[_check("proof.suite", "failed", error.code, str(error))])
     resolver = resolver or DocumentResolver(documents)
     checks = jwt_proof_checks(
-        decoded, resolver=resolver, now=now, clock_skew=clock_skew, trust_named_keys=trust_named_keys
+        decoded,
+        resolver=resolver,
+        now=now,
+        clock_skew=clock_skew,
+        trust_named_keys=trust_named_keys,
+        documents=documents,
+        insecure_hosts=insecure_hosts,
     )
     failing = [c for c in checks if c.outcome != "passed"]
     proof = ProofResult(

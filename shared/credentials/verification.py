@@ -16,7 +16,9 @@ Everything outside the credential — issuer DID/key documents, status list cred
 
 Outcomes: ``passed``; ``failed`` (the credential is wrong: bad signature, expired, revoked, key not the
 issuer's); ``undetermined`` (could not find out: unsupported suite, key or status list unreachable);
-``skipped`` (not asked for). ``verified`` is true only when no check failed or was undetermined.
+``skipped`` (not asked for); ``not_applicable`` (the Open Badges checks of a credential that is not an Open
+Badge: ``ob.not_an_open_badge``). ``verified`` is true only when no check failed or was undetermined; the
+report's ``open_badge`` says whether what verified is an Open Badge.
 """
 
 from __future__ import annotations
@@ -61,11 +63,12 @@ from .proof import ASSERTION_METHOD, Dataset
 from .resolver import INCONCLUSIVE_KEY_CODES, DocumentResolver, KeyResolver, named_key
 from .schema import disclosed_schema_problems, schema_problems
 from .status import STATUS_WORDS, StatusListError, decode_bitstring, list_subject, read_status, status_entry
-from .structure import structure_problems
+from .structure import OB_CREDENTIAL_TYPES, OB_V3_CONTEXTS, structure_problems
 from .suites import ECDSA_SD_2023, is_supported, suite_name, verify_embedded_proof
 from .untrusted_json import json_problem
 
-Outcome = Literal["passed", "failed", "undetermined", "skipped"]
+Outcome = Literal["passed", "failed", "undetermined", "skipped", "not_applicable"]
+VerificationProfile = Literal["auto", "ob3", "vc"]
 CredentialStatusWord = Literal["active", "revoked", "suspended", "undetermined"]
 _MAX_PROBLEMS_SHOWN = 20
 # Tolerated difference between our clock and the issuer's on validFrom/validUntil and a proof's created and
@@ -108,6 +111,9 @@ class VerificationReport(BaseModel):
     verification_method: str | None = None
     status: CredentialStatusWord | None = None
     proofs: list[ProofResult] = Field(default_factory=list)
+    # True: checked as an Open Badge (OB 3.0 rules); False: a plain Verifiable Credential (a status list, any VC
+    # 2.0 credential), verified without the OB checks; None: the input was not read far enough to tell.
+    open_badge: bool | None = None
 
     def failures(self) -> list[CheckResult]:
         """Return the checks that failed or could not be determined."""
@@ -144,6 +150,27 @@ def _summary(problems: list[str]) -> str:
     shown = problems[:_MAX_PROBLEMS_SHOWN]
     more = f"; (+{len(problems) - len(shown)} more)" if len(problems) > len(shown) else ""
     return "; ".join(shown) + more
+
+
+def presents_as_open_badge(credential: dict[str, Any], signed: SignedCredential | None) -> bool:
+    """Whether ``credential`` claims to be an Open Badge: an OB credential type (in its JSON or its signed
+    graph) or an OB 3.0 context. Such a credential gets every OB 3.0 check, so a badge with a wrong type or a
+    missing context fails rather than passing as a plain VC; anything else is verified as a VC."""
+    types = _as_list(credential.get("type"))
+    if any(t in OB_CREDENTIAL_TYPES for t in types):
+        return True
+    if signed is not None and signed.types & {OPEN_BADGE_CREDENTIAL, ENDORSEMENT_CREDENTIAL}:
+        return True
+    return any(isinstance(c, str) and c in OB_V3_CONTEXTS for c in _as_list(credential.get("@context")))
+
+
+def _not_an_open_badge(credential: dict[str, Any]) -> CheckResult:
+    types = ", ".join(str(t) for t in _as_list(credential.get("type"))) or "no type"
+    message = (
+        f"not an Open Badge ({types}): a Verifiable Credential, verified without the Open Badges 3.0 checks "
+        "(schema, achievement)"
+    )
+    return CheckResult(check="ob.profile", outcome="not_applicable", code="ob.not_an_open_badge", message=message)
 
 
 def _check_structure(credential: dict[str, Any], profile: str) -> list[CheckResult]:
@@ -573,7 +600,7 @@ def verify_credential(
     resolver: KeyResolver | None = None,
     loader: DocumentLoader | None = None,
     documents: DocumentSet | None = None,
-    profile: Literal["ob3", "vc"] = "ob3",
+    profile: VerificationProfile = "auto",
     trust_named_keys: bool = False,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     expanded: list[Any] | None = None,
@@ -584,7 +611,10 @@ def verify_credential(
     Issuer keys come from ``resolver`` (default: a :class:`DocumentResolver` over ``documents``). Credential
     status is checked against the status list credentials in ``documents``; without ``documents`` it is
     reported as ``skipped`` (not asked for). ``loader`` may add JSON-LD documents beyond the bundled contexts.
-    ``profile="vc"`` verifies a plain Verifiable Credential (a status list) without the OB 3.0 rules.
+    ``profile="auto"`` applies the OB 3.0 rules to a credential that presents itself as an Open Badge
+    (:func:`presents_as_open_badge`) and verifies anything else as a plain Verifiable Credential, its OB
+    checks reported ``not_applicable`` (``ob.not_an_open_badge``); ``"ob3"`` always applies the OB rules,
+    ``"vc"`` never (a status list credential).
     ``clock_skew`` is tolerated on validFrom/validUntil and on a proof's created/expires. ``expanded`` may
     supply the expansion of the credential without its proof (see :func:`read_signed_credential`).
 
@@ -607,12 +637,16 @@ def verify_credential(
     signed, graph_error = graph.signed, graph.error
     issuer = signed.issuer if signed is not None else None
     ctx = _Verifying(issuer, resolver, loader, trust_named_keys, now, clock_skew, graph.dataset)
+    if profile == "auto":
+        profile = "ob3" if presents_as_open_badge(credential, signed) else "vc"
     # A credential secured from outside (VC-JWT: shared.credentials.vcjwt) comes with its proof checks.
     proof_checks, proofs = external_proof if external_proof is not None else _check_proofs(credential, ctx)
     checks = _check_structure(credential, profile)
     if profile == "ob3":
         disclosed = _selectively_disclosed(credential, proofs)
         checks.append(_check_schema(_with_counted_proofs(credential, proofs), disclosed))
+    else:
+        checks.append(_not_an_open_badge(credential))
     checks.append(_check_terms(credential, loader, graph.one_pass))
     checks.append(_check_signed_claims(credential, signed, graph_error, profile))
     checks.extend(proof_checks)
@@ -626,7 +660,7 @@ def verify_credential(
         status_checks = [_check_status_entry(e, documents, ctx, signed.id if signed else None) for e in entries]
     checks.extend(status_checks)
 
-    verified = all(c.outcome in ("passed", "skipped") for c in checks)
+    verified = all(c.outcome in ("passed", "skipped", "not_applicable") for c in checks)
     credential_id = credential.get("id") if isinstance(credential.get("id"), str) else None
     vm = next((p.verification_method for p in proofs if p.verified), None) or next(
         (p.verification_method for p in proofs if p.verification_method), None
@@ -639,4 +673,5 @@ def verify_credential(
         verification_method=vm,
         status=_status_word(status_checks) if documents is not None else None,
         proofs=proofs,
+        open_badge=profile == "ob3",
     )

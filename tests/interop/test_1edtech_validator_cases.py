@@ -26,7 +26,7 @@ from services.verifier.files import InputError, read_credential
 from shared.credentials.fetch import StaticFetcher
 from shared.credentials.online import verify_with_fetch
 from shared.credentials.vcjwt import VcJwt, verify_vc_jwt
-from shared.credentials.verification import VerificationReport, verify_credential
+from shared.credentials.verification import VerificationReport
 
 CASES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "ob30-validator-cases"
 MANIFEST: list[dict[str, Any]] = json.loads((CASES_DIR / "manifest.json").read_text(encoding="utf-8"))
@@ -41,8 +41,11 @@ STATUS_LIST_URL = (
 # Cases where our verdict differs from the validator's even under its key rule, and why. Each maps to the codes
 # (or input error) that must explain our verdict, so a disagreement cannot change reason unnoticed.
 DISAGREEMENTS: dict[str, tuple[str, set[str]]] = {
-    # The did:key has no fragment and the issuer is a urn:uuid: the validator skips the controller == issuer
-    # check for did:key; we do not (docs SIGNING.md: did:key:X#X and issuer == DID, as Digital Bazaar requires).
+    # Decided with the spec texts in docs/verification-coverage.md ("Decision: a bare did:key verificationMethod"):
+    # the method has no fragment, so it retrieves no verification method (Controlled Identifiers, "Retrieve
+    # Verification Method": its id must equal the method id), and its controller (the did:key) is not the issuer (a
+    # urn:uuid, VC Data Integrity "Verification Method Binding"). The validator skips both for did:key; we do not,
+    # under its key rule either.
     "simple-did-key-method.json": ("valid", {"issuer.verification_method_invalid"}),
     # A proof set (VC Data Integrity 1.0, "Proof Sets"): the first proof's type 'SomeProofType' is undefined, the
     # second, the issuer's eddsa-rdfc-2022 proof, verifies. Each proof is verified on its own and one by the
@@ -111,9 +114,7 @@ async def run_case(entry: dict[str, Any], *, trust_named_keys: bool) -> tuple[st
         return "invalid", {f"input:{error}"}, None
     if isinstance(credential, VcJwt):  # the JWT cases: their keys are in the JOSE header, nothing to fetch
         report = verify_vc_jwt(credential, now=NOW, trust_named_keys=trust_named_keys)
-    elif entry["validator"].startswith("BitstringStatusList"):
-        report = verify_credential(credential, now=NOW, profile="vc", trust_named_keys=trust_named_keys)
-    else:
+    else:  # every other case, the status list credential included, as the verifier takes it (no profile chosen)
         status_list = json.loads((CASES_DIR / "bit-string-list" / "testlist").read_text(encoding="utf-8"))
         fetcher = StaticFetcher({STATUS_LIST_URL: status_list})  # no fallback: offline
         report = await verify_with_fetch(credential, fetcher, NOW, trust_named_keys=trust_named_keys)
@@ -181,6 +182,22 @@ async def test_write_verdict_table(output_dir: Path) -> None:
     lines.append(f"\nAgreement under the validator's key rule: {agree}/{len(MANIFEST)}.")
     (output_dir / "ob30-validator-verdicts.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert agree == len(MANIFEST) - len(DISAGREEMENTS)
+
+
+@pytest.mark.parametrize("trust_named_keys", [True, False])
+async def test_a_status_list_credential_is_a_verified_vc_not_an_open_badge(trust_named_keys: bool) -> None:
+    """bit-string-list/testlist, a BitstringStatusListCredential, takes no profile from the caller: its proof,
+    key, validity and terms are checked as for any VC, the OB checks are not applicable, and the report says it
+    is not an Open Badge (the validator's BitstringStatusListCredentialInspector calls it valid)."""
+    entry = next(e for e in MANIFEST if e["file"] == "bit-string-list/testlist")
+    verdict, codes, report = await run_case(entry, trust_named_keys=trust_named_keys)
+    assert report is not None and report.open_badge is False
+    assert [(c.outcome, c.code) for c in report.checks if c.check == "ob.profile"] == [
+        ("not_applicable", "ob.not_an_open_badge")
+    ]
+    assert not any(c.check == "schema" for c in report.checks)
+    assert [c.outcome for c in report.checks if c.check == "proof.signature"] == ["passed"]
+    assert (verdict, codes) == (("valid", set()) if trust_named_keys else ("invalid", {"issuer.key_unbound"}))
 
 
 REVOKED_CASE = "credential-status-revoked.json"

@@ -10,7 +10,12 @@ import subprocess
 from typing import Any
 
 from tests.interop.test_digital_bazaar import HERE, pytestmark  # noqa: F401
-from tests.unit.credentials.test_credentials_vcjwt import PrivateKey, assert_jwt_cases, private_jwk
+from tests.unit.credentials.test_credentials_vcjwt import (
+    PrivateKey,
+    assert_jwks_and_did_jwk_cases,
+    assert_jwt_cases,
+    private_jwk,
+)
 
 
 def jose_sign(key: PrivateKey, header: dict[str, Any], claims: dict[str, Any]) -> str:
@@ -24,3 +29,8 @@ def jose_sign(key: PrivateKey, header: dict[str, Any], claims: dict[str, Any]) -
 
 def test_jose_tokens() -> None:
     assert_jwt_cases(jose_sign)
+
+
+def test_jose_tokens_with_jwks_and_did_jwk_keys() -> None:
+    """jose-signed tokens whose key is a did:jwk issuer's or in the issuer's JWK Set (jku, kid URL, well-known)."""
+    assert_jwks_and_did_jwk_cases(jose_sign)

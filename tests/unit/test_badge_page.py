@@ -341,3 +341,11 @@ def test_badge_images_use_inline_images_else_a_generated_medal() -> None:
     for unusable in (["https://uni.example/badge.png"], ["data:image/png;base64,bm90IGEgcG5n"], [None], []):
         images = badge_images(art, unusable)
         assert images.generated and images.svg == generated_svg(art) and images.png.startswith(b"\x89PNG")
+
+
+def test_a_verified_plain_vc_is_never_shown_as_a_badge() -> None:
+    report = _report().model_copy(update={"open_badge": False})
+    status = status_of(report)
+    assert (status.key, status.label) == ("verified-not-badge", "Verified credential — not an Open Badge")
+    forged = _report(("proof.signature", "proof.signature_invalid")).model_copy(update={"open_badge": False})
+    assert status_of(forged).key == "not-verified"

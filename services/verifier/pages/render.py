@@ -12,7 +12,7 @@ from shared.html_pages import scriptless_policy, templates
 from .view import BadgeView
 
 _HERE = Path(__file__).resolve().parent
-_VERDICT_SYMBOLS = {"verified": "✓", "expired": "!", "not-yet-valid": "!"}
+_VERDICT_SYMBOLS = {"verified": "✓", "verified-not-badge": "✓", "expired": "!", "not-yet-valid": "!"}
 
 
 @cache
@@ -26,9 +26,10 @@ def stylesheet() -> str:
 
 
 @cache
-def content_security_policy() -> str:
-    """No scripts at all, only this page's own stylesheet (by hash), images from here or inline."""
-    return scriptless_policy(stylesheet(), images="'self' data:")
+def content_security_policy(form_action: str = "'none'") -> str:
+    """No scripts at all, only this page's own stylesheet (by hash), images from here or inline; forms may post
+    only where ``form_action`` says (the verify form: ``'self'``)."""
+    return scriptless_policy(stylesheet(), images="'self' data:", form_action=form_action)
 
 
 def image_alt(view: BadgeView) -> str:
@@ -50,6 +51,11 @@ def render_badge_page(view: BadgeView) -> str:
             verdict_symbol=_VERDICT_SYMBOLS.get(view.status.key, "✗"),
         )
     )
+
+
+def render_verify_form(*, text: str = "", error: tuple[str, str] | None = None) -> str:
+    """The verify form (``GET /verify``), with the pasted text and why it could not be verified, if so."""
+    return _environment().get_template("verify.html").render(css=stylesheet(), text=text, error=error)
 
 
 def render_not_found(credential_id: str) -> str:

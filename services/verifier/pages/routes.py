@@ -50,7 +50,7 @@ def _art(credential: dict[str, Any]) -> BadgeArt:
     )
 
 
-def _images(credential: dict[str, Any]) -> BadgeImages:
+def credential_images(credential: dict[str, Any]) -> BadgeImages:
     achievement = achievement_of(credential)
     return badge_images(_art(credential), [achievement.get("image"), credential.get("image")])
 
@@ -61,7 +61,7 @@ def _credential_text(credential: dict[str, Any]) -> str:
 
 
 def _baked_svg(credential: dict[str, Any]) -> bytes:
-    images = _images(credential)
+    images = credential_images(credential)
     try:
         svg = bake_svg(images.svg.decode("utf-8"), _credential_text(credential))
     except (BakingError, UnicodeDecodeError):
@@ -164,13 +164,13 @@ def install_badge_pages(
     async def badge_svg(credential_id: str) -> Response:
         """The badge image (SVG) shown on the page."""
         credential = await load(credential_id)
-        return Response(_images(credential).svg, media_type=_SVG_MEDIA_TYPE, headers=_IMAGE_HEADERS)
+        return Response(credential_images(credential).svg, media_type=_SVG_MEDIA_TYPE, headers=_IMAGE_HEADERS)
 
     @app.get("/credentials/{credential_id}/image.png", tags=["public"], response_class=Response)
     async def badge_png(credential_id: str) -> Response:
         """The badge image (PNG) for link previews (og:image)."""
         credential = await load(credential_id)
-        png = await run_in_threadpool(lambda: _images(credential).png)
+        png = await run_in_threadpool(lambda: credential_images(credential).png)
         return Response(png, media_type="image/png", headers=_IMAGE_HEADERS)
 
     @app.get("/credentials/{credential_id}/download.json", tags=["public"], response_class=Response)
@@ -184,7 +184,9 @@ def install_badge_pages(
     async def download_png(credential_id: str) -> Response:
         """The badge as a PNG with the signed credential baked in (iTXt `openbadgecredential`)."""
         credential = await load(credential_id)
-        body = await run_in_threadpool(lambda: bake_png(_images(credential).png, _credential_text(credential)))
+        body = await run_in_threadpool(
+            lambda: bake_png(credential_images(credential).png, _credential_text(credential))
+        )
         return _download(body, "image/png", f"{names(credential_id, credential)[1]}.png")
 
     @app.get("/credentials/{credential_id}/download.svg", tags=["public"], response_class=Response)

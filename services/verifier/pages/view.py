@@ -27,13 +27,21 @@ CHECK_LABELS = {
     "proof.suite": "Proof type",
     "proof.time": "Proof date",
     "proof.set": "Other proofs",
+    "proof.jwt_claims": "JWT claims (agree with the credential)",
     "issuer.key": "Issuer's signing key",
     "proof.signature": "Digital signature",
     "validity": "Validity period",
     "status": "Revocation status",
+    "ob.profile": "Open Badge",
 }
-_OUTCOME_SYMBOLS = {"passed": "✓", "failed": "✗", "undetermined": "?", "skipped": "-"}
-_OUTCOME_WORDS = {"passed": "Passed", "failed": "Failed", "undetermined": "Could not be checked", "skipped": "Skipped"}
+_OUTCOME_SYMBOLS = {"passed": "✓", "failed": "✗", "undetermined": "?", "skipped": "-", "not_applicable": "/"}
+_OUTCOME_WORDS = {
+    "passed": "Passed",
+    "failed": "Failed",
+    "undetermined": "Could not be checked",
+    "skipped": "Skipped",
+    "not_applicable": "Not applicable",
+}
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,9 @@ class BadgeView:
     verification_url: str = ""
     checked_at: DateLine | None = None
     wallet_copy: CopyNote | None = None
+    is_badge: bool = True  # False: a verified plain VC, shown without an achievement
+    proof: str | None = None  # the proof that verified (or the first), e.g. "eddsa-rdfc-2022", "VC-JWT RS256"
+    verify_form_url: str = ""
 
 
 def _text(value: Any) -> str | None:
@@ -175,6 +186,12 @@ def achievement_of(credential: dict[str, Any]) -> dict[str, Any]:
     return _dict(subject_of(credential).get("achievement"))
 
 
+def proof_label(report: VerificationReport) -> str | None:
+    """The suite of the proof that verified, else of the first proof."""
+    chosen = next((p for p in report.proofs if p.verified), None) or next(iter(report.proofs), None)
+    return chosen.suite if chosen is not None else None
+
+
 def title_of(credential: dict[str, Any]) -> str:
     return _text(achievement_of(credential).get("name")) or _text(credential.get("name")) or "Open Badge"
 
@@ -197,6 +214,14 @@ def status_of(report: VerificationReport) -> Status:
     """One verdict for people: a forged or broken credential is "Not verified" whatever its status list says;
     an authentic one is "Revoked"/"Suspended"/"Expired"/"Not yet valid" when that is its only problem."""
     failures = report.failures()
+    if not failures and report.open_badge is False:
+        # Authentic, but not a badge: an employer must not read it as an achievement.
+        return Status(
+            "verified-not-badge",
+            "Verified credential — not an Open Badge",
+            "The signature is valid and the issuer's key checks out, but this credential is not an Open Badge: "
+            "it awards no achievement.",
+        )
     if not failures:
         if any(c.check.startswith("status") and c.outcome == "skipped" for c in report.checks):
             return Status(
@@ -303,12 +328,17 @@ def build_view(
     downloads: dict[str, str],
     verification_url: str,
     checked_at: datetime,
+    verify_form_url: str = "",
 ) -> BadgeView:
     """Everything the badge page template needs, from the credential as issued and a fresh report."""
     subject = subject_of(credential)
     achievement = achievement_of(credential)
     issuer_name, issuer_url, issuer_description = issuer_of(credential)
+    is_badge = report.open_badge is not False
     title = title_of(credential)
+    if not is_badge:  # a plain VC has no achievement: name it by its own name or types
+        types = [t for t in _list(credential.get("type")) if isinstance(t, str) and t != "VerifiableCredential"]
+        title = _text(credential.get("name")) or " ".join(types) or "Verifiable Credential"
     awarded = _date(credential.get("awardedDate"))
     valid_from = _date(credential.get("validFrom")) or _date(credential.get("issuanceDate"))
     valid_until = _date(credential.get("validUntil")) or _date(credential.get("expirationDate"))
@@ -327,7 +357,7 @@ def build_view(
         credential_id=credential_id,
         title=title,
         description=_text(achievement.get("description")) or _text(credential.get("description")),
-        achievement_type=_text(achievement.get("achievementType")),
+        achievement_type=_text(achievement.get("achievementType")) if is_badge else "Not an Open Badge",
         issuer=Link(issuer_name, issuer_url),
         issuer_description=issuer_description,
         recipient=recipient_name(credential),
@@ -361,6 +391,9 @@ def build_view(
         ),
         downloads=downloads,
         verification_url=verification_url,
+        is_badge=is_badge,
+        proof=proof_label(report),
+        verify_form_url=verify_form_url,
         checked_at=DateLine(
             label="Checked",
             iso=checked_at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),

@@ -5,6 +5,7 @@ tokens made by `jose` (npm) are in tests/interop/test_vcjwt_jose.py."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.credentials.documents import DocumentFailure, DocumentSet
 from shared.credentials.ecdsa import ecdsa_public_key_multibase
 from shared.credentials.keys import public_key_multibase
 from shared.credentials.resolver import StaticDocumentResolver
@@ -213,3 +215,114 @@ def test_crit_header_is_refused() -> None:
     key, header, claims = make_case("EdDSA")
     token = pyjwt_sign(key, {**header, "crit": ["exp"], "exp": 1}, claims)
     assert check_code(verify(token), "proof.suite") == "proof.jwt_malformed"
+
+
+def did_jwk(key: PrivateKey) -> str:
+    """The did:jwk DID of ``key`` (did:jwk method specification: base64url of the public JWK's JSON)."""
+    return "did:jwk:" + b64(json.dumps(public_jwk(key)).encode())
+
+
+JWKS_URL = "https://uni.example/.well-known/jwks.json"
+
+
+def key_code(report: VerificationReport) -> str:
+    """The issuer.key check's code of a report that must not verify."""
+    assert not report.verified
+    return check_code(report, "issuer.key")
+
+
+def jwks_of(*members: dict[str, Any]) -> dict[str, Any]:
+    return {"keys": list(members)}
+
+
+def jwks_report(
+    sign: Signer,
+    key: PrivateKey,
+    alg: str,
+    claims: dict[str, Any],
+    header: dict[str, Any],
+    documents: dict[str, Any],
+    failure: DocumentFailure | None = None,
+) -> VerificationReport:
+    """The report on a token signed by ``key`` with ``header``, its documents being ``documents`` (and a failure)."""
+    found = DocumentSet.of(documents)
+    if failure is not None:
+        found.fail(failure)
+    return verify_vc_jwt(sign(key, {"alg": alg, **header}, claims), now=NOW, documents=found)
+
+
+def assert_jwks_and_did_jwk_cases(sign: Signer) -> None:
+    """Keys from a did:jwk issuer and from the issuer's JWK Set (jku, kid URL, /.well-known/jwks.json)."""
+    for alg in ("RS256", "ES256", "EdDSA"):
+        # did:jwk: resolved offline, kid <did>#0 (or relative #0).
+        key = new_key(alg)
+        did = did_jwk(key)
+        claims = jwt_claims(minimal_credential(did))
+        for kid in (f"{did}#0", "#0"):
+            report = verify(sign(key, {"alg": alg, "kid": kid}, claims))
+            assert report.verified, (alg, report.failures())
+            assert report.verification_method == f"{did}#0"
+        assert (
+            "issuer.verification_method_invalid" in verify(sign(key, {"alg": alg, "kid": f"{did}#1"}, claims)).codes()
+        )
+        # A jku elsewhere binds nothing, but does not undo a kid that is the issuer's own method.
+        foreign_jku = {"alg": alg, "kid": f"{did}#0", "jku": "https://keys.example/jwks.json"}
+        assert verify(sign(key, foreign_jku, claims)).verified
+        stranger = did_jwk(new_key(alg))  # the kid names another did:jwk than the issuer
+        assert "issuer.key_mismatch" in verify(sign(key, {"alg": alg, "kid": f"{stranger}#0"}, claims)).codes()
+
+        # The issuer's JWK Set: the kid selects the key; other keys (and encryption keys) are skipped.
+        key, other = new_key(alg), new_key(alg)
+        claims = jwt_claims(minimal_credential(WEB_ISSUER))
+        del claims["exp"], claims["vc"]["validUntil"]
+        members = [
+            {**public_jwk(other), "kid": "key-0", "use": "sig"},
+            {**public_jwk(key), "kid": "key-1", "use": "sig", "alg": alg},
+            {**public_jwk(other), "kid": "key-1", "use": "enc"},
+        ]
+
+        check = functools.partial(jwks_report, sign, key, alg, claims)
+
+        well_known = check({"kid": "key-1"}, {JWKS_URL: jwks_of(*members)})
+        assert well_known.verified, (alg, well_known.failures())
+        jku = check(
+            {"kid": "key-1", "jku": "https://uni.example/keys.json"},
+            {"https://uni.example/keys.json": jwks_of(*members)},
+        )
+        assert jku.verified, (alg, jku.failures())
+        kid_url = check({"kid": "https://uni.example/keys#key-1"}, {"https://uni.example/keys": jwks_of(*members)})
+        assert kid_url.verified, (alg, kid_url.failures())
+        # A JWK Set on another host binds nothing, even when it holds the key.
+        foreign = {"kid": "key-1", "jku": "https://keys.example/jwks.json"}
+        assert key_code(check(foreign, {"https://keys.example/jwks.json": jwks_of(*members)})) == "issuer.key_unbound"
+        assert key_code(check({"kid": "key-9"}, {JWKS_URL: jwks_of(*members)})) == "issuer.key_unresolved"
+        wrong_key = check({"kid": "key-0"}, {JWKS_URL: jwks_of(*members)})
+        assert check_code(wrong_key, "proof.signature") == "proof.jwt_signature_invalid"
+        assert key_code(check({"kid": "key-1"}, {})) == "issuer.key_unavailable"
+        down = DocumentFailure(JWKS_URL, "not_found", "HTTP 404")
+        assert key_code(check({"kid": "key-1"}, {}, down)) == "issuer.key_unresolved"
+        if alg == "RS256":  # the key's own alg member (RS512) must be the token's
+            wrong_alg = {**members[1], "alg": "RS512"}
+            assert key_code(check({"kid": "key-1"}, {JWKS_URL: jwks_of(wrong_alg)})) == "proof.jwt_alg_not_allowed"
+        private = {**private_jwk(key), "kid": "key-1"}
+        assert key_code(check({"kid": "key-1"}, {JWKS_URL: jwks_of(private)})) == "issuer.key_unresolved"
+
+
+def test_pyjwt_jwks_and_did_jwk() -> None:
+    assert_jwks_and_did_jwk_cases(pyjwt_sign)
+
+
+@given(
+    st.from_regex(r"[A-Za-z0-9_-]{1,160}", fullmatch=True),
+    st.dictionaries(st.text(max_size=8), st.text(max_size=8) | st.integers(), max_size=4),
+)
+def test_any_did_jwk_or_jwk_set_gives_a_report(encoded: str, member: dict[str, Any]) -> None:
+    """Hypothesis: arbitrary did:jwk values and JWK Set members are reported on, never a crash."""
+    key = new_key("EdDSA")
+    did = "did:jwk:" + encoded
+    token = pyjwt_sign(key, {"alg": "EdDSA", "kid": f"{did}#0"}, jwt_claims(minimal_credential(did)))
+    assert not verify(token).verified
+    web = jwt_claims(minimal_credential(WEB_ISSUER))
+    token = pyjwt_sign(key, {"alg": "EdDSA", "kid": "key-1"}, web)
+    documents = DocumentSet.of({JWKS_URL: {"keys": [member, {**member, "kid": "key-1"}]}})
+    assert not verify_vc_jwt(token, now=NOW, documents=documents).verified

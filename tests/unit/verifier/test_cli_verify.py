@@ -131,3 +131,17 @@ def test_clock_skew_is_configured_by_the_environment(
     monkeypatch.setenv("CREDSTREAM_VERIFY_CLOCK_SKEW_SECONDS", "0")
     assert main(late) == 1
     assert "validity.expired" in {c["code"] for c in _lines(capsys)[-1]["checks"] if c["outcome"] == "failed"}
+
+
+def test_a_status_list_credential_is_verified_and_not_an_open_badge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], issuer_key: Ed25519PrivateKey, signed_at: datetime
+) -> None:
+    unsigned = status_list_credential(did_key(issuer_key))
+    signed = sign_credential(
+        unsigned, issuer_key, did_key_verification_method(issuer_key), signed_at, check_structure=False
+    )
+    path = _write(tmp_path / "list.json", signed)
+    assert main(["verify", "--offline", "--now", "2026-06-01T00:00:00Z", str(path)]) == 0
+    [line] = _lines(capsys)
+    assert line["verified"] is True and line["open_badge"] is False
+    assert [c["code"] for c in line["checks"] if c["outcome"] == "not_applicable"] == ["ob.not_an_open_badge"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from services.verifier.entrypoint import build
 from services.verifier.verification import CredentialVerifier
 from shared.credentials import StaticFetcher, did_key, did_key_verification_method, sign_credential
 from shared.credentials.baking import bake_png, bake_svg
+from shared.credentials.fetch import CachingFetcher, HttpDocumentFetcher
 from shared.credentials.resolver import did_web_document_url
 from shared.credentials.vcjwt import decode_vc_jwt
 from shared.db.engine import create_engine, session_factory
@@ -23,7 +26,7 @@ from shared.messaging.memory import InMemoryBus
 from shared.settings import Settings
 from tests.unit.credentials.samples import STATUS_LIST_URL, minimal_credential, status_list_credential, with_status
 from tests.unit.credentials.test_credentials_baking import SVG, tiny_png
-from tests.unit.credentials.test_credentials_vcjwt import jwt_claims, make_case, public_jwk, pyjwt_sign
+from tests.unit.credentials.test_credentials_vcjwt import jwt_claims, make_case, new_key, public_jwk, pyjwt_sign
 
 PROBLEM = "application/problem+json"
 
@@ -205,3 +208,143 @@ async def test_a_vc_jwt_kid_fetches_the_issuers_did_document() -> None:
         verifier.close()
     assert report.verified, report.failures()
     assert report.verification_method == f"{did}#key-1"
+
+
+async def test_a_plain_vc_verifies_as_not_an_open_badge(client: httpx.AsyncClient, status_list: dict[str, Any]) -> None:
+    """A VC 2.0 credential that is not a badge (here a BitstringStatusListCredential) gets every VC check; the OB
+    checks are not applicable, and the report says it is not an Open Badge."""
+    report = (await client.post("/verify", json=status_list)).json()
+    assert report["verified"] is True, report
+    assert report["open_badge"] is False
+    outcomes = {c["check"]: (c["outcome"], c["code"]) for c in report["checks"]}
+    assert outcomes["ob.profile"] == ("not_applicable", "ob.not_an_open_badge")
+    assert "schema" not in outcomes
+    assert {k: v[0] for k, v in outcomes.items() if k != "ob.profile"} == {
+        "structure": "passed",
+        "data.terms": "passed",
+        "data.signed_claims": "passed",
+        "proof.suite": "passed",
+        "issuer.key": "passed",
+        "proof.signature": "passed",
+        "validity": "passed",
+    }
+
+
+async def test_a_badge_that_lost_its_type_is_still_checked_as_a_badge(
+    client: httpx.AsyncClient, signed_credential: dict[str, Any]
+) -> None:
+    """A credential with the OB context but no OB type is a broken badge, not a plain VC."""
+    broken = {**signed_credential, "type": ["VerifiableCredential"]}
+    report = (await client.post("/verify", json=broken)).json()
+    assert report["verified"] is False and report["open_badge"] is True
+    assert "data.invalid_type" in {c["code"] for c in report["checks"] if c["outcome"] == "failed"}
+
+
+async def test_a_vc_jwt_key_from_the_issuers_jwks_over_https() -> None:
+    """A bare kid is looked up in the issuer's https /.well-known/jwks.json, fetched through the verifier's fetcher
+    (https only, private addresses refused) and cache; a jku on another host is never fetched."""
+    key = new_key("ES256")
+    issuer = "https://uni.example/issuers/1"
+    claims = jwt_claims(minimal_credential(issuer))
+    del claims["exp"], claims["vc"]["validUntil"]
+    fetched: list[str] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        fetched.append(str(request.url))
+        if request.url.path == "/.well-known/jwks.json":
+            jwks = {"keys": [{**public_jwk(key), "kid": "k1", "use": "sig"}]}
+            return httpx.Response(200, json=jwks, headers={"cache-control": "max-age=300"})
+        return httpx.Response(404)
+
+    def https_fetcher(check_addresses: bool) -> CachingFetcher:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(serve))
+        return CachingFetcher(HttpDocumentFetcher(client=client, check_addresses=check_addresses))
+
+    verifier = CredentialVerifier(https_fetcher(check_addresses=False))  # MockTransport: no DNS for uni.example
+    try:
+        token = pyjwt_sign(key, {"alg": "ES256", "kid": "k1"}, claims)
+        for _ in range(2):
+            report = await verifier.verify(decode_vc_jwt(token))
+            assert report.verified, report.failures()
+        assert fetched == ["https://uni.example/.well-known/jwks.json"]  # the second time from the cache
+        foreign = pyjwt_sign(key, {"alg": "ES256", "kid": "k1", "jku": "https://keys.example/jwks.json"}, claims)
+        report = await verifier.verify(decode_vc_jwt(foreign))
+        assert "issuer.key_unbound" in report.codes()
+        assert fetched == ["https://uni.example/.well-known/jwks.json"]
+    finally:
+        verifier.close()
+    # An issuer on a private address: its JWK Set is refused by the fetcher policy, so the key is unavailable.
+    verifier = CredentialVerifier(https_fetcher(check_addresses=True))
+    try:
+        private = jwt_claims(minimal_credential("https://127.0.0.1/issuers/1"))
+        del private["exp"], private["vc"]["validUntil"]
+        report = await verifier.verify(decode_vc_jwt(pyjwt_sign(key, {"alg": "ES256", "kid": "k1"}, private)))
+        assert [c.code for c in report.checks if c.check == "issuer.key"] == ["issuer.key_unavailable"]
+    finally:
+        verifier.close()
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+async def test_the_verify_page_renders_a_pasted_jwt_as_a_badge_page(
+    client: httpx.AsyncClient, status_list: dict[str, Any]
+) -> None:
+    page = await client.get("/verify")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "form-action 'self'" in page.headers["content-security-policy"]
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none': no scripts at all
+    assert '<textarea id="credential" name="credential"' in page.text
+
+    key, header, claims = make_case("EdDSA")
+    token = pyjwt_sign(key, header, claims)
+    shown = await client.post("/verify", content=urlencode({"credential": token}), headers=FORM)
+    assert shown.status_code == 200, shown.text
+    assert 'data-status="verified"' in shown.text
+    assert claims["vc"]["credentialSubject"]["achievement"]["name"] in shown.text
+    assert "VC-JWT EdDSA" in shown.text and 'data-check="proof.signature" data-outcome="passed"' in shown.text
+    assert shown.headers["cache-control"] == "no-store"
+
+    head, _, signature = token.split(".")
+    forged = {**claims, "vc": {**claims["vc"], "name": "Forged"}}
+    payload = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
+    tampered = await client.post(
+        "/verify", content=urlencode({"credential": f"{head}.{payload}.{signature}"}), headers=FORM
+    )
+    assert 'data-status="not-verified"' in tampered.text
+
+    plain = await client.post("/verify", content=urlencode({"credential": json.dumps(status_list)}), headers=FORM)
+    assert 'data-status="verified-not-badge"' in plain.text and "About this achievement" not in plain.text
+
+    for body, status in ((urlencode({"credential": "not a credential"}), 400), ("credential=%ff", 400), ("", 400)):
+        refused = await client.post("/verify", content=body, headers=FORM)
+        assert refused.status_code == status and 'data-testid="form-error"' in refused.text, refused.text
+    huge = await client.post("/verify", content=urlencode({"credential": "x" * 60_000}), headers=FORM)
+    assert huge.status_code == 413  # the app's body limit holds for the form too (refused before the route)
+
+
+async def test_the_verify_page_takes_an_uploaded_file(client: httpx.AsyncClient) -> None:
+    """The form as browsers send it (multipart/form-data): a baked PNG holding a VC-JWT, or the pasted text."""
+    key, header, claims = make_case("ES256")
+    token = pyjwt_sign(key, header, claims)
+    for files in (
+        {"file": ("badge.png", bake_png(tiny_png(), token), "image/png")},
+        {"file": ("badge.svg", bake_svg(SVG, token).encode(), "image/svg+xml")},
+        {"file": ("badge.jwt", token.encode(), "application/octet-stream")},
+    ):
+        shown = await client.post("/verify", data={"credential": ""}, files=files)
+        assert shown.status_code == 200 and 'data-status="verified"' in shown.text, shown.text
+    pasted = await client.post(
+        "/verify", data={"credential": token}, files={"file": ("", b"", "application/octet-stream")}
+    )
+    assert 'data-status="verified"' in pasted.text
+    empty = await client.post(
+        "/verify", data={"credential": " "}, files={"file": ("", b"", "application/octet-stream")}
+    )
+    assert empty.status_code == 400 and "Nothing to verify" in empty.text
+    not_baked = await client.post("/verify", files={"file": ("x.png", tiny_png(), "image/png")})
+    assert not_baked.status_code == 422 and 'data-testid="form-error"' in not_baked.text
+    broken = await client.post(
+        "/verify", content=b"--x\r\nnonsense", headers={"content-type": "multipart/form-data; boundary=x"}
+    )
+    assert broken.status_code == 400 and 'data-testid="form-error"' in broken.text

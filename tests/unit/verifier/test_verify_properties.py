@@ -17,6 +17,7 @@ import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -187,3 +188,31 @@ def test_cli_prints_one_line_per_file_and_no_traceback(
     lines = [json.loads(line) for line in out.splitlines()]
     assert len(lines) == 2 and all(isinstance(line["verified"], bool) for line in lines)
     assert all(line.get("code") != "verifier.internal_error" for line in lines), lines
+
+
+URLENCODED = "application/x-www-form-urlencoded"
+form_bodies = st.one_of(
+    st.binary(max_size=300).map(lambda b: (b, "application/x-www-form-urlencoded")),
+    st.text(max_size=300).map(lambda t: (urlencode({"credential": t}).encode(), "application/x-www-form-urlencoded")),
+    bodies.map(lambda b: (urlencode({"credential": b[0].decode("utf-8", "replace")}).encode(), URLENCODED)),
+    st.binary(max_size=300).map(lambda b: (b, "multipart/form-data; boundary=x")),
+    bodies.map(lambda b: (_multipart(b[0]), "multipart/form-data; boundary=x")),
+)
+
+
+def _multipart(upload: bytes) -> bytes:
+    head = b'--x\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'
+    return head + upload + b"\r\n--x--\r\n"
+
+
+@PROPERTY_SETTINGS
+@given(body=form_bodies)
+def test_the_verify_form_always_answers_a_page(body: tuple[bytes, str]) -> None:
+    """Whatever the verify page's form carries (pasted text, an uploaded file, malformed form bodies), the answer
+    is an HTML page (the badge page or the form saying why), never a crash."""
+    content, media_type = body
+    response = post_verify(content, media_type)
+    assert response.status_code in (200, 400, 413, 422, 503), response.text
+    if response.status_code != 413:
+        assert response.headers["content-type"].startswith("text/html")
+        assert ('data-testid="verdict"' in response.text) != ('data-testid="form-error"' in response.text)
