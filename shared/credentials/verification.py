@@ -233,11 +233,19 @@ def _check_proof_form(proof: Any, context: Any, loader: DocumentLoader | None) -
     if not isinstance(proof, dict):
         return _ProofForm(_failed("proof.suite", "proof.malformed", "proof is not a JSON object"))
     suite = suite_name(proof)
-    if not is_supported(proof):
-        message = f"unsupported proof suite {suite!r}"
-        return _ProofForm(_undetermined("proof.suite", "proof.unsupported_cryptosuite", message))
     config = {k: v for k, v in proof.items() if k != "proofValue"}
     config["@context"] = context  # as the cryptosuite hashes it
+    if not is_supported(proof):
+        # Still part of the credential: its terms must be defined like every other (a proof we cannot verify
+        # is undetermined only if it is well-formed JSON-LD).
+        try:
+            undefined = find_safe_mode_violations(config, loader, root="$.proof")
+        except CredentialError as exc:
+            return _ProofForm(_failed("proof.suite", exc.code, f"proof configuration cannot be read: {exc}"))
+        if undefined:
+            return _ProofForm(_failed("proof.suite", "data.undefined_term", _summary(undefined)))
+        message = f"unsupported proof suite {suite!r}"
+        return _ProofForm(_undetermined("proof.suite", "proof.unsupported_cryptosuite", message))
     statements = readable_statements(config, loader)
     dataset: Dataset
     try:
@@ -406,6 +414,14 @@ def _check_proofs(credential: dict[str, Any], ctx: _Verifying) -> tuple[list[Che
         return [c for checks in per_proof for c in checks], results
     checks = [c for i in verified for c in per_proof[i]]
     ignored = [r for r in results if not r.verified]
+    # A proof whose terms are undefined is not a proof of another party but an error in the credential, as an
+    # undefined term anywhere else is: the credential fails, whichever proof verified.
+    ill_formed = [r for r in ignored if r.code.startswith("data.")]
+    if ill_formed:
+        listed = ", ".join(f"proof[{r.index}]" for r in ill_formed)
+        message = f"{listed} is not well-formed JSON-LD (every proof is part of the credential)"
+        checks.append(_failed("proof.set", ill_formed[0].code, message))
+        ignored = [r for r in ignored if r not in ill_formed]
     if ignored:
         listed = ", ".join(f"proof[{r.index}] ({r.code})" for r in ignored)
         verb = "is" if len(ignored) == 1 else "are"

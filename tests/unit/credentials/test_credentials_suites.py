@@ -92,6 +92,16 @@ def test_proof_set_verifies_when_a_proof_by_the_issuer_does(
         [summary] = [c for c in report.checks if c.check == "proof.set"]
         assert summary.code == "proof.set_partly_verified" and f"proof[0] ({code})" in summary.message
 
+    # A proof whose terms are undefined (the 1EdTech case simple-multiple-proofs.json) is an error in the
+    # credential, not another party's proof: it fails whichever proof verified.
+    ill_formed = {"type": "SomeProofType", "created": "2022-11-16T18:54:22Z", "proofPurpose": "assertionMethod"}
+    report = verify_credential(
+        {**unsigned, "proof": [ill_formed, signed_credential["proof"]]}, resolver=DidKeyResolver(), now=now
+    )
+    assert not report.verified
+    [summary] = [c for c in report.checks if c.check == "proof.set"]
+    assert (summary.outcome, summary.code) == ("failed", "data.undefined_term")
+
     # Without a proof by the issuer, nothing verifies and every proof's failure is reported.
     report = verify_credential({**unsigned, "proof": [foreign, junk]}, resolver=DidKeyResolver(), now=now)
     assert not report.verified
