@@ -233,19 +233,11 @@ def _check_proof_form(proof: Any, context: Any, loader: DocumentLoader | None) -
     if not isinstance(proof, dict):
         return _ProofForm(_failed("proof.suite", "proof.malformed", "proof is not a JSON object"))
     suite = suite_name(proof)
-    config = {k: v for k, v in proof.items() if k != "proofValue"}
-    config["@context"] = context  # as the cryptosuite hashes it
     if not is_supported(proof):
-        # Still part of the credential: its terms must be defined like every other (a proof we cannot verify
-        # is undetermined only if it is well-formed JSON-LD).
-        try:
-            undefined = find_safe_mode_violations(config, loader, root="$.proof")
-        except CredentialError as exc:
-            return _ProofForm(_failed("proof.suite", exc.code, f"proof configuration cannot be read: {exc}"))
-        if undefined:
-            return _ProofForm(_failed("proof.suite", "data.undefined_term", _summary(undefined)))
         message = f"unsupported proof suite {suite!r}"
         return _ProofForm(_undetermined("proof.suite", "proof.unsupported_cryptosuite", message))
+    config = {k: v for k, v in proof.items() if k != "proofValue"}
+    config["@context"] = context  # as the cryptosuite hashes it
     statements = readable_statements(config, loader)
     dataset: Dataset
     try:
@@ -416,11 +408,14 @@ def _check_proofs(credential: dict[str, Any], ctx: _Verifying) -> tuple[list[Che
     ignored = [r for r in results if not r.verified]
     # A proof whose terms are undefined is not a proof of another party but an error in the credential, as an
     # undefined term anywhere else is: the credential fails, whichever proof verified.
-    ill_formed = [r for r in ignored if r.code.startswith("data.")]
+    context = credential.get("@context")
+    ill_formed = [
+        r for r in ignored if r.code.startswith("data.") or _has_undefined_terms(proofs[r.index], context, ctx)
+    ]
     if ill_formed:
         listed = ", ".join(f"proof[{r.index}]" for r in ill_formed)
         message = f"{listed} is not well-formed JSON-LD (every proof is part of the credential)"
-        checks.append(_failed("proof.set", ill_formed[0].code, message))
+        checks.append(_failed("proof.set", "data.undefined_term", message))
         ignored = [r for r in ignored if r not in ill_formed]
     if ignored:
         listed = ", ".join(f"proof[{r.index}] ({r.code})" for r in ignored)
@@ -428,6 +423,17 @@ def _check_proofs(credential: dict[str, Any], ctx: _Verifying) -> tuple[list[Che
         message = f"{listed} did not verify and {verb} not counted: a proof by the issuer verified"
         checks.append(_passed("proof.set", message, "proof.set_partly_verified"))
     return checks, results
+
+
+def _has_undefined_terms(proof: Any, context: Any, ctx: _Verifying) -> bool:
+    """Whether a proof of a suite we do not verify (its configuration is not otherwise read) has undefined terms."""
+    if not isinstance(proof, dict) or is_supported(proof):
+        return False
+    config = {**{k: v for k, v in proof.items() if k != "proofValue"}, "@context": context}
+    try:
+        return bool(find_safe_mode_violations(config, ctx.loader, root="$.proof"))
+    except CredentialError:
+        return True
 
 
 def _selectively_disclosed(credential: dict[str, Any], proofs: list[ProofResult]) -> bool:
