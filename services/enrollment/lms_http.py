@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import TTLCache
 from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
@@ -27,6 +28,7 @@ from services.enrollment.connections import (
     AuthenticationError,
     AuthMethod,
     RateLimiter,
+    key_hash,
     verify_signature,
 )
 from services.enrollment.formats import Format, FormatError, Item, lti_ags, media_type, parse, xapi
@@ -102,14 +104,35 @@ def decode_json(body: bytes) -> Any:
     return decode_json_body(body)
 
 
+# How long a replica trusts a connection it looked up (enabled, secrets, rate limit) before reading it again. Changes
+# made through this replica's admin API apply at once (`forget`); those made through another replica within this.
+CONNECTION_CACHE_SECONDS = 5.0
+
+
 class LmsGate:
     """Decides which connection a request comes from, whether it may send this format, and whether it is within
-    its rate limit. Raises problem details (401/403/429) otherwise."""
+    its rate limit. Raises problem details (401/403/429) otherwise.
 
-    def __init__(self, sessions: SessionFactory, box: SecretBox, limiter: RateLimiter) -> None:
+    Connections found are kept for `cache_seconds`, keyed by the presented key's hash and the named connection: a
+    database session (BEGIN, SELECT, ROLLBACK) and unsealing the secret per request cost as much as recording a
+    request's activities. Signatures (HMAC, JWT) are still checked on every request; unknown keys are not cached."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        box: SecretBox,
+        limiter: RateLimiter,
+        *,
+        cache_seconds: float = CONNECTION_CACHE_SECONDS,
+    ) -> None:
         self._sessions = sessions
         self._box = box
         self._limiter = limiter
+        self._known: TTLCache[tuple[str | None, str | None], Connection] = TTLCache(10_000, cache_seconds)
+
+    def forget(self) -> None:
+        """A connection changed (created, disabled): read connections from the database again."""
+        self._known.clear()
 
     async def admit(self, request: Request, body: bytes, fmt: Format) -> tuple[Connection, Any]:
         """The connection, and the payload when the transport already yielded it (JWT claims), else None."""
@@ -137,21 +160,31 @@ class LmsGate:
             )
         return connection, payload
 
-    async def _authenticate(self, request: Request, body: bytes) -> tuple[Connection, Any]:
-        named = request.headers.get(CONNECTION_HEADER) or request.query_params.get("connection")
-        key = _api_key(request)
+    async def _connection(self, key: str | None, named: str | None) -> Connection | None:
+        """The connection the presented key (or, for a signing connection, the name) designates, if any."""
+        cache_key = (key_hash(key) if key else None, named or None)
+        known = self._known.get(cache_key)
+        if known is not None:
+            return known
         async with self._sessions() as session:
             row = await by_api_key(session, key) if key else None
             if named and (row is None or row.id != named):
                 row = await session.get(LmsConnection, named)
                 if row is not None and AuthMethod(row.auth_method) is AuthMethod.API_KEY:
                     row = None  # naming an API-key connection is not enough: its key must be presented
-        if row is None or not row.enabled:
+        if row is None:
+            return None
+        connection = self._known[cache_key] = open_connection(row, self._box)
+        return connection
+
+    async def _authenticate(self, request: Request, body: bytes) -> tuple[Connection, Any]:
+        named = request.headers.get(CONNECTION_HEADER) or request.query_params.get("connection")
+        connection = await self._connection(_api_key(request), named)
+        if connection is None or not connection.enabled:
             raise _unauthorized(
                 "Present the LMS connection's API key (Bearer, X-API-Key or Basic), or name a"
                 " signing connection in X-Credstream-Connection."
             )
-        connection = open_connection(row, self._box)
         try:
             if connection.auth_method is AuthMethod.HMAC:
                 assert connection.hmac_secret is not None
