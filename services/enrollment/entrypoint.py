@@ -14,7 +14,7 @@ from services.enrollment.adapters.tables import EnrollmentOutbox, EnrollmentProc
 from services.enrollment.admin_http import install_admin_routes
 from services.enrollment.connections import RateLimiter
 from services.enrollment.formats import Format
-from services.enrollment.handlers import ItemResult, record_activities
+from services.enrollment.handlers import ItemResult, record_request
 from services.enrollment.inbound import decode_inbound, on_inbound_batch
 from services.enrollment.lms_http import ActivityReceipt, LmsGate, Receipt, decode_json, install_lms_routes, receipt
 from services.runtime import ServiceParts, Wiring
@@ -77,8 +77,7 @@ def build(wiring: Wiring) -> ServiceParts:
     async def _record_all(activities: list[LmsActivity], source: str) -> list[ItemResult]:
         for _attempt in range(3):
             try:
-                async with transaction(sessions) as session:
-                    statuses = await record_activities(session, activities, source)
+                statuses = await record_request(sessions, activities, source)
                 return [
                     ItemResult(f"/{i}", a.event_id, status, a.kind.value)
                     for i, (a, status) in enumerate(zip(activities, statuses, strict=True))

@@ -26,6 +26,7 @@ from services.enrollment.formats import Format, Ignored, Item, Observation
 from services.enrollment.mapping import Unmapped, resolve, to_activity
 from shared.contracts import ActivityKind, CloudEvent, LmsActivity
 from shared.db.bulk import insert_new, insert_rows, is_postgres
+from shared.db.engine import SessionFactory, backend_of, statement_commits, transaction
 from shared.db.outbox import stage_records
 from shared.db.tables import utcnow
 from shared.messaging.records import describe_validation_error
@@ -115,6 +116,17 @@ async def _record_in_steps(
     await insert_rows(session, AssessmentAttempt, attempts)
     await stage_records(session, EnrollmentOutbox, [enrollment_record(activity, source) for activity in recorded])
     return accepted
+
+
+async def record_request(sessions: SessionFactory, activities: Sequence[LmsActivity], source: str) -> list[Recorded]:
+    """`record_activities` for one HTTP request, durable when this returns. On PostgreSQL that is one statement,
+    run as its own transaction: a request of one or two activities (an LMS sending a request per learner) is then
+    one round trip to the database instead of three (BEGIN, the statement, COMMIT)."""
+    if backend_of(sessions) == "postgresql":
+        async with statement_commits(sessions) as session:
+            return await record_activities(session, activities, source)
+    async with transaction(sessions) as session:
+        return await record_activities(session, activities, source)
 
 
 async def record_activity(session: AsyncSession, activity: LmsActivity, source: str) -> Recorded:

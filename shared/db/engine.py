@@ -64,6 +64,24 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@asynccontextmanager
+async def statement_commits(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """A session on PostgreSQL in which each statement is its own transaction (autocommit): for a unit of work that
+    is ONE statement, durable when it returns, without the BEGIN and COMMIT round trips. Never for several
+    statements that must commit together — use `transaction`."""
+    async with sessions() as session:
+        try:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        except Exception as error:
+            raise DatabaseUnavailable(f"no connection could be had: {type(error).__name__}: {error}") from error
+        yield session
+
+
+def backend_of(sessions: SessionFactory) -> str:
+    """The dialect name ("postgresql", "sqlite") of the engine behind `sessions`."""
+    return str(sessions.kw["bind"].dialect.name)
+
+
 async def database_answers(sessions: SessionFactory) -> bool:
     """Whether the database runs a trivial query right now: proof, before blaming a record, that it could have
     been processed."""

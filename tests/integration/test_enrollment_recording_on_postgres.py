@@ -1,5 +1,6 @@
-"""Recording LMS activities on PostgreSQL (one statement: services/enrollment/adapters/recording.py) does what the
-statement-per-table path does on SQLite: same statuses, same rows, outbox records in the same order."""
+"""Recording LMS activities on PostgreSQL (one statement: services/enrollment/adapters/recording.py; as its own
+transaction for an HTTP request, or inside a consumer's transaction) does what the statement-per-table path does on
+SQLite: same statuses, same rows, outbox records in the same order."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from services.enrollment.adapters.tables import AssessmentAttempt, Enrollment, EnrollmentOutbox, ReceivedLmsEvent
-from services.enrollment.handlers import Recorded, record_activities
+from services.enrollment.handlers import Recorded, record_activities, record_request
 from shared.contracts import ActivityKind, LmsActivity
 from shared.db.engine import SessionFactory, create_engine, session_factory, transaction
 from shared.db.migrations import upgrade
@@ -45,8 +46,12 @@ def activities(draw: st.DrawFn) -> LmsActivity:
 async def _record(sessions: SessionFactory, requests: list[list[LmsActivity]]) -> tuple[list[Any], dict[str, Any]]:
     statuses = []
     for number, request in enumerate(requests):
-        async with transaction(sessions) as session:
-            statuses.append(await record_activities(session, request, source=f"lms-http:{number % 2}"))
+        source = f"lms-http:{number % 2}"
+        if number % 2:  # as the HTTP endpoint records (PostgreSQL: the statement is its own transaction)
+            statuses.append(await record_request(sessions, request, source))
+        else:  # as the inbound consumer records, inside its batch's transaction
+            async with transaction(sessions) as session:
+                statuses.append(await record_activities(session, request, source))
     async with sessions() as session:
 
         async def rows(query: Any) -> list[tuple[Any, ...]]:
