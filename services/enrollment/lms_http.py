@@ -160,7 +160,7 @@ class LmsGate:
             )
         return connection, payload
 
-    async def _connection(self, key: str | None, named: str | None) -> Connection | None:
+    async def lookup(self, key: str | None, named: str | None) -> Connection | None:
         """The connection the presented key (or, for a signing connection, the name) designates, if any."""
         cache_key = (key_hash(key) if key else None, named or None)
         known = self._known.get(cache_key)
@@ -179,7 +179,7 @@ class LmsGate:
 
     async def _authenticate(self, request: Request, body: bytes) -> tuple[Connection, Any]:
         named = request.headers.get(CONNECTION_HEADER) or request.query_params.get("connection")
-        connection = await self._connection(_api_key(request), named)
+        connection = await self.lookup(_api_key(request), named)
         if connection is None or not connection.enabled:
             raise _unauthorized(
                 "Present the LMS connection's API key (Bearer, X-API-Key or Basic), or name a"
