@@ -154,8 +154,8 @@ def install_admin_routes(
     wake: Callable[[], None],
     connections_changed: Callable[[], None] = lambda: None,
 ) -> None:
-    """Register the admin endpoints; `connections_changed` is called after a connection is created or disabled
-    (the LMS gate forgets the connections it holds)."""
+    """Register the admin endpoints; `connections_changed` is called after a connection is created or disabled or
+    its mapping rules are replaced (the LMS gate forgets the connections and rules it holds)."""
     admin = [Depends(require_admin(settings.admin_token.get_secret_value()))]
     base = "/v1/tenants/{tenant_id}/lms-connections"
 
@@ -237,6 +237,7 @@ def install_admin_routes(
         async with transaction(sessions) as session:
             await owned(session, tenant_id, connection_id)
             await replace_rules(session, connection_id, rules)
+        connections_changed()
         return rules
 
     @app.get(base + "/{connection_id}/mappings", response_model=list[MappingRule], dependencies=admin, tags=["admin"])

@@ -23,7 +23,7 @@ from services.enrollment.adapters.tables import (
 )
 from services.enrollment.domain import enrollment_record
 from services.enrollment.formats import Format, Ignored, Item, Observation
-from services.enrollment.mapping import Unmapped, resolve, to_activity
+from services.enrollment.mapping import MappingRule, Unmapped, resolve, to_activity
 from shared.contracts import ActivityKind, CloudEvent, LmsActivity
 from shared.db.bulk import insert_new, insert_rows, is_postgres
 from shared.db.engine import SessionFactory, backend_of, statement_commits, transaction
@@ -148,10 +148,17 @@ async def enrollments_of(session: AsyncSession, tenant_id: str, learner_id: str)
 
 
 async def ingest(
-    session: AsyncSession, connection: Connection, items: list[Item], *, source: str | None = None
+    session: AsyncSession,
+    connection: Connection,
+    items: list[Item],
+    *,
+    source: str | None = None,
+    rules: list[MappingRule] | None = None,
 ) -> list[ItemResult]:
-    """Map and record parsed LMS items in the caller's transaction; unmapped ones are kept, not dropped."""
-    rules = await rules_of(session, connection.id)
+    """Map and record parsed LMS items in the caller's transaction; unmapped ones are kept, not dropped. `rules`:
+    the connection's mapping rules when the caller has them (else they are read)."""
+    if rules is None:
+        rules = await rules_of(session, connection.id)
     results: list[ItemResult | None] = [None] * len(items)
     mapped: list[tuple[int, Observation, LmsActivity]] = []
     unmapped: list[tuple[int, Observation, str]] = []

@@ -17,8 +17,9 @@ from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.enrollment.adapters.connection_store import Connection, by_api_key, open_connection
+from services.enrollment.adapters.connection_store import Connection, by_api_key, open_connection, rules_of
 from services.enrollment.adapters.secrets import SecretBox
 from services.enrollment.adapters.tables import LmsConnection
 from services.enrollment.connections import (
@@ -33,6 +34,7 @@ from services.enrollment.connections import (
 )
 from services.enrollment.formats import Format, FormatError, Item, lti_ags, media_type, parse, xapi
 from services.enrollment.handlers import InvalidActivity, ItemResult, Recorded, ingest
+from services.enrollment.mapping import MappingRule
 from shared import metrics
 from shared.db.engine import SessionFactory, transaction
 from shared.http import ProblemError, bearer_token, decode_json_body
@@ -115,7 +117,8 @@ class LmsGate:
 
     Connections found are kept for `cache_seconds`, keyed by the presented key's hash and the named connection: a
     database session (BEGIN, SELECT, ROLLBACK) and unsealing the secret per request cost as much as recording a
-    request's activities. Signatures (HMAC, JWT) are still checked on every request; unknown keys are not cached."""
+    request's activities. Signatures (HMAC, JWT) are still checked on every request; unknown keys are not cached.
+    Mapping rules (xAPI, Caliper, Canvas, AGS) are kept as long: one SELECT fewer per request."""
 
     def __init__(
         self,
@@ -129,10 +132,19 @@ class LmsGate:
         self._box = box
         self._limiter = limiter
         self._known: TTLCache[tuple[str | None, str | None], Connection] = TTLCache(10_000, cache_seconds)
+        self._rules: TTLCache[str, list[MappingRule]] = TTLCache(10_000, cache_seconds)
 
     def forget(self) -> None:
-        """A connection changed (created, disabled): read connections from the database again."""
+        """A connection or its mapping rules changed: read them from the database again."""
         self._known.clear()
+        self._rules.clear()
+
+    async def rules(self, session: AsyncSession, connection_id: str) -> list[MappingRule]:
+        """The connection's mapping rules, read in the caller's session when not cached."""
+        rules = self._rules.get(connection_id)
+        if rules is None:
+            rules = self._rules[connection_id] = await rules_of(session, connection_id)
+        return rules
 
     async def admit(self, request: Request, body: bytes, fmt: Format) -> tuple[Connection, Any]:
         """The connection, and the payload when the transport already yielded it (JWT claims), else None."""
@@ -236,7 +248,8 @@ def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wa
         for _attempt in range(3):
             try:
                 async with transaction(sessions) as session:
-                    results = await ingest(session, connection, items)
+                    rules = await gate.rules(session, connection.id)
+                    results = await ingest(session, connection, items, rules=rules)
                 break
             except InvalidActivity as error:  # the transaction rolled back: nothing of the batch is stored
                 raise invalid(FormatError(error.pointer, error.detail), fmt) from None

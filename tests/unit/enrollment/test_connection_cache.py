@@ -1,4 +1,5 @@
-"""The LMS gate reads a connection from the database once per `cache_seconds`, and again after `forget`."""
+"""The LMS gate reads a connection (and its mapping rules) from the database once per `cache_seconds`, and again
+after `forget`."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, update
 
-from services.enrollment.adapters.connection_store import environment_connection_id, sync_environment_keys
+from services.enrollment.adapters.connection_store import (
+    environment_connection_id,
+    replace_rules,
+    sync_environment_keys,
+)
 from services.enrollment.adapters.secrets import SecretBox
 from services.enrollment.adapters.tables import LmsConnection
 from services.enrollment.connections import RateLimiter
 from services.enrollment.lms_http import LmsGate
+from services.enrollment.mapping import MappingRule, Match
 from shared.db.engine import SessionFactory, create_engine, session_factory, transaction
 from shared.db.migrations import upgrade
 
@@ -73,3 +79,19 @@ async def test_entries_expire(sessions: tuple[SessionFactory, list[str]]) -> Non
     await gate.lookup(KEY, None)
     await gate.lookup(KEY, None)
     assert len(selects) == 2
+
+
+async def test_mapping_rules_are_read_once_until_forgotten(sessions: tuple[SessionFactory, list[str]]) -> None:
+    factory, selects = sessions
+    gate = LmsGate(factory, SecretBox("kek"), RateLimiter())
+    connection_id = environment_connection_id("acme", KEY)
+    rule = MappingRule(match=Match.EXACT, lms_id="course-1", achievement_id="badge-1")
+    async with factory() as session:
+        assert await gate.rules(session, connection_id) == []
+    async with transaction(factory) as session:
+        await replace_rules(session, connection_id, [rule])
+    async with factory() as session:
+        assert await gate.rules(session, connection_id) == []  # cached for cache_seconds
+        gate.forget()  # what the admin API does after replacing the rules
+        assert await gate.rules(session, connection_id) == [rule]
+    assert sum("enrollment_mapping_rules" in statement for statement in selects) == 2
