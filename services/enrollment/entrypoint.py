@@ -27,9 +27,6 @@ from shared.messaging.batch import BatchConsumer
 
 NAME = "enrollment"
 MAX_BATCH = 500
-# An LMS sending one request per learner commits tens of small transactions a second; the relay takes what they
-# staged at most every 50 ms (one read, one publish, one delete) rather than after nearly each of them.
-RELAY_LINGER_SECONDS = 0.05
 _ACTIVITIES: TypeAdapter[LmsActivity | list[LmsActivity]] = TypeAdapter(LmsActivity | list[LmsActivity])
 _ACTIVITIES_SCHEMA = _ACTIVITIES.json_schema(ref_template="#/components/schemas/{model}")
 _ACTIVITIES_DEFS = _ACTIVITIES_SCHEMA.pop("$defs", {})
@@ -39,7 +36,7 @@ __all__ = ["ActivityReceipt", "Receipt", "build"]
 
 def build(wiring: Wiring) -> ServiceParts:
     settings, sessions = wiring.settings, wiring.sessions
-    relay = OutboxRelay(sessions, EnrollmentOutbox, wiring.publisher, linger=RELAY_LINGER_SECONDS)
+    relay = OutboxRelay(sessions, EnrollmentOutbox, wiring.publisher)
     app = create_app("credstream enrollment", max_body_bytes=settings.max_body_bytes, readiness=wiring.readiness)
     box = SecretBox(settings.key_encryption_key.get_secret_value())
     gate = LmsGate(sessions, box, RateLimiter())
@@ -97,7 +94,7 @@ def build(wiring: Wiring) -> ServiceParts:
     app.openapi = openapi  # type: ignore[method-assign]
 
     install_lms_routes(app, gate, sessions, relay.wake)
-    install_admin_routes(app, settings, sessions, box, relay.wake, connections_changed=gate.forget)
+    install_admin_routes(app, settings, sessions, box, relay.wake)
 
     async def sync_keys() -> None:
         """CREDSTREAM_LMS_API_KEYS become connections of kind `any` (bootstrap/dev keys keep working)."""
