@@ -152,7 +152,7 @@ def install_admin_routes(
     sessions: SessionFactory,
     box: SecretBox,
     wake: Callable[[], None],
-    connections_changed: Callable[[], None] = lambda: None,
+    connections_changed: Callable[[], None],
 ) -> None:
     """Register the admin endpoints; `connections_changed` is called after a connection is created or disabled or
     its mapping rules are replaced (the LMS gate forgets the connections and rules it holds)."""

@@ -94,7 +94,7 @@ def build(wiring: Wiring) -> ServiceParts:
     app.openapi = openapi  # type: ignore[method-assign]
 
     install_lms_routes(app, gate, sessions, relay.wake)
-    install_admin_routes(app, settings, sessions, box, relay.wake)
+    install_admin_routes(app, settings, sessions, box, relay.wake, connections_changed=gate.forget)
 
     async def sync_keys() -> None:
         """CREDSTREAM_LMS_API_KEYS become connections of kind `any` (bootstrap/dev keys keep working)."""
