@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.contracts.text import find_control_character
@@ -176,21 +177,15 @@ def limit_body_size(app: FastAPI, max_bytes: int) -> None:
     A declared Content-Length is checked up front; a chunked body (no Content-Length) is counted as it streams in
     and the request fails with 413 as soon as it passes the limit, before the handler sees any of it.
     """
-
-    @app.middleware("http")
-    async def _limit(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_bytes:
-            detail = f"The body may hold at most {max_bytes} bytes."
-            return problem(413, "Content Too Large", detail, code="request.too_large")
-        return await call_next(request)
-
     app.add_middleware(_StreamedBodyLimit, max_bytes=max_bytes)
 
 
 class _StreamedBodyLimit:
     """ASGI middleware counting body bytes as they arrive. Past the limit it answers 413 itself and tells the app
-    the client went away (an exception raised into the app would surface as a 400 or a 500 instead)."""
+    the client went away (an exception raised into the app would surface as a 400 or a 500 instead).
+
+    Pure ASGI, like the other middleware here: Starlette's BaseHTTPMiddleware runs every request through a task
+    group and memory streams, which cost more per request than the checks themselves."""
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app = app
@@ -199,6 +194,11 @@ class _StreamedBodyLimit:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            detail = f"The body may hold at most {self.max_bytes} bytes."
+            await problem(413, "Content Too Large", detail, code="request.too_large")(scope, receive, send)
             return
         received = 0
         rejected = False
@@ -237,14 +237,25 @@ class _StreamedBodyLimit:
 def refuse_control_characters_in_urls(app: FastAPI) -> None:
     """400 for a path or query parameter holding a control character (e.g. %00): no id, in any service, has one,
     and the database would fail on a NUL instead of answering "not found"."""
+    app.add_middleware(_ControlCharacterGuard)
 
-    @app.middleware("http")
-    async def _refuse(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        for part in (request.scope["path"], *request.query_params.keys(), *request.query_params.values()):
-            reason = find_control_character(part, allow_whitespace=False)
-            if reason:
-                return problem(400, "Bad Request", f"The URL {reason}.", code="request.control_character")
-        return await call_next(request)
+
+class _ControlCharacterGuard:
+    """ASGI middleware behind `refuse_control_characters_in_urls`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            query = QueryParams(scope["query_string"]) if scope.get("query_string") else QueryParams()
+            for part in (scope["path"], *query.keys(), *query.values()):
+                reason = find_control_character(part, allow_whitespace=False)
+                if reason:
+                    response = problem(400, "Bad Request", f"The URL {reason}.", code="request.control_character")
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def install_health(app: FastAPI, readiness: list[ReadinessCheck]) -> None:

@@ -147,8 +147,15 @@ def public(row: LmsConnection) -> ConnectionPublic:
 
 
 def install_admin_routes(
-    app: FastAPI, settings: Settings, sessions: SessionFactory, box: SecretBox, wake: Callable[[], None]
+    app: FastAPI,
+    settings: Settings,
+    sessions: SessionFactory,
+    box: SecretBox,
+    wake: Callable[[], None],
+    connections_changed: Callable[[], None],
 ) -> None:
+    """Register the admin endpoints; `connections_changed` is called after a connection is created or disabled or
+    its mapping rules are replaced (the LMS gate forgets the connections and rules it holds)."""
     admin = [Depends(require_admin(settings.admin_token.get_secret_value()))]
     base = "/v1/tenants/{tenant_id}/lms-connections"
 
@@ -200,6 +207,7 @@ def install_admin_routes(
             row.sealed_secret = box.seal(jwt_secret, connection_id) if jwt_secret else None
         async with transaction(sessions) as session:
             session.add(row)
+        connections_changed()
         return ConnectionCreated(**public(row).model_dump(), secret=secret)
 
     @app.get(base, response_model=list[ConnectionPublic], dependencies=admin, tags=["admin"])
@@ -214,10 +222,12 @@ def install_admin_routes(
 
     @app.post(base + "/{connection_id}/disable", response_model=ConnectionPublic, dependencies=admin, tags=["admin"])
     async def disable(tenant_id: TenantPath, connection_id: str) -> ConnectionPublic:
-        """Disable a connection: its credentials stop working at once (records it sent stay)."""
+        """Disable a connection: its credentials stop working at once on this replica, within
+        `CONNECTION_CACHE_SECONDS` (5 s) on the others (records it sent stay)."""
         async with transaction(sessions) as session:
             row = await owned(session, tenant_id, connection_id)
             await disable_connection(session, row)
+        connections_changed()
         return public(row)
 
     @app.put(base + "/{connection_id}/mappings", response_model=list[MappingRule], dependencies=admin, tags=["admin"])
@@ -227,6 +237,7 @@ def install_admin_routes(
         async with transaction(sessions) as session:
             await owned(session, tenant_id, connection_id)
             await replace_rules(session, connection_id, rules)
+        connections_changed()
         return rules
 
     @app.get(base + "/{connection_id}/mappings", response_model=list[MappingRule], dependencies=admin, tags=["admin"])

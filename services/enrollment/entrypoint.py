@@ -14,7 +14,7 @@ from services.enrollment.adapters.tables import EnrollmentOutbox, EnrollmentProc
 from services.enrollment.admin_http import install_admin_routes
 from services.enrollment.connections import RateLimiter
 from services.enrollment.formats import Format
-from services.enrollment.handlers import ItemResult, record_activities
+from services.enrollment.handlers import ItemResult, record_request
 from services.enrollment.inbound import decode_inbound, on_inbound_batch
 from services.enrollment.lms_http import ActivityReceipt, LmsGate, Receipt, decode_json, install_lms_routes, receipt
 from services.runtime import ServiceParts, Wiring
@@ -74,8 +74,7 @@ def build(wiring: Wiring) -> ServiceParts:
     async def _record_all(activities: list[LmsActivity], source: str) -> list[ItemResult]:
         for _attempt in range(3):
             try:
-                async with transaction(sessions) as session:
-                    statuses = await record_activities(session, activities, source)
+                statuses = await record_request(sessions, activities, source)
                 return [
                     ItemResult(f"/{i}", a.event_id, status, a.kind.value)
                     for i, (a, status) in enumerate(zip(activities, statuses, strict=True))
@@ -95,7 +94,7 @@ def build(wiring: Wiring) -> ServiceParts:
     app.openapi = openapi  # type: ignore[method-assign]
 
     install_lms_routes(app, gate, sessions, relay.wake)
-    install_admin_routes(app, settings, sessions, box, relay.wake)
+    install_admin_routes(app, settings, sessions, box, relay.wake, connections_changed=gate.forget)
 
     async def sync_keys() -> None:
         """CREDSTREAM_LMS_API_KEYS become connections of kind `any` (bootstrap/dev keys keep working)."""

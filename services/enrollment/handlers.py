@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.enrollment.adapters.connection_store import Connection, rules_of
+from services.enrollment.adapters.recording import record_new
 from services.enrollment.adapters.tables import (
     AssessmentAttempt,
     Enrollment,
@@ -22,10 +23,12 @@ from services.enrollment.adapters.tables import (
 )
 from services.enrollment.domain import enrollment_record
 from services.enrollment.formats import Format, Ignored, Item, Observation
-from services.enrollment.mapping import Unmapped, resolve, to_activity
+from services.enrollment.mapping import MappingRule, Unmapped, resolve, to_activity
 from shared.contracts import ActivityKind, CloudEvent, LmsActivity
-from shared.db.bulk import insert_new, insert_rows
+from shared.db.bulk import insert_new, insert_rows, is_postgres
+from shared.db.engine import SessionFactory, backend_of, statement_commits, transaction
 from shared.db.outbox import stage_records
+from shared.db.tables import utcnow
 from shared.messaging.records import describe_validation_error
 
 
@@ -64,6 +67,23 @@ async def record_activities(session: AsyncSession, activities: Sequence[LmsActiv
     first: dict[tuple[str, str], int] = {}
     for position, activity in enumerate(activities):
         first.setdefault((activity.tenant_id, activity.event_id), position)
+    if is_postgres(session):
+        candidates = [activities[position] for position in first.values()]
+        records = [enrollment_record(activity, source) for activity in candidates]
+        new_ids = await record_new(session, candidates, records, source, utcnow())
+        accepted = sorted(first[event] for event in new_ids)
+    else:
+        accepted = await _record_in_steps(session, activities, first, source)
+    statuses = [Recorded.DUPLICATE] * len(activities)
+    for position in accepted:
+        statuses[position] = Recorded.ACCEPTED
+    return statuses
+
+
+async def _record_in_steps(
+    session: AsyncSession, activities: Sequence[LmsActivity], first: dict[tuple[str, str], int], source: str
+) -> list[int]:
+    """`record_activities` on SQLite (embedded mode): one statement per table; the positions accepted."""
     received = [{"tenant_id": tenant, "event_id": event_id, "source": source} for tenant, event_id in first]
     # The events table's key decides what is new, also against a concurrent request carrying the same ids.
     new = await insert_new(session, ReceivedLmsEvent, received, ReceivedLmsEvent.tenant_id, ReceivedLmsEvent.event_id)
@@ -95,10 +115,18 @@ async def record_activities(session: AsyncSession, activities: Sequence[LmsActiv
     ]
     await insert_rows(session, AssessmentAttempt, attempts)
     await stage_records(session, EnrollmentOutbox, [enrollment_record(activity, source) for activity in recorded])
-    statuses = [Recorded.DUPLICATE] * len(activities)
-    for position in accepted:
-        statuses[position] = Recorded.ACCEPTED
-    return statuses
+    return accepted
+
+
+async def record_request(sessions: SessionFactory, activities: Sequence[LmsActivity], source: str) -> list[Recorded]:
+    """`record_activities` for one HTTP request, durable when this returns. On PostgreSQL that is one statement,
+    run as its own transaction: a request of one or two activities (an LMS sending a request per learner) is then
+    one round trip to the database instead of three (BEGIN, the statement, COMMIT)."""
+    if backend_of(sessions) == "postgresql":
+        async with statement_commits(sessions) as session:
+            return await record_activities(session, activities, source)
+    async with transaction(sessions) as session:
+        return await record_activities(session, activities, source)
 
 
 async def record_activity(session: AsyncSession, activity: LmsActivity, source: str) -> Recorded:
@@ -120,10 +148,17 @@ async def enrollments_of(session: AsyncSession, tenant_id: str, learner_id: str)
 
 
 async def ingest(
-    session: AsyncSession, connection: Connection, items: list[Item], *, source: str | None = None
+    session: AsyncSession,
+    connection: Connection,
+    items: list[Item],
+    *,
+    source: str | None = None,
+    rules: list[MappingRule] | None = None,
 ) -> list[ItemResult]:
-    """Map and record parsed LMS items in the caller's transaction; unmapped ones are kept, not dropped."""
-    rules = await rules_of(session, connection.id)
+    """Map and record parsed LMS items in the caller's transaction; unmapped ones are kept, not dropped. `rules`:
+    the connection's mapping rules when the caller has them (else they are read)."""
+    if rules is None:
+        rules = await rules_of(session, connection.id)
     results: list[ItemResult | None] = [None] * len(items)
     mapped: list[tuple[int, Observation, LmsActivity]] = []
     unmapped: list[tuple[int, Observation, str]] = []

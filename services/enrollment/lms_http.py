@@ -12,12 +12,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import TTLCache
 from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.enrollment.adapters.connection_store import Connection, by_api_key, open_connection
+from services.enrollment.adapters.connection_store import Connection, by_api_key, open_connection, rules_of
 from services.enrollment.adapters.secrets import SecretBox
 from services.enrollment.adapters.tables import LmsConnection
 from services.enrollment.connections import (
@@ -27,10 +29,12 @@ from services.enrollment.connections import (
     AuthenticationError,
     AuthMethod,
     RateLimiter,
+    key_hash,
     verify_signature,
 )
 from services.enrollment.formats import Format, FormatError, Item, lti_ags, media_type, parse, xapi
 from services.enrollment.handlers import InvalidActivity, ItemResult, Recorded, ingest
+from services.enrollment.mapping import MappingRule
 from shared import metrics
 from shared.db.engine import SessionFactory, transaction
 from shared.http import ProblemError, bearer_token, decode_json_body
@@ -102,14 +106,45 @@ def decode_json(body: bytes) -> Any:
     return decode_json_body(body)
 
 
+# How long a replica trusts a connection it looked up (enabled, secrets, rate limit) before reading it again. Changes
+# made through this replica's admin API apply at once (`forget`); those made through another replica within this.
+CONNECTION_CACHE_SECONDS = 5.0
+
+
 class LmsGate:
     """Decides which connection a request comes from, whether it may send this format, and whether it is within
-    its rate limit. Raises problem details (401/403/429) otherwise."""
+    its rate limit. Raises problem details (401/403/429) otherwise.
 
-    def __init__(self, sessions: SessionFactory, box: SecretBox, limiter: RateLimiter) -> None:
+    Connections found are kept for `cache_seconds`, keyed by the presented key's hash and the named connection: a
+    database session (BEGIN, SELECT, ROLLBACK) and unsealing the secret per request cost as much as recording a
+    request's activities. Signatures (HMAC, JWT) are still checked on every request; unknown keys are not cached.
+    Mapping rules (xAPI, Caliper, Canvas, AGS) are kept as long: one SELECT fewer per request."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        box: SecretBox,
+        limiter: RateLimiter,
+        *,
+        cache_seconds: float = CONNECTION_CACHE_SECONDS,
+    ) -> None:
         self._sessions = sessions
         self._box = box
         self._limiter = limiter
+        self._known: TTLCache[tuple[str | None, str | None], Connection] = TTLCache(10_000, cache_seconds)
+        self._rules: TTLCache[str, list[MappingRule]] = TTLCache(10_000, cache_seconds)
+
+    def forget(self) -> None:
+        """A connection or its mapping rules changed: read them from the database again."""
+        self._known.clear()
+        self._rules.clear()
+
+    async def rules(self, session: AsyncSession, connection_id: str) -> list[MappingRule]:
+        """The connection's mapping rules, read in the caller's session when not cached."""
+        rules = self._rules.get(connection_id)
+        if rules is None:
+            rules = self._rules[connection_id] = await rules_of(session, connection_id)
+        return rules
 
     async def admit(self, request: Request, body: bytes, fmt: Format) -> tuple[Connection, Any]:
         """The connection, and the payload when the transport already yielded it (JWT claims), else None."""
@@ -137,21 +172,31 @@ class LmsGate:
             )
         return connection, payload
 
-    async def _authenticate(self, request: Request, body: bytes) -> tuple[Connection, Any]:
-        named = request.headers.get(CONNECTION_HEADER) or request.query_params.get("connection")
-        key = _api_key(request)
+    async def lookup(self, key: str | None, named: str | None) -> Connection | None:
+        """The connection the presented key (or, for a signing connection, the name) designates, if any."""
+        cache_key = (key_hash(key) if key else None, named or None)
+        known = self._known.get(cache_key)
+        if known is not None:
+            return known
         async with self._sessions() as session:
             row = await by_api_key(session, key) if key else None
             if named and (row is None or row.id != named):
                 row = await session.get(LmsConnection, named)
                 if row is not None and AuthMethod(row.auth_method) is AuthMethod.API_KEY:
                     row = None  # naming an API-key connection is not enough: its key must be presented
-        if row is None or not row.enabled:
+        if row is None:
+            return None
+        connection = self._known[cache_key] = open_connection(row, self._box)
+        return connection
+
+    async def _authenticate(self, request: Request, body: bytes) -> tuple[Connection, Any]:
+        named = request.headers.get(CONNECTION_HEADER) or request.query_params.get("connection")
+        connection = await self.lookup(_api_key(request), named)
+        if connection is None or not connection.enabled:
             raise _unauthorized(
                 "Present the LMS connection's API key (Bearer, X-API-Key or Basic), or name a"
                 " signing connection in X-Credstream-Connection."
             )
-        connection = open_connection(row, self._box)
         try:
             if connection.auth_method is AuthMethod.HMAC:
                 assert connection.hmac_secret is not None
@@ -203,7 +248,8 @@ def install_lms_routes(app: FastAPI, gate: LmsGate, sessions: SessionFactory, wa
         for _attempt in range(3):
             try:
                 async with transaction(sessions) as session:
-                    results = await ingest(session, connection, items)
+                    rules = await gate.rules(session, connection.id)
+                    results = await ingest(session, connection, items, rules=rules)
                 break
             except InvalidActivity as error:  # the transaction rolled back: nothing of the batch is stored
                 raise invalid(FormatError(error.pointer, error.detail), fmt) from None

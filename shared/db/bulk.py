@@ -14,7 +14,7 @@ def upsert_statement(session: AsyncSession, table: Any) -> Any:
     """A Core INSERT into `table` (an ORM class or Table) with `.on_conflict_do_nothing/_update` of the session's
     dialect; both dialects share that API. Core, not ORM: rows go to the driver as they are (no per-row ORM work)."""
     target = getattr(table, "__table__", table)
-    if _postgres(session):
+    if is_postgres(session):
         return postgresql.insert(target)
     return sqlite.insert(target)
 
@@ -49,7 +49,7 @@ def _insert(session: AsyncSession, table: Any, rows: Sequence[Mapping[str, Any]]
     order (`INSERT … SELECT … FROM unnest(…) WITH ORDINALITY ORDER BY`): one set of parameters instead of one per
     row, which SQLAlchemy would otherwise process row by row and column by column. SQLite gets an executemany."""
     target = getattr(table, "__table__", table)
-    if not _postgres(session):
+    if not is_postgres(session):
         return sqlite.insert(target), list(rows)
     names = list(rows[0])
     arrays = [bindparam(f"unnest_{name}", type_=postgresql.ARRAY(_element_type(target.c[name]))) for name in names]
@@ -68,6 +68,6 @@ def _element_type(column: Any) -> Any:
     return declared
 
 
-def _postgres(session: AsyncSession) -> bool:
+def is_postgres(session: AsyncSession) -> bool:
     bind = session.bind
     return bind is not None and bind.dialect.name == "postgresql"

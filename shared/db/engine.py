@@ -17,7 +17,7 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine tuned for the backend: durable SQLite (WAL, synchronous=FULL) or an asyncpg pool."""
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -42,7 +42,10 @@ def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
         return engine
     # No pre-ping: it is a round trip per checkout. A connection found dead mid-transaction is an outage error
     # (the pool invalidates it; the consumer redelivers the batch, the relay retries).
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    # No overflow: an overflow connection is closed when it is returned, so concurrent requests above the pool size
+    # opened a new connection (TLS attempt, backend fork, type introspection, statements prepared again) per
+    # request; a task beyond the pool now waits for a connection (`pool_timeout`, then 503) instead.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0)
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
@@ -59,6 +62,24 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
         except Exception as error:
             raise DatabaseUnavailable(f"no transaction could be begun: {type(error).__name__}: {error}") from error
         yield session
+
+
+@asynccontextmanager
+async def statement_commits(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """A session on PostgreSQL in which each statement is its own transaction (autocommit): for a unit of work that
+    is ONE statement, durable when it returns, without the BEGIN and COMMIT round trips. Never for several
+    statements that must commit together — use `transaction`."""
+    async with sessions() as session:
+        try:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        except Exception as error:
+            raise DatabaseUnavailable(f"no connection could be had: {type(error).__name__}: {error}") from error
+        yield session
+
+
+def backend_of(sessions: SessionFactory) -> str:
+    """The dialect name ("postgresql", "sqlite") of the engine behind `sessions`."""
+    return str(sessions.kw["bind"].dialect.name)
 
 
 async def database_answers(sessions: SessionFactory) -> bool:

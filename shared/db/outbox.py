@@ -49,17 +49,17 @@ async def stage_records(session: AsyncSession, table: type[OutboxRecord], record
     if not records:
         return
     now = utcnow()
-    rows = [
-        {
-            "topic": record.topic,
-            "key": record.key,
-            "value": record.value.decode(),
-            "headers": json.dumps(record.headers),
-            "created_at": now,
-        }
-        for record in records
-    ]
-    await insert_rows(session, table, rows)
+    await insert_rows(session, table, [{**outbox_row(record), "created_at": now} for record in records])
+
+
+def outbox_row(record: OutboundRecord) -> dict[str, str]:
+    """A record as the outbox table's columns (`created_at` aside)."""
+    return {
+        "topic": record.topic,
+        "key": record.key,
+        "value": record.value.decode(),
+        "headers": json.dumps(record.headers),
+    }
 
 
 def _records(rows: Sequence[Any]) -> list[OutboundRecord]:

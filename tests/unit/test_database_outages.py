@@ -14,8 +14,10 @@ from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from services.enrollment.handlers import record_request
 from services.runtime import Wiring, build_service
 from shared.backoff import Backoff
+from shared.contracts import LmsActivity
 from shared.db.engine import create_engine, database_answers, session_factory, transaction
 from shared.db.errors import DatabaseUnavailable, is_outage, sqlstate
 from shared.messaging.memory import InMemoryBus
@@ -192,3 +194,24 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
     assert len({round(d, 6) for d in delays[3:]}) > 1  # jittered, not lock-step
     backoff.reset()
     assert backoff.next_delay() <= 0.5
+
+
+async def test_a_request_recorded_without_begin_is_an_outage_too(unreachable_postgres: str) -> None:
+    """Enrollment's one-statement path (autocommit, no BEGIN) tells a missing database apart like `transaction`."""
+    engine = create_engine(unreachable_postgres)
+    activity = LmsActivity.model_validate(
+        {
+            "tenant_id": "acme",
+            "learner_id": "l1",
+            "event_id": "e1",
+            "kind": "enrolled",
+            "achievement_id": "a",
+            "occurred_at": "2026-11-29T10:00:00Z",
+        }
+    )
+    try:
+        with pytest.raises(DatabaseUnavailable) as raised:
+            await record_request(session_factory(engine), [activity], "lms-http:acme")
+        assert is_outage(raised.value)
+    finally:
+        await engine.dispose()
