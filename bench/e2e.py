@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import replica_probe  # noqa: E402
 from services.load import LoadTarget, run_load  # noqa: E402
 from services.load_cli import add_plan_arguments, plan_from_args, report_and_exit_code  # noqa: E402
 from services.load_probes import ProcessGroups, discover_local  # noqa: E402
@@ -150,13 +151,17 @@ async def bench(args: argparse.Namespace) -> int:
                     processes.start(name)
                 if names:
                     await processes.wait_ready(client, *names)
-        pids = ProcessGroups()
+        pids = replica_probe.ReplicaProbe() if args.diagnose else ProcessGroups()
         for service in SERVICES:
             for name in processes.replica_names(service):
                 pid = processes.running[name].pid
                 pids.add(service, pid)
+                if isinstance(pids, replica_probe.ReplicaProbe):
+                    pids.replicas[name] = pid
                 if quota:
                     quota.limit(name, pid)
+                    if isinstance(pids, replica_probe.ReplicaProbe):
+                        pids.cgroups[name] = quota.root / name
         for name, found in discover_local({}, infra.kafka_bootstrap_servers, database_url).pids.items():
             for pid in found:
                 pids.add(name, pid)
@@ -176,6 +181,12 @@ async def bench(args: argparse.Namespace) -> int:
         )  # fmt: skip
         report.plan.update(replicas=replicas, cpu_quota=args.cpu_quota, code=str(args.code), commit=commit)
         code = report_and_exit_code(report, args.json)
+        if isinstance(pids, replica_probe.ReplicaProbe):
+            async with httpx.AsyncClient(timeout=10) as client:
+                urls = {name: processes.url(name) for name in pids.replicas}
+                batches = await replica_probe.batch_sizes(client, urls)
+            sql = await replica_probe.statements(database_url)
+            print(replica_probe.render(pids.windows(), batches, sql, report.badges), flush=True)
     finally:
         exits = processes.stop_all()
         failed = {name: status for name, status in exits.items() if status != 0}
@@ -218,6 +229,13 @@ def main() -> int:
         type=float,
         default=float(os.environ["CPU_QUOTA"]) if os.environ.get("CPU_QUOTA") else None,
         help="CPUs each service process may use (cgroup v1 cfs quota), e.g. 0.4; default: no cap",
+    )
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        default=bool(os.environ.get("BENCH_DIAGNOSE")),
+        help="also print each replica's CPU (user/system, context switches, throttling) in the idle and run windows, "
+        "its batch sizes, and the run's SQL statements (pg_stat_statements, when available)",
     )
     parser.add_argument(
         "--code",

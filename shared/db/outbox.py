@@ -69,8 +69,16 @@ def _records(rows: Sequence[Any]) -> list[OutboundRecord]:
 class OutboxRelay:
     """Publishes staged events in commit order, then deletes them.
 
-    A crash between publish and delete re-publishes a batch; consumers are idempotent, so that is harmless. On
-    PostgreSQL an advisory lock lets one replica relay at a time, which keeps each key's records in order.
+    A crash between publish and delete re-publishes a batch; consumers are idempotent, so that is harmless.
+
+    On PostgreSQL the replicas of a service share one outbox table and one of them relays it: the leader, which
+    holds a session advisory lock on a connection of its own and LISTENs there. The others (followers) do not read
+    the table: after a commit that staged events they NOTIFY the leader, and every `leadership_retry` seconds they
+    try the lock, so one takes over within that time when the leader stops or dies (its connection closes, PostgreSQL
+    releases the lock). One relay per table means one pass (a read, a publish, a delete) per burst of commits
+    whatever the number of replicas, and records leave in one stream instead of two interleaved ones, so the
+    consumers downstream get batches as large as with one replica. Each pass also takes a transaction advisory lock,
+    so two relays never publish the same rows at once even while leadership changes hands; per key, order holds.
     """
 
     def __init__(
@@ -82,6 +90,7 @@ class OutboxRelay:
         batch_size: int = 1000,
         poll_interval: float = 0.5,
         linger: float = 0.005,
+        leadership_retry: float = 1.0,
     ) -> None:
         self._sessions = sessions
         self._table = table
@@ -89,8 +98,13 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._linger = linger
+        self._leadership_retry = leadership_retry
         self._wakeup = asyncio.Event()
         self._lock_id = zlib.crc32(table.__tablename__.encode())  # type: ignore[attr-defined]
+        self._leader_lock_id = zlib.crc32(f"{table.__tablename__}:leader".encode())  # type: ignore[attr-defined]
+        self._channel = f"credstream_outbox_{table.__tablename__}"  # type: ignore[attr-defined]
+        self._connection: Any = None  # asyncpg connection of its own (PostgreSQL): the leader lock, LISTEN, NOTIFY
+        self.leading = False
 
     @property
     def table_name(self) -> str:
@@ -108,10 +122,13 @@ class OutboxRelay:
         """Called after a commit that staged events, so they go out without waiting for the next poll."""
         self._wakeup.set()
 
+    def _engine_dialect(self) -> str:
+        bind = self._sessions.kw.get("bind")
+        return bind.dialect.name if bind is not None else ""
+
     async def relay_once(self) -> int:
         """Publish one batch; returns how many records went out."""
-        bind = self._sessions.kw.get("bind")
-        if bind is not None and bind.dialect.name == "sqlite":
+        if self._engine_dialect() == "sqlite":
             return await self._relay_outside_transaction()
         async with transaction(self._sessions) as session:
             bind = session.bind
@@ -159,24 +176,82 @@ class OutboxRelay:
 
         Wake-ups are coalesced: every commit may call `wake`, but a pass starts at most once per `linger` seconds
         and takes everything committed by then (up to `batch_size`), so a burst of commits is one read, one
-        publish of many records and one delete."""
+        publish of many records and one delete. On PostgreSQL only the leader passes (see the class)."""
         backoff = Backoff(first=self._poll_interval * 2, cap=10.0)
+        elected = self._engine_dialect() != "postgresql"  # SQLite (one process): always relays
+        try:
+            while not stop.is_set():
+                try:
+                    if not elected and not await self._lead():
+                        await self._follow(stop)
+                        backoff.reset()
+                        continue
+                    self._wakeup.clear()  # before reading: a commit from now on wakes the next pass
+                    sent = await self.relay_once()
+                    backoff.reset()
+                except Exception as error:
+                    log.warning("outbox.relay_failed", table=self.table_name, error=repr(error))
+                    await self._release()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=backoff.next_delay())
+                    continue
+                if sent >= self._batch_size:
+                    continue  # more is waiting
+                await self._wait(stop, self._poll_interval)
+        finally:
+            await self._release()
+
+    async def _wait(self, stop: asyncio.Event, timeout: float) -> bool:
+        """Until a wake-up (then `linger` more, to take the commits right behind it), `stop` or `timeout`; woken?"""
+        waits = [asyncio.ensure_future(self._wakeup.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        if not self._wakeup.is_set() or stop.is_set():
+            return False
+        if self._linger:
+            await asyncio.sleep(self._linger)
+        return True
+
+    async def _lead(self) -> bool:
+        """Whether this relay leads, taking the leader lock if it is free (on its own connection)."""
+        if self.leading and self._connection is not None and not self._connection.is_closed():
+            return True
+        self.leading = False
+        if self._connection is None or self._connection.is_closed():
+            import asyncpg
+
+            bind = self._sessions.kw["bind"]
+            self._connection = await asyncpg.connect(
+                bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            )
+        if not await self._connection.fetchval("SELECT pg_try_advisory_lock($1)", self._leader_lock_id):
+            return False
+        await self._connection.add_listener(self._channel, lambda *_args: self._wakeup.set())
+        self.leading = True
+        log.info("outbox.relay_leading", table=self.table_name)
+        return True
+
+    async def _follow(self, stop: asyncio.Event) -> None:
+        """A follower's turn: tell the leader about this replica's commits (one NOTIFY per burst of them) until it
+        is time to try the leader lock again."""
+        deadline = asyncio.get_running_loop().time() + self._leadership_retry
         while not stop.is_set():
-            self._wakeup.clear()  # before reading: a commit from now on wakes the next pass
-            try:
-                sent = await self.relay_once()
-                backoff.reset()
-            except Exception as error:
-                log.warning("outbox.relay_failed", table=self._table.__tablename__, error=repr(error))  # type: ignore[attr-defined]
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff.next_delay())
-                continue
-            if sent >= self._batch_size:
-                continue  # more is waiting
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
-            if self._wakeup.is_set() and self._linger:
-                await asyncio.sleep(self._linger)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return
+            if await self._wait(stop, remaining):
+                self._wakeup.clear()
+                await self._connection.execute(f'NOTIFY "{self._channel}"')
+
+    async def _release(self) -> None:
+        """Close this relay's own connection: PostgreSQL releases the leader lock, another replica takes over."""
+        connection, self._connection, self.leading = self._connection, None, False
+        if connection is not None and not connection.is_closed():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), timeout=5)
 
     async def drain(self) -> None:
         """Publish everything staged so far (used on shutdown and by the embedded demo)."""

@@ -16,7 +16,7 @@ from faststream.middlewares import AckPolicy
 
 from shared import metrics
 from shared.messaging.batch import BatchConsumer, DeadLetter
-from shared.messaging.kafka import header_problem
+from shared.messaging.kafka import FETCH_MAX_WAIT_MS, header_problem
 from shared.messaging.records import InboundRecord, RecordPublisher, dead_letter_record
 
 log = structlog.get_logger(__name__)
@@ -92,6 +92,7 @@ def subscribe_batch(
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         title=f"{consumer.name}:{consumer.topic}",
         description=batch_description(consumer, max_records),
         batch=True,
