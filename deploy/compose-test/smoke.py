@@ -98,8 +98,17 @@ async def verify_then_revoke(credential_id: str) -> None:
             return response.json() if response.status_code == 200 else None
 
         credential = await eventually(published, f"the verifier to publish {credential_id}")
-        report = (await client.post(f"{VERIFIER}/verify", json=credential)).json()
-        log(f"verify {credential_id}: verified={report['verified']} status={report.get('status')}")
+        tries: list[dict[str, Any]] = []
+
+        async def checked() -> dict[str, Any] | None:
+            # "Undetermined" (e.g. the status list could not be fetched: podman's DNS on a freshly started network
+            # has failed lookups here) is asked again; "not verified" is final.
+            report = (await client.post(f"{VERIFIER}/verify", json=credential)).json()
+            tries.append(report)
+            return None if report.get("status") == "undetermined" and len(tries) < 60 else report
+
+        report = await eventually(checked, f"a verdict on {credential_id}", timeout=60.0)
+        log(f"verify {credential_id}: verified={report['verified']} status={report.get('status')} ({len(tries)} tries)")
         if not report["verified"]:
             sys.exit(f"not verified: {json.dumps(report)[:2000]}")
 
