@@ -54,17 +54,16 @@ class StatusLists:
             # A list another transaction holds is skipped, not waited for: with several issuer replicas each
             # reserves on a list of its own (up to MAX_OPEN_LISTS open at once), so none waits on another's lock.
             row = await self._lock_open_list(session, tenant_id, issuer_id, skip_locked=True)
-            if row is None and await self._open_lists(session, tenant_id, issuer_id) < MAX_OPEN_LISTS:
-                if opened == _CREATE_ATTEMPTS:
-                    raise StatusListFull(f"could not open a status list for tenant {tenant_id!r}")
-                opened += 1
-                row = await self._open(session, tenant_id, issuer_id, sign, now)
             if row is None:
-                # Every open list is busy, or another transaction just took the next list id: wait for a list as
-                # with one list (lost races do not open lists one after another).
-                row = await self._lock_open_list(session, tenant_id, issuer_id, skip_locked=False)
-            if row is None:
-                continue  # no list with room is visible yet (one is being opened): look again
+                if await self._open_lists(session, tenant_id, issuer_id) >= MAX_OPEN_LISTS:
+                    row = await self._lock_open_list(session, tenant_id, issuer_id, skip_locked=False)
+                else:
+                    if opened == _CREATE_ATTEMPTS:
+                        raise StatusListFull(f"could not open a status list for tenant {tenant_id!r}")
+                    opened += 1
+                    row = await self._open(session, tenant_id, issuer_id, sign, now)
+                if row is None:
+                    continue  # filled or opened meanwhile by another transaction: look again
             first = row.allocated
             row.allocated = min(row.size, first + count - len(slots))
             session.add(row)
