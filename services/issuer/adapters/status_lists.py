@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,9 +17,6 @@ from shared.credentials.bitstring_status_list import StatusBits, status_list_cre
 ListSigner = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 # Each retry means another transaction filled or opened a list meanwhile; lists hold 131,072 slots.
 _CREATE_ATTEMPTS = 20
-# Open lists per tenant and issuer DID: as many issuer transactions reserve at once without waiting for each other
-# (beyond it they wait, as on one list); every list is full size, so a list's herd does not shrink.
-MAX_OPEN_LISTS = 4
 
 
 class StatusListFull(RuntimeError):
@@ -42,28 +39,36 @@ class StatusLists:
     ) -> list[Slot]:
         """`count` free slots on the tenant's open lists for `issuer_id`, opening new lists as they fill.
 
-        The counters are incremented under the row lock (SELECT … FOR UPDATE SKIP LOCKED) in the caller's
-        transaction, so concurrent issuers on any number of replicas never share a slot, and a list locked by one
-        is skipped by another, which opens a list of its own (see MAX_OPEN_LISTS). Callers reserve in a short
-        transaction of its own and sign afterwards, so the lock is held for a few statements, never while signing;
-        slots whose credentials are then never written (a crash, a lost race) stay unused: their bits stay 0.
+        The counters are incremented under the row lock (SELECT … FOR UPDATE) in the caller's transaction, so
+        concurrent issuers on any number of replicas never share a slot. Callers reserve in a short transaction
+        of its own and sign afterwards, so the lock is held for a few statements, never while signing; slots
+        whose credentials are then never written (a crash, a lost race) stay unused: their bits stay 0.
         """
         slots: list[Slot] = []
         opened = 0
         while len(slots) < count:
-            # A list another transaction holds is skipped, not waited for: with several issuer replicas each
-            # reserves on a list of its own (up to MAX_OPEN_LISTS open at once), so none waits on another's lock.
-            row = await self._lock_open_list(session, tenant_id, issuer_id, skip_locked=True)
+            row = (
+                await session.execute(
+                    select(StatusList)
+                    .where(
+                        StatusList.tenant_id == tenant_id,
+                        StatusList.purpose == self._purpose,
+                        StatusList.issuer_id == issuer_id,
+                        StatusList.allocated < StatusList.size,
+                    )
+                    .order_by(StatusList.list_id.desc())  # type: ignore[attr-defined]
+                    .limit(1)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            ).scalar_one_or_none()
             if row is None:
-                if await self._open_lists(session, tenant_id, issuer_id) >= MAX_OPEN_LISTS:
-                    row = await self._lock_open_list(session, tenant_id, issuer_id, skip_locked=False)
-                else:
-                    if opened == _CREATE_ATTEMPTS:
-                        raise StatusListFull(f"could not open a status list for tenant {tenant_id!r}")
-                    opened += 1
-                    row = await self._open(session, tenant_id, issuer_id, sign, now)
+                if opened == _CREATE_ATTEMPTS:
+                    raise StatusListFull(f"could not open a status list for tenant {tenant_id!r}")
+                opened += 1
+                row = await self._open(session, tenant_id, issuer_id, sign, now)
                 if row is None:
-                    continue  # filled or opened meanwhile by another transaction: look again
+                    continue  # another replica opened the same list id first: lock and use theirs
             first = row.allocated
             row.allocated = min(row.size, first + count - len(slots))
             session.add(row)
@@ -74,31 +79,6 @@ class StatusLists:
                 for n in range(first, row.allocated)
             ]
         return slots
-
-    def _open_with_room(self, tenant_id: str, issuer_id: str) -> Any:
-        return select(StatusList).where(
-            StatusList.tenant_id == tenant_id,
-            StatusList.purpose == self._purpose,
-            StatusList.issuer_id == issuer_id,
-            StatusList.allocated < StatusList.size,
-        )
-
-    async def _lock_open_list(
-        self, session: AsyncSession, tenant_id: str, issuer_id: str, *, skip_locked: bool
-    ) -> StatusList | None:
-        """The newest list with room, locked (None if there is none, or with `skip_locked` none free now)."""
-        query = (
-            self._open_with_room(tenant_id, issuer_id)
-            .order_by(StatusList.list_id.desc())  # type: ignore[attr-defined]
-            .limit(1)
-            .with_for_update(skip_locked=skip_locked)
-            .execution_options(populate_existing=True)
-        )
-        return (await session.execute(query)).scalar_one_or_none()
-
-    async def _open_lists(self, session: AsyncSession, tenant_id: str, issuer_id: str) -> int:
-        query = select(func.count()).select_from(self._open_with_room(tenant_id, issuer_id).subquery())
-        return int((await session.execute(query)).scalar_one())
 
     async def set_status(
         self,
@@ -155,7 +135,8 @@ class StatusLists:
     async def _open(
         self, session: AsyncSession, tenant_id: str, issuer_id: str, sign: ListSigner, now: datetime
     ) -> StatusList | None:
-        """Open the tenant's next list; None if another transaction just took its list id (look again)."""
+        """Open the tenant's next list; None if another transaction just opened one (lock that instead)."""
+        # A fresh statement sees lists committed since the caller's locking read began: one may have room.
         latest = (
             await session.execute(
                 select(StatusList)
@@ -165,6 +146,8 @@ class StatusLists:
                 .execution_options(populate_existing=True)
             )
         ).scalar_one_or_none()
+        if latest is not None and latest.issuer_id == issuer_id and latest.allocated < latest.size:
+            return None
         multiplier, offset = new_permutation(self._size)
         bits = StatusBits(self._size)
         row = StatusList(
