@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -33,6 +32,7 @@ from bench import replica_probe  # noqa: E402
 from services.load import LoadTarget, run_load  # noqa: E402
 from services.load_cli import add_plan_arguments, plan_from_args, report_and_exit_code  # noqa: E402
 from services.load_probes import ProcessGroups, discover_local  # noqa: E402
+from shared.db.scratch import create_database, drop_database  # noqa: E402
 from shared.messaging.topics import ensure_topics  # noqa: E402
 from tests.e2e.processes import ADMIN_TOKEN, SERVICES, ServiceProcesses, free_port  # noqa: E402
 from tests.infra import provide  # noqa: E402
@@ -93,21 +93,6 @@ class CpuQuota:
                 path.rmdir()
 
 
-async def fresh_database(database_url: str, name: str, *, drop: bool = False) -> str:
-    import asyncpg
-
-    base = make_url(database_url)
-    connection = await asyncpg.connect(base.set(drivername="postgresql").render_as_string(hide_password=False))
-    try:
-        if drop:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        else:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
 async def skip_history(code: Path, bootstrap: str, group: str) -> None:
     """Fresh consumer groups start at the end of the topics (earlier runs' records are not ours to process): the
     groups of the services as `code` names them, so asked of that checkout's own test helper."""
@@ -126,7 +111,7 @@ async def bench(args: argparse.Namespace) -> int:
     infra = provide()
     run = uuid.uuid4().hex[:8]
     await ensure_topics(infra.kafka_bootstrap_servers)
-    database_url = await fresh_database(infra.database_url, f"bench_{run}")
+    database_url = await create_database(infra.database_url, f"bench_{run}")
     group = f"bench-{run}"
     await skip_history(args.code, infra.kafka_bootstrap_servers, group)
     replicas = {"enrollment": args.enrollment_replicas, "assessment": args.assessment_replicas,
@@ -196,7 +181,7 @@ async def bench(args: argparse.Namespace) -> int:
             shutil.rmtree(log_dir, ignore_errors=True)
         if quota:
             quota.remove()
-        await fresh_database(infra.database_url, f"bench_{run}", drop=True)
+        await drop_database(infra.database_url, f"bench_{run}")
     return code
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
+from shared.db.scratch import admin_dsn, create_database, drop_database
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -38,33 +40,23 @@ class Database:
     """A fresh database on the server of DATABASE_URL, dropped afterwards."""
 
     def __init__(self, prefix: str) -> None:
-        base = make_url(os.environ["DATABASE_URL"])
+        self._server = os.environ["DATABASE_URL"]
         self.name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        self._admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.url: URL = base.set(database=self.name)
+        self.url: URL = make_url(self._server).set(database=self.name)
 
     def dsn(self) -> str:
         """For asyncpg directly."""
-        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return admin_dsn(self.sqlalchemy_url())
 
     def sqlalchemy_url(self) -> str:
         return self.url.render_as_string(hide_password=False)
 
     async def __aenter__(self) -> Database:
-        await self._admin_execute(f'CREATE DATABASE "{self.name}"')
+        await create_database(self._server, self.name)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        await self._admin_execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-    async def _admin_execute(self, sql: str) -> None:
-        import asyncpg
-
-        connection = await asyncpg.connect(self._admin)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
+        await drop_database(self._server, self.name)
 
 
 def postgres_server_pid(port: int) -> int | None:

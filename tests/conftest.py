@@ -2,13 +2,13 @@
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
+from shared.db.scratch import create_database, drop_database
 from shared.settings import Settings
 from tests.infra import Infrastructure, provide
 
@@ -57,22 +57,9 @@ async def _reset_topics(bootstrap: str) -> None:
 @pytest.fixture
 async def postgres_url(infra: Infrastructure) -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database for one test."""
-    import asyncpg
-
-    base = make_url(infra.database_url)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(admin_dsn)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    yield base.set(database=name).render_as_string(hide_password=False)
-    connection = await asyncpg.connect(admin_dsn)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    url = await create_database(infra.database_url)
+    yield url
+    await drop_database(infra.database_url, make_url(url).database or "")
 
 
 @pytest.fixture

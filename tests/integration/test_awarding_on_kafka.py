@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import select
@@ -29,6 +28,7 @@ from shared.contracts import (
     Topic,
 )
 from shared.db.engine import session_factory
+from shared.db.scratch import create_database, drop_database
 from shared.messaging.topics import _topic_config
 from shared.settings import Settings
 from tests.helpers import eventually, produce, read_to_end, read_topic, skip_topic_history
@@ -345,19 +345,8 @@ async def test_a_new_replica_rebuilds_its_definitions_from_the_compacted_topic(
 @asynccontextmanager
 async def fresh_database(like_url: str) -> AsyncIterator[str]:
     """A second empty database on the same PostgreSQL server (another replica's or service's own)."""
-    base = make_url(like_url)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(admin_dsn)
+    url = await create_database(like_url)
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        yield url
     finally:
-        await connection.close()
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        connection = await asyncpg.connect(admin_dsn)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
+        await drop_database(like_url, make_url(url).database or "")

@@ -2,13 +2,12 @@
 (PostgreSQL refuses NUL characters, over-long varchar values and timestamps outside its range; SQLite does not)."""
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 
-import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from shared.db.scratch import create_database, drop_database
 from tests.infra import Infrastructure
 from tests.ingest_fuzz import (
     SENT,
@@ -33,23 +32,12 @@ __all__ = [
 ]
 
 
-async def _admin(dsn: str, statement: str) -> None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="module")
 def fuzz_target(infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestTarget]:
-    base = make_url(infra.database_url)
-    name = f"fuzz_{uuid.uuid4().hex[:12]}"
-    admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    asyncio.run(_admin(admin_dsn, f'CREATE DATABASE "{name}"'))
-    target = IngestTarget(base.set(database=name).render_as_string(hide_password=False), tmp_path_factory.mktemp("pg"))
+    url = asyncio.run(create_database(infra.database_url, prefix="fuzz"))
+    target = IngestTarget(url, tmp_path_factory.mktemp("pg"))
     target.start()
     yield target
     target.stop()
     print(f"\ningest fuzz on PostgreSQL: {sum(SENT.values())} cases")
-    asyncio.run(_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(drop_database(infra.database_url, make_url(url).database or ""))
