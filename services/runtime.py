@@ -120,7 +120,13 @@ class KafkaService:
             group = f"{settings.consumer_group_prefix}-{consumer.name}"
             consumer_names[str(consumer.topic)] = (consumer.name, group)
             if isinstance(consumer, BatchConsumer):
-                subscribe_batch(self.broker, consumer, group_id=group, dead_letters=publisher_ref[0])
+                subscribe_batch(
+                    self.broker,
+                    consumer,
+                    group_id=group,
+                    dead_letters=publisher_ref[0],
+                    linger_ms=settings.consumer_linger_ms,
+                )
             else:
                 subscribe(self.broker, consumer, group_id=group)
         metrics.watch_service(self.parts.http, relay=self.parts.relay, broker=self.broker, consumers=consumer_names)

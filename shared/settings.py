@@ -112,6 +112,15 @@ class Settings(BaseSettings):
         description="Worker processes the issuer signs batches on; default one per CPU, 0 signs in the "
         "service's own process.",
     )
+    consumer_linger_ms: int = Field(
+        default=50,
+        ge=0,
+        le=1000,
+        alias="CREDSTREAM_CONSUMER_LINGER_MS",
+        description="After a Kafka poll that brought only a few records, how long a batch consumer waits for more "
+        "before handling them (0: never waits). Trades that much latency per stage for fewer, larger transactions "
+        "when traffic trickles in; busy consumers never wait.",
+    )
     achievements_file: str | None = Field(default=None, alias="CREDSTREAM_ACHIEVEMENTS_FILE")
     max_body_bytes: int = Field(default=1_048_576, alias="CREDSTREAM_MAX_BODY_BYTES")
     lms_rate_per_second: float = Field(
