@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.issuer.adapters.keystore import KeyEncryption, KeyStore
-from services.issuer.adapters.status_lists import StatusLists
+from services.issuer.adapters.status_lists import LANES, StatusLists
 from services.issuer.adapters.tables import IssuedCredential, IssuerOutbox, SigningKey, StatusList
 from services.issuer.entrypoint import _in_transaction
 from services.issuer.handlers import IssueCredential, Issuers
@@ -52,24 +52,121 @@ async def fake_sign(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "proof": {"type": "DataIntegrityProof"}}
 
 
+ISSUER = "did:web:issuer.example.org:tenants:acme"
+
+
+async def lists_by_lane(sessions: SessionFactory) -> dict[int, list[StatusList]]:
+    async with sessions() as session:
+        rows = (await session.execute(select(StatusList).order_by(StatusList.list_id))).scalars().all()  # type: ignore[arg-type]
+    lanes: dict[int, list[StatusList]] = {}
+    for row in rows:
+        lanes.setdefault(row.lane, []).append(row)
+    return lanes
+
+
+def assert_well_filled(lanes: dict[int, list[StatusList]], slots: Sequence[Slot], size: int) -> None:
+    """Every slot once, on a list with room for it; in each lane every list but the newest is full."""
+    assert len({(slot.list_id, slot.index) for slot in slots}) == len(slots)
+    rows = [row for lane in lanes.values() for row in lane]
+    assert sum(row.allocated for row in rows) == len(slots)
+    assert len({row.list_id for row in rows}) == len(rows)
+    for row in rows:
+        indexes = [slot.index for slot in slots if slot.list_id == row.list_id]
+        assert len(indexes) == row.allocated <= size
+        assert all(0 <= index < size for index in indexes)
+        assert json.loads(row.credential)["id"] == f"https://issuer.example.org/status-lists/acme/{row.list_id}"
+    for lane in lanes.values():
+        assert all(row.allocated == size for row in lane[:-1])
+
+
 async def test_concurrent_issuers_never_share_a_status_slot(sessions: SessionFactory) -> None:
     lists = StatusLists("https://issuer.example.org", size=16)  # tiny lists, so the race to open the next shows
 
     async def allocate(n: int) -> Slot:
         async with transaction(sessions) as session:
-            [slot] = await lists.reserve(session, "acme", "did:web:issuer.example.org:tenants:acme", 1, fake_sign, NOW)
+            [slot] = await lists.reserve(session, "acme", ISSUER, 1, fake_sign, NOW)
             return slot
 
     slots = await asyncio.gather(*(allocate(n) for n in range(40)))
-    assert len({(slot.list_id, slot.index) for slot in slots}) == 40
-    assert sorted({slot.list_id for slot in slots}) == [1, 2, 3]
+    lanes = await lists_by_lane(sessions)
+    assert_well_filled(lanes, slots, 16)
+    assert set(lanes) <= set(range(LANES))
+
+
+async def test_a_tenants_reservations_do_not_wait_for_each_other(sessions: SessionFactory) -> None:
+    """Two replicas reserving for one tenant at the same moment lock different lists: the second does not wait for
+    the first to commit (before lanes it did: one list row per tenant, locked FOR UPDATE)."""
+    lists = StatusLists("https://issuer.example.org", size=1024)
+    async with transaction(sessions) as first:
+        [held] = await lists.reserve(first, "acme", ISSUER, 1, fake_sign, NOW)
+
+        async def second() -> list[Slot]:
+            async with transaction(sessions) as session:
+                return await lists.reserve(session, "acme", ISSUER, 3, fake_sign, NOW)
+
+        others = await asyncio.wait_for(second(), 10)  # the first transaction is still open
+    assert held.list_id not in {slot.list_id for slot in others}
+    # Once nobody else is reserving, the tenant's reservations go back to lane 0's list.
+    async with transaction(sessions) as session:
+        [after] = await lists.reserve(session, "acme", ISSUER, 1, fake_sign, NOW)
+    assert after.list_id == held.list_id
+
+
+async def waiting_locks(sessions: SessionFactory, stop: asyncio.Event) -> list[int]:
+    """Sample pg_locks until `stop`: how many lock requests of this database were waiting, per sample."""
+    samples = []
     async with sessions() as session:
-        rows = (await session.execute(select(StatusList).order_by(StatusList.list_id))).scalars().all()  # type: ignore[arg-type]
-    assert [(row.list_id, row.allocated) for row in rows] == [(1, 16), (2, 16), (3, 8)]
-    for row in rows:
-        indexes = [slot.index for slot in slots if slot.list_id == row.list_id]
-        assert all(0 <= index < 16 for index in indexes)
-        assert json.loads(row.credential)["id"] == f"https://issuer.example.org/status-lists/acme/{row.list_id}"
+        while not stop.is_set():
+            query = text(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE NOT l.granted AND a.datname = current_database()"
+            )
+            samples.append((await session.execute(query)).scalar_one())
+            await session.rollback()
+            await asyncio.sleep(0.002)
+    return samples
+
+
+async def test_replicas_reserving_side_by_side_never_wait_and_share_no_slot(sessions: SessionFactory) -> None:
+    """Stress: six "replicas" (fewer than the lanes) reserve blocks of 1 to 5 slots 40 times each on 8-slot lists,
+    holding each reservation's transaction open a moment, while pg_locks is sampled: no lock request ever waits,
+    no slot is handed out twice, lists fill in order, none is left half-used in a lane."""
+    lists = StatusLists("https://issuer.example.org", size=8)
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(waiting_locks(sessions, stop))
+
+    async def replica(n: int) -> list[Slot]:
+        slots: list[Slot] = []
+        for round_ in range(40):
+            async with transaction(sessions) as session:
+                slots += await lists.reserve(session, "acme", ISSUER, 1 + (n + round_) % 5, fake_sign, NOW)
+                await asyncio.sleep(0.001 * (round_ % 3))
+        return slots
+
+    reserved = await asyncio.gather(*(replica(n) for n in range(6)))
+    stop.set()
+    samples = await sampler
+    slots = [slot for block in reserved for slot in block]
+    assert len(slots) == sum(1 + (n + r) % 5 for n in range(6) for r in range(40))
+    assert_well_filled(await lists_by_lane(sessions), slots, 8)
+    assert len(samples) > 50 and max(samples) == 0, samples
+
+
+async def test_more_reservations_than_lanes_wait_their_turn_and_share_no_slot(sessions: SessionFactory) -> None:
+    """Beyond the lanes a reservation waits for one (a random lane): still every slot once, lists filled in order."""
+    lists = StatusLists("https://issuer.example.org", size=8, lanes=2)
+
+    async def allocate(n: int) -> list[Slot]:
+        async with transaction(sessions) as session:
+            slots = await lists.reserve(session, "acme", ISSUER, 1 + n % 4, fake_sign, NOW)
+            await asyncio.sleep(0.005)
+            return slots
+
+    reserved = await asyncio.gather(*(allocate(n) for n in range(60)))
+    slots = [slot for block in reserved for slot in block]
+    lanes = await lists_by_lane(sessions)
+    assert set(lanes) == {0, 1}
+    assert_well_filled(lanes, slots, 8)
 
 
 async def test_a_rolled_back_issue_gives_its_slot_back(sessions: SessionFactory) -> None:

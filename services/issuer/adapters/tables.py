@@ -65,8 +65,9 @@ class StatusList(SQLModel, table=True):
     A list belongs to one issuer DID (verifiers require the list's issuer to be the credential's issuer), so a
     did:key rotation, which changes the DID, starts a new list. Slots are handed out in blocks by incrementing
     `allocated` under the row's lock in a short transaction before signing (a slot reserved by a batch that then
-    crashed stays unused); `(slot_multiplier * n + slot_offset) mod size` spreads them over the list so that an
-    index does not reveal the order of issue.
+    crashed stays unused), on the list of the reservation's lane (StatusLists.reserve);
+    `(slot_multiplier * n + slot_offset) mod size` spreads them over the list so that an index does not reveal the
+    order of issue.
     """
 
     __tablename__ = "issuer_status_lists"
@@ -74,6 +75,7 @@ class StatusList(SQLModel, table=True):
     purpose: str = Field(primary_key=True, max_length=20)
     list_id: int = Field(primary_key=True)
     issuer_id: str = Field(max_length=512, index=True)
+    lane: int = Field(default=0, description="Which of the tenant's reservation lanes fills this list")
     size: int
     allocated: int = 0
     slot_multiplier: int
