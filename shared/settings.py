@@ -112,8 +112,16 @@ class Settings(BaseSettings):
         description="Worker processes the issuer signs batches on; default one per CPU, 0 signs in the "
         "service's own process.",
     )
+    outbox_linger_ms: int = Field(
+        default=25,
+        ge=0,
+        le=1000,
+        alias="CREDSTREAM_OUTBOX_LINGER_MS",
+        description="After a commit wakes the outbox relay, how long it waits for the commits right behind it "
+        "before one read, publish and delete for them all.",
+    )
     consumer_linger_ms: int = Field(
-        default=50,
+        default=100,
         ge=0,
         le=1000,
         alias="CREDSTREAM_CONSUMER_LINGER_MS",

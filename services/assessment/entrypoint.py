@@ -123,7 +123,7 @@ async def seed_tenant(session: AsyncSession, tenant_id: str, definitions: list[A
 
 def build(wiring: Wiring) -> ServiceParts:
     settings, sessions = wiring.settings, wiring.sessions
-    relay = OutboxRelay(sessions, AssessmentOutbox, wiring.publisher)
+    relay = OutboxRelay(sessions, AssessmentOutbox, wiring.publisher, linger=wiring.settings.outbox_linger_ms / 1000)
     app = create_app("credstream assessment", max_body_bytes=settings.max_body_bytes, readiness=wiring.readiness)
     admin_only = [Depends(require_admin(settings.admin_token.get_secret_value()))]
     tenants = "/v1/tenants/{tenant_id}"

@@ -36,7 +36,7 @@ __all__ = ["ActivityReceipt", "Receipt", "build"]
 
 def build(wiring: Wiring) -> ServiceParts:
     settings, sessions = wiring.settings, wiring.sessions
-    relay = OutboxRelay(sessions, EnrollmentOutbox, wiring.publisher)
+    relay = OutboxRelay(sessions, EnrollmentOutbox, wiring.publisher, linger=wiring.settings.outbox_linger_ms / 1000)
     app = create_app("credstream enrollment", max_body_bytes=settings.max_body_bytes, readiness=wiring.readiness)
     box = SecretBox(settings.key_encryption_key.get_secret_value())
     gate = LmsGate(sessions, box, RateLimiter())

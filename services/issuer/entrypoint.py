@@ -88,7 +88,7 @@ def build(wiring: Wiring) -> ServiceParts:
     settings, sessions = wiring.settings, wiring.sessions
     # The domain a holder's DID authentication must name: this issuer's origin.
     domain = urlsplit(settings.issuer_url()).netloc
-    relay = OutboxRelay(sessions, IssuerOutbox, wiring.publisher)
+    relay = OutboxRelay(sessions, IssuerOutbox, wiring.publisher, linger=wiring.settings.outbox_linger_ms / 1000)
     issuers = Issuers(settings, KeyStore(KeyEncryption(settings.key_encryption_key.get_secret_value())))
     status_lists = StatusLists(settings.issuer_url())
     app = create_app("credstream issuer", max_body_bytes=settings.max_body_bytes, readiness=wiring.readiness)

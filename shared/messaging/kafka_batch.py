@@ -28,7 +28,7 @@ MAX_RECORDS = 500
 POLL_TIMEOUT_MS = 200
 # A poll with fewer records than this is "small": the consumer lingers for more (see linger_after_small_polls).
 SMALL_POLL = 32
-LINGER_MS = 50
+LINGER_MS = 100
 
 
 def inbound_record(raw: ConsumerRecord[Any, Any]) -> InboundRecord:

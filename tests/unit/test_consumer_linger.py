@@ -69,7 +69,7 @@ def test_the_setting_bounds_the_wait() -> None:
 
     from shared.settings import Settings
 
-    assert Settings(_env_file=None).consumer_linger_ms == 50
+    assert Settings(_env_file=None).consumer_linger_ms == 100
     assert Settings(_env_file=None, CREDSTREAM_CONSUMER_LINGER_MS="0").consumer_linger_ms == 0
     with pytest.raises(ValidationError):
         Settings(_env_file=None, CREDSTREAM_CONSUMER_LINGER_MS="5000")
