@@ -89,6 +89,7 @@ class OutboxRelay:
         *,
         batch_size: int = 1000,
         poll_interval: float = 0.5,
+        listening_poll_interval: float = 5.0,
         linger: float = 0.005,
         leadership_retry: float = 1.0,
     ) -> None:
@@ -97,6 +98,9 @@ class OutboxRelay:
         self._publisher = publisher
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        # A leader LISTENs: its own commits wake it and followers NOTIFY it, so reading the table on a timer is only
+        # a safety net (a notification lost with a connection, a replica killed between its commit and its NOTIFY).
+        self._listening_poll_interval = max(poll_interval, listening_poll_interval)
         self._linger = linger
         self._leadership_retry = leadership_retry
         self._wakeup = asyncio.Event()
@@ -197,7 +201,7 @@ class OutboxRelay:
                     continue
                 if sent >= self._batch_size:
                     continue  # more is waiting
-                await self._wait(stop, self._poll_interval)
+                await self._wait(stop, self._listening_poll_interval if self.leading else self._poll_interval)
         finally:
             await self._release()
 

@@ -92,3 +92,23 @@ async def test_when_the_leader_dies_the_follower_takes_over(url: str) -> None:
         await stage(follower_sessions, follower, ["after-the-leader"])
         await eventually(until(lambda: [r.key for r in bus.records(TOPIC)] == ["after-the-leader"]), timeout=10)
         assert follower.leading or leader.leading
+
+
+async def test_a_row_nobody_announced_still_goes_out_on_the_leaders_safety_net_poll(url: str) -> None:
+    """A replica killed between its commit and its NOTIFY leaves rows nobody woke the leader for: the leader reads
+    the table on a (slow) timer as well."""
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    bus = InMemoryBus()
+    relay = OutboxRelay(sessions, EnrollmentOutbox, bus, poll_interval=0.1, listening_poll_interval=1.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await eventually(until(lambda: relay.leading), timeout=10)
+        async with transaction(sessions) as session:  # no wake(), no NOTIFY
+            await stage_records(session, EnrollmentOutbox, [OutboundRecord(TOPIC, "silent", b"silent", {})])
+        await eventually(until(lambda: [r.key for r in bus.records(TOPIC)] == ["silent"]), timeout=5, interval=0.05)
+    finally:
+        stop.set()
+        await task
+        await engine.dispose()
