@@ -18,10 +18,8 @@ from services.cli import main
 from services.runtime import KafkaService
 from shared.contracts import BadgeIssued, CloudEvent, LmsActivity, Topic, dead_letter_topic
 from shared.db.engine import session_factory, transaction
-from shared.settings import Settings
 from tests.helpers import read_to_end, read_topic
 from tests.infra import Infrastructure
-from tests.kafka_stack import kafka_services, kafka_settings
 
 pytestmark = pytest.mark.integration
 
@@ -123,14 +121,6 @@ async def test_list_show_and_replay_select_by_reason_and_offset(
     replayed = await read_to_end(bootstrap, scratch_topic)
     assert [(r.key, r.value) for r in replayed] == [(b"t:l1", b'{"n": 1}'), (b"t:l2", b'{"n": 2}')]
     assert list(replayed[0].headers) == [("ce_id", b"e-1"), ("ce_source", b"lms://t"), ("raw", b"\xff\xfe")]
-
-
-@pytest.fixture
-async def services(
-    settings: Settings, infra: Infrastructure, postgres_url: str
-) -> AsyncIterator[dict[str, KafkaService]]:
-    async with kafka_services(kafka_settings(settings, infra, postgres_url)) as running:
-        yield running
 
 
 async def test_a_replayed_record_is_processed_once_through_the_normal_consumers(

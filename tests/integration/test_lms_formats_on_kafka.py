@@ -4,7 +4,6 @@ from Canvas, LTI AGS Scores from a tool) and published straight to `credstream.l
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -17,10 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from services.runtime import KafkaService
 from shared.contracts import BadgeIssued, EnrollmentRecorded, Topic, dead_letter_topic
 from shared.credentials import DidKeyResolver, verify_credential
-from shared.settings import Settings
 from tests.helpers import header, produce, read_to_end, read_topic
 from tests.infra import Infrastructure
-from tests.kafka_stack import kafka_services, kafka_settings
 from tests.lms_helpers import (
     connect,
     define_achievement,
@@ -41,14 +38,6 @@ CANVAS_RULES = [
     {"match": "prefix", "lms_id": "urn:instructure:canvas:course:", "achievement_id": "canvas-course-{suffix}"},
     {"match": "prefix", "lms_id": "urn:instructure:canvas:assignment:", "assessment_id": "canvas-assignment-{suffix}"},
 ]
-
-
-@pytest.fixture
-async def services(
-    settings: Settings, infra: Infrastructure, postgres_url: str
-) -> AsyncIterator[dict[str, KafkaService]]:
-    async with kafka_services(kafka_settings(settings, infra, postgres_url)) as running:
-        yield running
 
 
 def http(service: KafkaService) -> httpx.AsyncClient:

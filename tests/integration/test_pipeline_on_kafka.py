@@ -4,7 +4,6 @@ an LMS publishing straight to `credstream.lms-inbound.v1`, with a redelivery and
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,20 +15,10 @@ from services.runtime import KafkaService
 from services.verifier.adapters.tables import PublishedCredential
 from shared.contracts import BadgeIssued, CloudEvent, LmsActivity, Topic, dead_letter_topic
 from shared.db.engine import session_factory, transaction
-from shared.settings import Settings
 from tests.helpers import eventually, header, produce, read_to_end, read_topic
 from tests.infra import Infrastructure
-from tests.kafka_stack import kafka_services, kafka_settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def services(
-    settings: Settings, infra: Infrastructure, postgres_url: str
-) -> AsyncIterator[dict[str, KafkaService]]:
-    async with kafka_services(kafka_settings(settings, infra, postgres_url)) as running:
-        yield running
 
 
 async def test_direct_kafka_publishing_with_a_redelivery_and_a_poison_record(

@@ -4,7 +4,6 @@ serves the copy under its award, and revoking the award shows the copy revoked o
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,18 +17,9 @@ from shared.settings import Settings
 from tests.helpers import eventually, produce, read_topic
 from tests.infra import Infrastructure
 from tests.issuer_support import ADMIN, passed_award
-from tests.kafka_stack import kafka_services, kafka_settings
 
 pytestmark = pytest.mark.integration
 HTML = {"Accept": "text/html"}
-
-
-@pytest.fixture
-async def services(
-    settings: Settings, infra: Infrastructure, postgres_url: str
-) -> AsyncIterator[dict[str, KafkaService]]:
-    async with kafka_services(kafka_settings(settings, infra, postgres_url)) as running:
-        yield running
 
 
 def client(service: KafkaService, base_url: str) -> httpx.AsyncClient:
